@@ -1,1 +1,128 @@
-fn main() {}
+//! The `mcp-oauth` command.
+
+mod cli;
+mod commands;
+mod failure;
+mod output;
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser;
+use mcp_oauth::{Auth, Client, ClientBuilder, TransportMode};
+
+use crate::{
+    cli::{Cli, Command, Options, StdioArgs, TransportArg},
+    failure::{Exit, Failure},
+    output::Output,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.options.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return Failure::new(Exit::BadInput, format!("cannot start the runtime: {error}"))
+                .report();
+        }
+    };
+    let mut out = Output::new();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli, &mut out) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(Failure::new(Exit::ToolFailed, "interrupted")),
+        }
+    });
+    commands::finish(&mut out);
+    // Background tasks (an SSE reader, a child process) must not delay exit.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
+    let options = &cli.options;
+    match &cli.command {
+        Command::Ping(target) => {
+            let client = connect(options, target.url.as_deref(), &target.stdio).await?;
+            let result = commands::ping(&client, out, options.json).await;
+            client.close().await;
+            result
+        }
+        Command::Tools(target) => {
+            let client = connect(options, target.url.as_deref(), &target.stdio).await?;
+            let result = commands::tools(&client, out, options.json).await;
+            client.close().await;
+            result
+        }
+        Command::Call(call) => {
+            let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
+                (true, [tool]) => (None, tool),
+                (false, [url, tool]) => (Some(url.as_str()), tool),
+                (true, _) => return Err(usage("with --stdio, give only the tool name: call --stdio <TOOL> -- <COMMAND>")),
+                (false, _) => return Err(usage("give the server URL and the tool name: call <URL> <TOOL>")),
+            };
+            // Bad arguments are reported before any connection is made.
+            let arguments = commands::parse_arguments(call.args.as_deref())?;
+            let client = connect(options, url, &call.stdio).await?;
+            let result = commands::call(&client, out, options.json, tool, arguments).await;
+            client.close().await;
+            result
+        }
+    }
+}
+
+fn usage(message: &str) -> Failure {
+    Failure::new(Exit::BadInput, message).hint("see mcp-oauth --help")
+}
+
+async fn connect(options: &Options, url: Option<&str>, stdio: &StdioArgs) -> Result<Client, Failure> {
+    let builder = match (url, stdio.stdio) {
+        (Some(_), true) => return Err(usage("give either a URL or --stdio -- <COMMAND>, not both")),
+        (Some(url), false) => Client::builder(url),
+        (None, true) => {
+            let (program, args) = stdio
+                .command
+                .split_first()
+                .ok_or_else(|| usage("--stdio needs the server command after --"))?;
+            let mut command = tokio::process::Command::new(program);
+            command.args(args);
+            Client::stdio(command)
+        }
+        (None, false) => return Err(usage("give the server URL")),
+    };
+    Ok(configure(builder, options)?.connect().await?)
+}
+
+fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder, Failure> {
+    if !(options.timeout.is_finite() && options.timeout > 0.0 && options.timeout <= 86_400.0) {
+        return Err(usage("--timeout must be a number of seconds between 0 and 86400"));
+    }
+    let auth = match &options.bearer {
+        Some(token) if !token.trim().is_empty() => Auth::bearer(token.trim()),
+        _ => Auth::None,
+    };
+    let transport = match options.transport {
+        TransportArg::Auto => TransportMode::Auto,
+        TransportArg::Http => TransportMode::StreamableHttp,
+        TransportArg::Sse => TransportMode::Sse,
+    };
+    Ok(builder
+        .auth(auth)
+        .transport(transport)
+        .timeout(Duration::from_secs_f64(options.timeout)))
+}
+
+/// Logs go to stderr; stdout is for results. `RUST_LOG` overrides `-v`.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,rmcp=off",
+        1 => "mcp_oauth=debug,mcp_oauth_cli=debug,warn",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,103 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Talk to MCP servers from a terminal, a script or CI.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-oauth", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 ok, 1 the tool reported an error, 2 bad input, \
+3 server unreachable, 4 not an MCP server or protocol error, 5 timeout, \
+6 authorization required, 7 the server refused the request.")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    #[command(flatten)]
+    pub(crate) options: Options,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Connect and check that the server answers.
+    Ping(TargetArgs),
+    /// List the server's tools.
+    Tools(TargetArgs),
+    /// Call a tool and print its result.
+    Call(CallArgs),
+}
+
+/// Options every command takes; they may come before or after it.
+#[derive(Debug, Args)]
+pub(crate) struct Options {
+    /// Transport for http(s) servers: Streamable HTTP, legacy SSE, or
+    /// Streamable HTTP falling back to SSE.
+    #[arg(long, global = true, value_enum, default_value_t = TransportArg::Auto)]
+    pub(crate) transport: TransportArg,
+
+    /// Send `Authorization: Bearer <TOKEN>` with every request.
+    #[arg(long, global = true, env = "MCP_OAUTH_BEARER", hide_env_values = true, value_name = "TOKEN")]
+    pub(crate) bearer: Option<String>,
+
+    /// Where credentials are cached.
+    #[arg(long, global = true, env = "MCP_OAUTH_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// Log to stderr: -v for this tool's steps, -vv for every detail.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    /// Seconds to wait for the connection and for each request.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
+    pub(crate) timeout: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TransportArg {
+    Auto,
+    Http,
+    Sse,
+}
+
+/// Where the server is: a URL, or a command after `--stdio --`.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArgs {
+    /// The server's MCP endpoint, e.g. https://example.com/mcp
+    #[arg(required_unless_present = "stdio", value_name = "URL")]
+    pub(crate) url: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) stdio: StdioArgs,
+}
+
+/// `call` takes the URL (unless `--stdio`) and then the tool name.
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The server URL and the tool: `<URL> <TOOL>`, or just `<TOOL>` with --stdio.
+    #[arg(required = true, num_args = 1..=2, value_names = ["URL", "TOOL"])]
+    pub(crate) positional: Vec<String>,
+
+    /// The tool's arguments, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) stdio: StdioArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StdioArgs {
+    /// Start a local server and talk to it over stdin/stdout; the command
+    /// and its arguments follow `--`.
+    #[arg(long, requires = "command")]
+    pub(crate) stdio: bool,
+
+    /// The server command, after `--` (with --stdio).
+    #[arg(last = true, value_name = "COMMAND", requires = "stdio")]
+    pub(crate) command: Vec<String>,
+}

@@ -1,0 +1,117 @@
+//! How a failure is reported: one line naming the cause, one line of hint,
+//! and an exit code a script can branch on.
+
+use std::process::ExitCode;
+
+use mcp_oauth::Error;
+
+/// Exit codes, as `--help` documents them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    ToolFailed = 1,
+    BadInput = 2,
+    Unreachable = 3,
+    NotMcp = 4,
+    Timeout = 5,
+    Unauthorized = 6,
+    Refused = 7,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// A failure of the command, ready to be reported.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) exit: Exit,
+}
+
+impl Failure {
+    pub(crate) fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None, exit }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub(crate) fn report(&self) -> ExitCode {
+        eprintln!("error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("hint: {hint}");
+        }
+        self.exit.into()
+    }
+}
+
+const ENDPOINT_HINT: &str = "check that the URL is the server's MCP endpoint (often ending in \
+/mcp, or /sse for older servers)";
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let message = error.to_string();
+        let (exit, hint) = match &error {
+            Error::InvalidUrl { .. } => {
+                (Exit::BadInput, "give the full URL, e.g. https://example.com/mcp".to_owned())
+            }
+            Error::InvalidConfig { .. } => (Exit::BadInput, "fix the option named above".to_owned()),
+            Error::Connect { .. } => (
+                Exit::Unreachable,
+                "is the server running, and are the host and port right?".to_owned(),
+            ),
+            Error::Spawn { .. } => {
+                (Exit::Unreachable, "check the command given after --stdio --".to_owned())
+            }
+            Error::Timeout { .. } => (
+                Exit::Timeout,
+                "the server may be stuck or the URL wrong; raise --timeout if it is only slow"
+                    .to_owned(),
+            ),
+            Error::HttpStatus { status: 404 | 405, .. } => (
+                Exit::NotMcp,
+                format!("{ENDPOINT_HINT}; for a legacy SSE server try --transport sse"),
+            ),
+            Error::HttpStatus { status, .. } if *status >= 500 => (
+                Exit::NotMcp,
+                "the server failed; try again later or ask its operator".to_owned(),
+            ),
+            Error::HttpStatus { .. } | Error::NotMcp { .. } => (Exit::NotMcp, ENDPOINT_HINT.to_owned()),
+            Error::Protocol { .. } => (
+                Exit::NotMcp,
+                "the server does not follow the MCP protocol; run with -vv to see the exchange"
+                    .to_owned(),
+            ),
+            Error::Closed { .. } => (
+                Exit::NotMcp,
+                "the server ended the connection; run with -v to see why".to_owned(),
+            ),
+            Error::Unauthorized { status: 403, .. } => (
+                Exit::Unauthorized,
+                "the credentials lack a permission this request needs".to_owned(),
+            ),
+            Error::Unauthorized { .. } => (
+                Exit::Unauthorized,
+                "this server needs credentials: pass --bearer <TOKEN> or set MCP_OAUTH_BEARER"
+                    .to_owned(),
+            ),
+            Error::Server { code: -32601, .. } => {
+                (Exit::Refused, "the server does not support this request".to_owned())
+            }
+            Error::Server { message, .. } if message.to_ascii_lowercase().contains("tool") => (
+                Exit::Refused,
+                "list the tools and their arguments with `mcp-oauth tools <URL> --json`".to_owned(),
+            ),
+            Error::Server { .. } => {
+                (Exit::Refused, "the server refused the request as sent".to_owned())
+            }
+            _ => (Exit::NotMcp, "run with -v for details".to_owned()),
+        };
+        Failure::new(exit, message).hint(hint)
+    }
+}

@@ -1,0 +1,174 @@
+//! How requests are authorized.
+//!
+//! Every HTTP request any transport sends gets its `Authorization` header from
+//! [`Authorizer::header`], and every 401 or 403 answer is handed, with its
+//! `WWW-Authenticate` challenge untouched, to [`Authorizer::on_rejection`],
+//! which decides whether the request may be retried. That pair is the single
+//! place where credentials enter and leave the client.
+
+use std::{fmt, str::FromStr, sync::Arc};
+
+use http::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{Error, Result};
+
+/// The credentials a [`Client`](crate::Client) presents to the server.
+///
+/// ```
+/// use mcp_oauth::Auth;
+///
+/// let none = Auth::None;
+/// let bearer = Auth::bearer("my-token");
+/// // Debug output never shows the token.
+/// assert_eq!(format!("{bearer:?}"), "Auth::Bearer([redacted])");
+/// assert_eq!("none".parse::<Auth>().unwrap(), Auth::None);
+/// # let _ = none;
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Auth {
+    /// Send no credentials.
+    #[default]
+    None,
+    /// Send `Authorization: Bearer <token>` on every request.
+    Bearer(SecretString),
+}
+
+impl Auth {
+    /// A static bearer token, sent on every request.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Self::Bearer(SecretString::from(token.into()))
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("Auth::None"),
+            Self::Bearer(_) => f.write_str("Auth::Bearer([redacted])"),
+        }
+    }
+}
+
+/// Compares the kind of credentials only, so that no secret is ever compared
+/// in variable time.
+impl PartialEq for Auth {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl FromStr for Auth {
+    type Err = Error;
+
+    /// Parses `"none"`. (`"oauth"` arrives with the OAuth support.)
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "none" | "" => Ok(Self::None),
+            other => Err(Error::InvalidConfig {
+                reason: format!("unknown auth kind {other:?}: expected \"none\""),
+            }),
+        }
+    }
+}
+
+/// A 401 or 403 answer, as the server gave it.
+#[derive(Debug, Clone)]
+pub(crate) struct Rejection {
+    pub(crate) url: String,
+    pub(crate) status: u16,
+    pub(crate) www_authenticate: Option<String>,
+}
+
+impl Rejection {
+    pub(crate) fn into_error(self) -> Error {
+        Error::Unauthorized {
+            url: self.url,
+            status: self.status,
+            www_authenticate: self.www_authenticate,
+        }
+    }
+}
+
+/// What to do after a rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterRejection {
+    /// New credentials are in place: send the request once more.
+    Retry,
+    /// Nothing can be done: report the rejection.
+    GiveUp,
+}
+
+/// The per-connection handle on the credentials, shared by all transports.
+#[derive(Debug, Clone)]
+pub(crate) struct Authorizer {
+    auth: Arc<Auth>,
+}
+
+impl Authorizer {
+    pub(crate) fn new(auth: Auth) -> Self {
+        Self { auth: Arc::new(auth) }
+    }
+
+    /// The `Authorization` header for the next request, marked sensitive so
+    /// that no HTTP-level logging prints it.
+    pub(crate) async fn header(&self) -> Result<Option<HeaderValue>> {
+        match self.auth.as_ref() {
+            Auth::None => Ok(None),
+            Auth::Bearer(token) => bearer_header(token).map(Some),
+        }
+    }
+
+    /// Called with every 401/403; returns whether the request may be retried.
+    pub(crate) async fn on_rejection(&self, rejection: &Rejection) -> AfterRejection {
+        tracing::debug!(
+            url = %rejection.url,
+            status = rejection.status,
+            challenge = rejection.www_authenticate.as_deref().unwrap_or(""),
+            "server rejected the credentials"
+        );
+        match self.auth.as_ref() {
+            // A static token cannot be renewed here: the caller must fix it.
+            Auth::None | Auth::Bearer(_) => AfterRejection::GiveUp,
+        }
+    }
+}
+
+fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| Error::InvalidConfig {
+            reason: "the bearer token contains characters not allowed in an HTTP header".into(),
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bearer_header_is_sensitive_and_complete() {
+        let authorizer = Authorizer::new(Auth::bearer("t0ken"));
+        let header = authorizer.header().await.unwrap().unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), "Bearer t0ken");
+        assert!(!format!("{header:?}").contains("t0ken"));
+    }
+
+    #[tokio::test]
+    async fn no_auth_sends_no_header_and_never_retries() {
+        let authorizer = Authorizer::new(Auth::None);
+        assert!(authorizer.header().await.unwrap().is_none());
+        let rejection = Rejection { url: "u".into(), status: 401, www_authenticate: None };
+        assert_eq!(authorizer.on_rejection(&rejection).await, AfterRejection::GiveUp);
+    }
+
+    #[test]
+    fn token_with_newline_is_refused_without_echoing_it() {
+        let error = bearer_header(&SecretString::from("bad\ntoken".to_owned())).unwrap_err();
+        assert!(!error.to_string().contains("token\n"));
+        assert!(!error.to_string().contains("bad"));
+    }
+}

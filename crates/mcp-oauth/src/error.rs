@@ -1,0 +1,215 @@
+//! The one error type of the crate.
+
+use std::time::Duration;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while talking to an MCP server.
+///
+/// Each variant names what failed and carries the facts a caller needs to
+/// react (the URL, the HTTP status, the JSON-RPC error code), never a token or
+/// other secret. `Display` gives one line fit for a person; match on the
+/// variant to branch.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server address given was not a usable `http(s)` URL.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The address as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The client was configured with something it cannot use (a bearer
+    /// token with a line break, an unknown auth kind, an invalid header).
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+
+    /// No connection could be made (refused, unreachable, DNS, TLS).
+    #[error("could not connect to {url}: {reason}")]
+    Connect {
+        /// The URL that was being reached.
+        url: String,
+        /// The cause, as the operating system or TLS layer put it.
+        reason: String,
+    },
+
+    /// The server did not answer in time.
+    #[error("{url} did not answer within {}", format_duration(*after))]
+    Timeout {
+        /// The URL (or command) that was waited for.
+        url: String,
+        /// How long we waited.
+        after: Duration,
+    },
+
+    /// The server answered with an HTTP error status.
+    #[error("{url} answered HTTP {status}{}", body_suffix(body))]
+    HttpStatus {
+        /// The URL that answered.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, for diagnosis (may be empty).
+        body: String,
+    },
+
+    /// The server answered, but not as an MCP endpoint does (an HTML page, a
+    /// body that is not JSON, an unexpected content type).
+    #[error("{url} is not an MCP endpoint: {detail}")]
+    NotMcp {
+        /// The URL that answered.
+        url: String,
+        /// What it answered instead.
+        detail: String,
+    },
+
+    /// The server spoke JSON, but broke the MCP protocol.
+    #[error("protocol error from {url}: {detail}")]
+    Protocol {
+        /// The URL (or command) of the server.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// The server refused the request for lack of (valid) credentials.
+    ///
+    /// `www_authenticate` is the challenge exactly as the server sent it.
+    #[error("{url} requires authorization (HTTP {status}){}", challenge_suffix(www_authenticate))]
+    Unauthorized {
+        /// The URL that refused.
+        url: String,
+        /// 401 (no or invalid credentials) or 403 (insufficient rights).
+        status: u16,
+        /// The `WWW-Authenticate` header, when the server sent one.
+        www_authenticate: Option<String>,
+    },
+
+    /// The server answered the request with a JSON-RPC error, for example an
+    /// unknown tool or invalid arguments.
+    #[error("server error {code}: {message}")]
+    Server {
+        /// The JSON-RPC error code.
+        code: i32,
+        /// The server's message.
+        message: String,
+        /// Additional data the server attached, if any.
+        data: Option<serde_json::Value>,
+    },
+
+    /// A local MCP server process could not be started.
+    #[error("could not start {command:?}: {reason}")]
+    Spawn {
+        /// The program that was run.
+        command: String,
+        /// Why it could not be started.
+        reason: String,
+    },
+
+    /// The connection closed before the exchange finished.
+    #[error("connection to {url} closed: {detail}")]
+    Closed {
+        /// The URL (or command) of the server.
+        url: String,
+        /// What was going on when it closed.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// Whether the server asked for credentials (HTTP 401 or 403).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Self::Unauthorized { .. })
+    }
+
+    /// Whether the error is a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. })
+    }
+
+    /// Whether the server is simply not reachable.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Self::Connect { .. })
+    }
+}
+
+fn format_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+fn body_suffix(body: &str) -> String {
+    let body = body.trim();
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", one_line(body, 200))
+    }
+}
+
+fn challenge_suffix(challenge: &Option<String>) -> String {
+    match challenge {
+        Some(challenge) => format!("; challenge: {}", one_line(challenge, 300)),
+        None => String::new(),
+    }
+}
+
+/// Squeezes a server-provided text onto one line of bounded length, so that
+/// an error message never turns into a page of HTML.
+pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut last_was_space = false;
+    for (count, ch) in text.chars().enumerate() {
+        if count >= max_chars {
+            out.push('…');
+            break;
+        }
+        if ch.is_whitespace() || ch.is_control() {
+            if !last_was_space {
+                out.push(' ');
+            }
+            last_was_space = true;
+        } else {
+            out.push(ch);
+            last_was_space = false;
+        }
+    }
+    out.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_squeezes_and_bounds() {
+        assert_eq!(one_line("a\n\n  b\tc", 100), "a b c");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn http_status_shows_body_preview_on_one_line() {
+        let error = Error::HttpStatus {
+            url: "http://x/mcp".into(),
+            status: 500,
+            body: "boom\nstack".into(),
+        };
+        assert_eq!(error.to_string(), "http://x/mcp answered HTTP 500: boom stack");
+    }
+
+    #[test]
+    fn timeout_reads_naturally() {
+        let error = Error::Timeout { url: "http://x".into(), after: Duration::from_secs(3) };
+        assert_eq!(error.to_string(), "http://x did not answer within 3 s");
+    }
+}

@@ -1,0 +1,249 @@
+//! The HTTP layer both HTTP transports share: one `reqwest` client, the
+//! credentials, redirect and size rules, and the mapping of network failures
+//! to [`Error`].
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use crate::{
+    Error, Result,
+    auth::{AfterRejection, Authorizer, Rejection},
+    error::one_line,
+};
+
+/// How much of an unusable body is kept for an error message.
+const PREVIEW_BYTES: usize = 512;
+
+/// The HTTP client of one connection: cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpCore {
+    http: reqwest::Client,
+    authorizer: Authorizer,
+}
+
+impl HttpCore {
+    pub(crate) fn new(authorizer: Authorizer, connect_timeout: Duration) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect_timeout)
+            // Credentials must never follow a redirect to another origin.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_origin = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if attempt.previous().len() > 5 || !same_origin {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .map_err(|error| Error::InvalidConfig {
+                reason: format!("could not set up the HTTP client: {}", root_cause(&error)),
+            })?;
+        Ok(Self { http, authorizer })
+    }
+
+    /// Sends the request `build` makes, with credentials. A 401 or 403 goes to
+    /// the [`Authorizer`]; when it renews the credentials, the request is built
+    /// and sent once more. Any other answer is returned as it is.
+    pub(crate) async fn send(
+        &self,
+        url: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response> {
+        let mut retried = false;
+        loop {
+            let mut request = build(&self.http);
+            if let Some(header) = self.authorizer.header().await? {
+                request = request.header(AUTHORIZATION, header);
+            }
+            let response = request.send().await.map_err(|error| network_error(url, &error))?;
+            let status = response.status();
+            if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+                return Ok(response);
+            }
+            let rejection = Rejection {
+                url: url.to_owned(),
+                status: status.as_u16(),
+                www_authenticate: response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            };
+            if !retried && self.authorizer.on_rejection(&rejection).await == AfterRejection::Retry {
+                retried = true;
+                continue;
+            }
+            return Err(rejection.into_error());
+        }
+    }
+}
+
+/// Turns a `reqwest` failure into [`Error::Connect`] / [`Error::Timeout`],
+/// keeping the innermost cause ("Connection refused") that a person needs.
+pub(crate) fn network_error(url: &str, error: &reqwest::Error) -> Error {
+    if error.is_timeout() {
+        return Error::Connect { url: url.to_owned(), reason: "timed out while connecting".into() };
+    }
+    if error.is_connect() || error.is_request() {
+        return Error::Connect { url: url.to_owned(), reason: root_cause(error) };
+    }
+    Error::Protocol { url: url.to_owned(), detail: root_cause(error) }
+}
+
+/// The innermost message of an error chain.
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    let message = current.to_string();
+    // hyper's innermost message can be bare; the outer one then says more.
+    if message.is_empty() { error.to_string() } else { message }
+}
+
+/// The media type of a response, lower-cased, without parameters.
+pub(crate) fn media_type(response: &Response) -> Option<String> {
+    let value = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+pub(crate) async fn read_body(url: &str, response: Response, limit: usize) -> Result<Bytes> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(too_large(url, limit));
+    }
+    let mut body = BytesMut::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| network_error(url, &error))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(url, limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Reads at most [`PREVIEW_BYTES`] of a body for an error message, without
+/// waiting for the rest.
+pub(crate) async fn body_preview(response: Response) -> String {
+    let mut body = BytesMut::new();
+    let mut chunks = response.bytes_stream();
+    let read = async {
+        while let Some(Ok(chunk)) = chunks.next().await {
+            body.extend_from_slice(&chunk);
+            if body.len() >= PREVIEW_BYTES {
+                break;
+            }
+        }
+    };
+    // A server that sends its error page slowly must not stall the report.
+    let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
+    preview(&body)
+}
+
+/// A one-line, bounded, printable view of a body.
+pub(crate) fn preview(body: &[u8]) -> String {
+    let end = body.len().min(PREVIEW_BYTES);
+    one_line(&String::from_utf8_lossy(&body[..end]), 160)
+}
+
+fn too_large(url: &str, limit: usize) -> Error {
+    Error::Protocol {
+        url: url.to_owned(),
+        detail: format!("response body larger than the {} MiB limit", limit / (1024 * 1024)),
+    }
+}
+
+/// Explains a successful answer that is not MCP: an HTML page, plain text.
+pub(crate) fn not_mcp(url: &str, status: StatusCode, media: Option<&str>, body: &[u8]) -> Error {
+    let looks_like_html = media == Some("text/html")
+        || body.trim_ascii_start().first() == Some(&b'<');
+    let what = if looks_like_html {
+        "an HTML page".to_owned()
+    } else {
+        match media {
+            Some(media) => format!("content of type {media}"),
+            None => "a body without a content type".to_owned(),
+        }
+    };
+    let shown = preview(body);
+    let shown = if shown.is_empty() { String::new() } else { format!(": {shown}") };
+    Error::NotMcp {
+        url: url.to_owned(),
+        detail: format!("it answered HTTP {} with {what}{shown}", status.as_u16()),
+    }
+}
+
+/// A body stream that fails once one server-sent event grows past `limit`
+/// bytes, so a hostile server cannot make the SSE parser buffer without end.
+pub(crate) fn cap_sse_events<S>(
+    stream: S,
+    limit: usize,
+) -> impl Stream<Item = std::result::Result<Bytes, BodyError>> + Send + 'static
+where
+    S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+{
+    let mut pending = 0usize;
+    let mut previous_was_newline = false;
+    stream.map(move |chunk| {
+        let chunk = chunk.map_err(BodyError::Read)?;
+        for &byte in chunk.iter() {
+            match byte {
+                b'\n' if previous_was_newline => pending = 0,
+                b'\n' => previous_was_newline = true,
+                b'\r' => {}
+                _ => previous_was_newline = false,
+            }
+            pending += 1;
+            if pending > limit {
+                return Err(BodyError::EventTooLarge { limit });
+            }
+        }
+        Ok(chunk)
+    })
+}
+
+/// Why a streamed body ended early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("reading the response failed: {}", root_cause(.0))]
+    Read(reqwest::Error),
+    #[error("a server-sent event exceeded {limit} bytes")]
+    EventTooLarge { limit: usize },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sse_cap_counts_per_event_not_per_stream() {
+        let events: Vec<reqwest::Result<Bytes>> =
+            (0..100).map(|_| Ok(Bytes::from_static(b"data: 0123456789\n\n"))).collect();
+        let capped = cap_sse_events(futures::stream::iter(events), 32);
+        let results: Vec<_> = capped.collect().await;
+        assert!(results.iter().all(|chunk| chunk.is_ok()));
+
+        let big: Vec<reqwest::Result<Bytes>> =
+            vec![Ok(Bytes::from(format!("data: {}\n\n", "x".repeat(64))))];
+        let results: Vec<_> = cap_sse_events(futures::stream::iter(big), 32).collect().await;
+        assert!(matches!(results[0], Err(BodyError::EventTooLarge { limit: 32 })));
+    }
+
+    #[test]
+    fn html_is_named_as_such() {
+        let error = not_mcp("http://h/", StatusCode::OK, Some("text/html"), b"<html><body>hi");
+        assert_eq!(
+            error.to_string(),
+            "http://h/ is not an MCP endpoint: it answered HTTP 200 with an HTML page: <html><body>hi"
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Everything rmcp is confined to: the three transports, the protocol
+//! handshake, and the translation of rmcp's errors into [`Error`].
+
+mod errors;
+mod http;
+mod sse;
+mod stdio;
+mod streamable;
+
+use std::{fmt, time::Duration};
+
+use rmcp::{
+    RoleClient,
+    model::{
+        CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
+        DiscoverRequest, DiscoverRequestParams, GetPromptRequestParams, GetPromptResult,
+        Implementation, JsonObject, PingRequest, ProtocolVersion, Prompt, ReadResourceRequestParams,
+        ReadResourceResult, Resource, ServerResult, Tool,
+    },
+    service::{ClientLifecycleMode, Peer, RunningService, serve_client_with_lifecycle},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use tokio::sync::Mutex;
+use url::Url;
+
+pub(crate) use self::http::HttpCore;
+use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport,
+    streamable::StreamableClient};
+use crate::{Error, Result};
+
+/// Which transport to use for an `http(s)` server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportMode {
+    /// Streamable HTTP first; legacy HTTP+SSE when the server answers the
+    /// first POST with 400, 404 or 405.
+    #[default]
+    Auto,
+    /// Streamable HTTP only (MCP 2025-03-26 and later).
+    StreamableHttp,
+    /// Legacy HTTP+SSE only (MCP 2024-11-05).
+    Sse,
+}
+
+/// The transport a connected [`Client`](crate::Client) actually uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectedVia {
+    /// Streamable HTTP.
+    StreamableHttp,
+    /// Legacy HTTP+SSE.
+    Sse,
+    /// A child process over stdin/stdout.
+    Stdio,
+}
+
+impl fmt::Display for ConnectedVia {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::StreamableHttp => "streamable-http",
+            Self::Sse => "sse",
+            Self::Stdio => "stdio",
+        })
+    }
+}
+
+/// What the server told about itself during the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerDetails {
+    /// The server's name, when it gave one.
+    pub name: Option<String>,
+    /// The server's version, when it gave one.
+    pub version: Option<String>,
+    /// The negotiated protocol revision, e.g. `"2025-11-25"`.
+    pub protocol_version: String,
+    /// The server's usage instructions, if any.
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    /// `server/discover` first (2026-07-28), `initialize` when the server is older.
+    Negotiate,
+    /// `initialize` only: the legacy SSE transport predates `server/discover`.
+    Initialize,
+}
+
+type Service = RunningService<RoleClient, Handler>;
+
+/// One live MCP session, whatever carries it.
+pub(crate) struct Connection {
+    peer: Peer<RoleClient>,
+    service: Mutex<Option<Service>>,
+    target: String,
+    via: ConnectedVia,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection").field("target", &self.target).field("via", &self.via).finish()
+    }
+}
+
+impl Connection {
+    /// Connects to an `http(s)` server.
+    pub(crate) async fn http(url: &Url, mode: TransportMode, core: HttpCore) -> Result<Self> {
+        match mode {
+            TransportMode::StreamableHttp => Self::streamable(url, core).await,
+            TransportMode::Sse => Self::legacy_sse(url, core).await,
+            TransportMode::Auto => match Self::streamable(url, core.clone()).await {
+                Err(Error::HttpStatus { status: 400 | 404 | 405, .. }) => {
+                    tracing::debug!(%url, "no Streamable HTTP here; trying legacy HTTP+SSE");
+                    Self::legacy_sse(url, core).await
+                }
+                other => other,
+            },
+        }
+    }
+
+    async fn streamable(url: &Url, core: HttpCore) -> Result<Self> {
+        let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+        // Servers may run without sessions (2026-07-28, or stateless before).
+        config.allow_stateless = true;
+        config.reinit_on_expired_session = true;
+        let transport =
+            StreamableHttpClientTransport::with_client(StreamableClient::new(core), config);
+        Self::start(transport, Lifecycle::Negotiate, url.as_str(), ConnectedVia::StreamableHttp)
+            .await
+    }
+
+    async fn legacy_sse(url: &Url, core: HttpCore) -> Result<Self> {
+        let transport = LegacySseTransport::connect(core, url).await?;
+        Self::start(transport, Lifecycle::Initialize, url.as_str(), ConnectedVia::Sse).await
+    }
+
+    /// Starts `command` and speaks MCP over its stdin/stdout.
+    pub(crate) async fn stdio(command: tokio::process::Command) -> Result<Self> {
+        let target = stdio::describe(&command);
+        let transport = stdio::spawn(command)?;
+        Self::start(transport, Lifecycle::Negotiate, &target, ConnectedVia::Stdio).await
+    }
+
+    async fn start<T, E, A>(
+        transport: T,
+        lifecycle: Lifecycle,
+        target: &str,
+        via: ConnectedVia,
+    ) -> Result<Self>
+    where
+        T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mode = match lifecycle {
+            Lifecycle::Negotiate => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
+            },
+            Lifecycle::Initialize => ClientLifecycleMode::Initialize,
+        };
+        let service = serve_client_with_lifecycle(Handler, transport, mode)
+            .await
+            .map_err(|error| from_init_error(error, target))?;
+        Ok(Self {
+            peer: service.peer().clone(),
+            service: Mutex::new(Some(service)),
+            target: target.to_owned(),
+            via,
+        })
+    }
+
+    pub(crate) fn via(&self) -> ConnectedVia {
+        self.via
+    }
+
+    pub(crate) fn server(&self) -> ServerDetails {
+        let info = self.peer.peer_info();
+        let info = info.as_deref();
+        let implementation = info.and_then(|info| info.server_info.as_ref());
+        ServerDetails {
+            name: implementation.map(|server| server.name.clone()),
+            version: implementation.map(|server| server.version.clone()),
+            protocol_version: info
+                .map(|info| info.protocol_version.to_string())
+                .unwrap_or_default(),
+            instructions: info.and_then(|info| info.instructions.clone()),
+        }
+    }
+
+    fn has_ping(&self) -> bool {
+        self.peer.peer_info().is_none_or(|info| info.protocol_version.has_initialize())
+    }
+
+    /// `ping` where the revision has it; from 2026-07-28 on, which has none,
+    /// an uncached `server/discover`, the cheapest request a server answers.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        let request = if self.has_ping() {
+            ClientRequest::PingRequest(PingRequest::default())
+        } else {
+            ClientRequest::DiscoverRequest(DiscoverRequest::new(DiscoverRequestParams {}))
+        };
+        match self.peer.send_request(request).await.map_err(|e| self.error(e))? {
+            ServerResult::EmptyResult(_) | ServerResult::DiscoverResult(_) => Ok(()),
+            // Some servers answer ping with an arbitrary object; it still answered.
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) async fn list_tools(&self) -> Result<Vec<Tool>> {
+        self.peer.list_all_tools().await.map_err(|e| self.error(e))
+    }
+
+    pub(crate) async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<CallToolResult> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        self.peer.call_tool(params).await.map_err(|e| self.error(e))
+    }
+
+    pub(crate) async fn list_resources(&self) -> Result<Vec<Resource>> {
+        self.peer.list_all_resources().await.map_err(|e| self.error(e))
+    }
+
+    pub(crate) async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
+        let params = ReadResourceRequestParams::new(uri.to_owned());
+        self.peer.read_resource(params).await.map_err(|e| self.error(e))
+    }
+
+    pub(crate) async fn list_prompts(&self) -> Result<Vec<Prompt>> {
+        self.peer.list_all_prompts().await.map_err(|e| self.error(e))
+    }
+
+    pub(crate) async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Result<GetPromptResult> {
+        let mut params = GetPromptRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        self.peer.get_prompt(params).await.map_err(|e| self.error(e))
+    }
+
+    /// Ends the session: a Streamable HTTP session is deleted on the server,
+    /// a child process is shut down. Bounded by `timeout`.
+    pub(crate) async fn close(&self, timeout: Duration) {
+        let service = self.service.lock().await.take();
+        if let Some(mut service) = service
+            && let Ok(None) = service.close_with_timeout(timeout).await
+        {
+            tracing::debug!(target = %self.target, "session did not close in time");
+        }
+    }
+
+    fn error(&self, error: rmcp::ServiceError) -> Error {
+        from_service_error(error, &self.target)
+    }
+}
+
+/// Our side of the protocol: who we are, and answers to server requests
+/// (`ping` is answered by rmcp's default).
+#[derive(Debug, Clone, Copy)]
+struct Handler;
+
+impl rmcp::ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("mcp-oauth", env!("CARGO_PKG_VERSION")),
+        )
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+}

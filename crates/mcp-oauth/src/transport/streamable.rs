@@ -1,0 +1,335 @@
+//! Streamable HTTP (MCP 2025-03-26 and later): rmcp runs the protocol, this
+//! client makes its HTTP exchanges through [`HttpCore`], so credentials,
+//! redirects, size limits and error reports are ours.
+
+use std::{collections::HashMap, sync::Arc};
+
+use futures::{StreamExt, stream::BoxStream};
+use http::{HeaderName, HeaderValue, StatusCode, header::ACCEPT};
+use rmcp::{
+    model::{ClientJsonRpcMessage, ClientRequest, ErrorData, ServerJsonRpcMessage},
+    transport::streamable_http_client::{
+        AuthRequiredError, InsufficientScopeError, SseError, StreamableHttpClient,
+        StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
+    },
+};
+use sse_stream::{Sse, SseStream};
+
+use super::http::{HttpCore, body_preview, cap_sse_events, media_type, not_mcp, read_body};
+use crate::Error;
+
+const SESSION_ID: &str = "mcp-session-id";
+const LAST_EVENT_ID: &str = "last-event-id";
+const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+
+type HttpResult<T> = Result<T, StreamableHttpError<Error>>;
+
+/// rmcp's Streamable HTTP client, backed by our [`HttpCore`].
+#[derive(Debug, Clone)]
+pub(crate) struct StreamableClient {
+    core: HttpCore,
+}
+
+impl StreamableClient {
+    pub(crate) fn new(core: HttpCore) -> Self {
+        Self { core }
+    }
+
+    async fn post(
+        &self,
+        uri: &str,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        let body = serde_json::to_vec(&message)?;
+        let response = self
+            .core
+            .send(uri, |http| {
+                let mut request = http
+                    .post(uri)
+                    .header(ACCEPT, ACCEPT_BOTH)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .headers(headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .body(body.clone());
+                if let Some(session_id) = &session_id {
+                    request = request.header(SESSION_ID, session_id.as_ref());
+                }
+                request
+            })
+            .await
+            .map_err(StreamableHttpError::Client)?;
+
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        let new_session_id = response
+            .headers()
+            .get(SESSION_ID)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let media = media_type(&response);
+
+        if !status.is_success() {
+            return self.rejected(uri, &message, session_id.is_some(), status, response, limits).await;
+        }
+        match media.as_deref() {
+            Some("text/event-stream") => {
+                let events = SseStream::from_bytes_stream(cap_sse_events(
+                    response.bytes_stream(),
+                    limits.max_sse_event_size,
+                ));
+                Ok(StreamableHttpPostResponse::Sse(events.boxed(), new_session_id))
+            }
+            Some("application/json") => {
+                let body = read_body(uri, response, limits.max_json_response_size)
+                    .await
+                    .map_err(StreamableHttpError::Client)?;
+                if body.is_empty() && awaits_no_response(&message) {
+                    return Ok(StreamableHttpPostResponse::Accepted);
+                }
+                match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+                    Ok(reply) => Ok(StreamableHttpPostResponse::Json(reply, new_session_id)),
+                    Err(error) if serde_json::from_slice::<serde_json::Value>(&body).is_ok() => {
+                        Err(StreamableHttpError::Client(Error::Protocol {
+                            url: uri.to_owned(),
+                            detail: format!(
+                                "the answer is JSON but not a JSON-RPC message ({error}): {}",
+                                super::http::preview(&body)
+                            ),
+                        }))
+                    }
+                    Err(_) => Err(StreamableHttpError::Client(Error::NotMcp {
+                        url: uri.to_owned(),
+                        detail: format!(
+                            "it answered HTTP {} with a body that is not JSON: {}",
+                            status.as_u16(),
+                            super::http::preview(&body)
+                        ),
+                    })),
+                }
+            }
+            // Some servers answer a notification with an empty 200.
+            _ if awaits_no_response(&message) && response.content_length() == Some(0) => {
+                Ok(StreamableHttpPostResponse::Accepted)
+            }
+            other => {
+                let other = other.map(str::to_owned);
+                let body = read_body(uri, response, 64 * 1024).await.unwrap_or_default();
+                Err(StreamableHttpError::Client(not_mcp(uri, status, other.as_deref(), &body)))
+            }
+        }
+    }
+
+    /// An error status other than 401/403 (those went to the authorizer).
+    async fn rejected(
+        &self,
+        uri: &str,
+        message: &ClientJsonRpcMessage,
+        session_attached: bool,
+        status: StatusCode,
+        response: reqwest::Response,
+        limits: StreamableHttpResponseLimits,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        let media = media_type(&response);
+        let body = if media.as_deref() == Some("application/json") {
+            read_body(uri, response, limits.max_json_response_size).await.unwrap_or_default()
+        } else {
+            bytes::Bytes::from(body_preview(response).await)
+        };
+        let server_error = match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+            Ok(ServerJsonRpcMessage::Error(error)) => Some(error.error),
+            _ => None,
+        };
+        // A server from before 2026-07-28 rejects the `server/discover` probe
+        // with a 4xx; rmcp must see that as a JSON-RPC error for *its* request
+        // to fall back to `initialize`. Hence the id is re-attached.
+        if let ClientJsonRpcMessage::Request(request) = message
+            && matches!(request.request, ClientRequest::DiscoverRequest(_))
+            && !session_attached
+            && status.is_client_error()
+        {
+            let error = server_error.unwrap_or_else(|| {
+                ErrorData::invalid_request(
+                    format!("server/discover rejected with HTTP {}", status.as_u16()),
+                    None,
+                )
+            });
+            return Ok(StreamableHttpPostResponse::Json(
+                ServerJsonRpcMessage::error(error, Some(request.id.clone())),
+                None,
+            ));
+        }
+        if let Some(error) = server_error {
+            return Err(StreamableHttpError::Client(Error::Server {
+                code: error.code.0,
+                message: error.message.into_owned(),
+                data: error.data,
+            }));
+        }
+        Err(StreamableHttpError::Client(Error::HttpStatus {
+            url: uri.to_owned(),
+            status: status.as_u16(),
+            body: super::http::preview(&body),
+        }))
+    }
+}
+
+fn awaits_no_response(message: &ClientJsonRpcMessage) -> bool {
+    !matches!(message, ClientJsonRpcMessage::Request(_))
+}
+
+impl StreamableHttpClient for StreamableClient {
+    type Error = Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        let limits = StreamableHttpResponseLimits::default();
+        self.post(&uri, message, session_id, custom_headers, limits).await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        let mut limits = StreamableHttpResponseLimits::default();
+        limits.max_sse_event_size = max_sse_event_size;
+        self.post(&uri, message, session_id, custom_headers, limits).await
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> HttpResult<StreamableHttpPostResponse> {
+        self.post(&uri, message, session_id, custom_headers, limits).await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<()> {
+        let response = self
+            .core
+            .send(&uri, |http| {
+                http.delete(uri.as_ref())
+                    .header(SESSION_ID, session_id.as_ref())
+                    .headers(custom_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            })
+            .await
+            .map_err(StreamableHttpError::Client)?;
+        let status = response.status();
+        // 405: the server does not let clients end sessions; that is allowed.
+        if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(());
+        }
+        Err(StreamableHttpError::Client(Error::HttpStatus {
+            url: uri.to_string(),
+            status: status.as_u16(),
+            body: body_preview(response).await,
+        }))
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        let limit = StreamableHttpResponseLimits::default().max_sse_event_size;
+        self.get_stream_with_max_sse_event_size(
+            uri,
+            session_id,
+            last_event_id,
+            auth_header,
+            custom_headers,
+            limit,
+        )
+        .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        let result = self
+            .core
+            .send(&uri, |http| {
+                let mut request = http
+                    .get(uri.as_ref())
+                    .header(ACCEPT, "text/event-stream")
+                    .headers(custom_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                if let Some(session_id) = &session_id {
+                    request = request.header(SESSION_ID, session_id.as_ref());
+                }
+                if let Some(last_event_id) = &last_event_id {
+                    request = request.header(LAST_EVENT_ID, last_event_id);
+                }
+                request
+            })
+            .await;
+        let response = match result {
+            Ok(response) => response,
+            // rmcp stops reconnecting the optional GET stream on these two.
+            Err(Error::Unauthorized { status: 403, www_authenticate, .. }) => {
+                return Err(StreamableHttpError::InsufficientScope(InsufficientScopeError::new(
+                    www_authenticate.unwrap_or_default(),
+                    None,
+                )));
+            }
+            Err(Error::Unauthorized { www_authenticate, .. }) => {
+                return Err(StreamableHttpError::AuthRequired(AuthRequiredError::new(
+                    www_authenticate.unwrap_or_default(),
+                )));
+            }
+            Err(error) => return Err(StreamableHttpError::Client(error)),
+        };
+        let status = response.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
+        if !status.is_success() {
+            return Err(StreamableHttpError::Client(Error::HttpStatus {
+                url: uri.to_string(),
+                status: status.as_u16(),
+                body: body_preview(response).await,
+            }));
+        }
+        if media_type(&response).as_deref() != Some("text/event-stream") {
+            return Err(StreamableHttpError::UnexpectedContentType(media_type(&response)));
+        }
+        let events =
+            SseStream::from_bytes_stream(cap_sse_events(response.bytes_stream(), max_sse_event_size));
+        Ok(events.boxed())
+    }
+}
