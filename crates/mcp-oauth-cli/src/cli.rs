@@ -7,9 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Talk to MCP servers from a terminal, a script or CI.
 #[derive(Debug, Parser)]
 #[command(name = "mcp-oauth", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 the tool reported an error, 2 bad input, \
+#[command(
+    after_help = "Exit codes: 0 ok, 1 the tool reported an error, 2 bad input, \
 3 server unreachable, 4 not an MCP server or protocol error, 5 timeout, \
-6 authorization required, 7 the server refused the request.")]
+6 authorization required, 7 the server refused the request."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -37,7 +39,13 @@ pub(crate) struct Options {
     pub(crate) transport: TransportArg,
 
     /// Send `Authorization: Bearer <TOKEN>` with every request.
-    #[arg(long, global = true, env = "MCP_OAUTH_BEARER", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_BEARER",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub(crate) bearer: Option<String>,
 
     /// Where credentials are cached.

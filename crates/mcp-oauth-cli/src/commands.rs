@@ -54,7 +54,12 @@ pub(crate) async fn tools(client: &Client, out: &mut Output, json: bool) -> Resu
 
 /// Name and the first line of the description, in two aligned columns.
 fn tool_table(tools: &[Tool]) -> String {
-    let width = tools.iter().map(|tool| tool.name.chars().count()).max().unwrap_or(0).max(4);
+    let width = tools
+        .iter()
+        .map(|tool| tool.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let mut table = format!("{:width$}  DESCRIPTION\n", "NAME");
     for tool in tools {
         let description = tool
@@ -107,8 +112,11 @@ pub(crate) async fn call(
         out.text(&render_result(&result))?;
     }
     if result.is_error == Some(true) {
-        return Err(Failure::new(Exit::ToolFailed, format!("the tool {tool:?} reported an error"))
-            .hint("its message is printed above"));
+        return Err(Failure::new(
+            Exit::ToolFailed,
+            format!("the tool {tool:?} reported an error"),
+        )
+        .hint("its message is printed above"));
     }
     Ok(())
 }
@@ -146,10 +154,17 @@ mod tests {
     #[test]
     fn args_must_be_a_json_object() {
         assert!(parse_arguments(None).unwrap().is_none());
-        assert_eq!(parse_arguments(Some(r#"{"a":1}"#)).unwrap().unwrap()["a"], 1);
+        assert_eq!(
+            parse_arguments(Some(r#"{"a":1}"#)).unwrap().unwrap()["a"],
+            1
+        );
         let error = parse_arguments(Some("[1]")).unwrap_err();
         assert_eq!(error.exit, Exit::BadInput);
-        assert!(error.message.contains("expected a JSON object, got an array"));
+        assert!(
+            error
+                .message
+                .contains("expected a JSON object, got an array")
+        );
         let error = parse_arguments(Some("{oops")).unwrap_err();
         assert!(error.message.contains("not valid JSON"));
     }

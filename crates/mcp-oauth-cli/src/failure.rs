@@ -33,7 +33,11 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None, exit }
+        Self {
+            message: message.into(),
+            hint: None,
+            exit,
+        }
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -57,23 +61,29 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let message = error.to_string();
         let (exit, hint) = match &error {
-            Error::InvalidUrl { .. } => {
-                (Exit::BadInput, "give the full URL, e.g. https://example.com/mcp".to_owned())
+            Error::InvalidUrl { .. } => (
+                Exit::BadInput,
+                "give the full URL, e.g. https://example.com/mcp".to_owned(),
+            ),
+            Error::InvalidConfig { .. } => {
+                (Exit::BadInput, "fix the option named above".to_owned())
             }
-            Error::InvalidConfig { .. } => (Exit::BadInput, "fix the option named above".to_owned()),
             Error::Connect { .. } => (
                 Exit::Unreachable,
                 "is the server running, and are the host and port right?".to_owned(),
             ),
-            Error::Spawn { .. } => {
-                (Exit::Unreachable, "check the command given after --stdio --".to_owned())
-            }
+            Error::Spawn { .. } => (
+                Exit::Unreachable,
+                "check the command given after --stdio --".to_owned(),
+            ),
             Error::Timeout { .. } => (
                 Exit::Timeout,
                 "the server may be stuck or the URL wrong; raise --timeout if it is only slow"
                     .to_owned(),
             ),
-            Error::HttpStatus { status: 404 | 405, .. } => (
+            Error::HttpStatus {
+                status: 404 | 405, ..
+            } => (
                 Exit::NotMcp,
                 format!("{ENDPOINT_HINT}; for a legacy SSE server try --transport sse"),
             ),
@@ -81,7 +91,9 @@ impl From<Error> for Failure {
                 Exit::NotMcp,
                 "the server failed; try again later or ask its operator".to_owned(),
             ),
-            Error::HttpStatus { .. } | Error::NotMcp { .. } => (Exit::NotMcp, ENDPOINT_HINT.to_owned()),
+            Error::HttpStatus { .. } | Error::NotMcp { .. } => {
+                (Exit::NotMcp, ENDPOINT_HINT.to_owned())
+            }
             Error::Protocol { .. } => (
                 Exit::NotMcp,
                 "the server does not follow the MCP protocol; run with -vv to see the exchange"
@@ -100,16 +112,18 @@ impl From<Error> for Failure {
                 "this server needs credentials: pass --bearer <TOKEN> or set MCP_OAUTH_BEARER"
                     .to_owned(),
             ),
-            Error::Server { code: -32601, .. } => {
-                (Exit::Refused, "the server does not support this request".to_owned())
-            }
+            Error::Server { code: -32601, .. } => (
+                Exit::Refused,
+                "the server does not support this request".to_owned(),
+            ),
             Error::Server { message, .. } if message.to_ascii_lowercase().contains("tool") => (
                 Exit::Refused,
                 "list the tools and their arguments with `mcp-oauth tools <URL> --json`".to_owned(),
             ),
-            Error::Server { .. } => {
-                (Exit::Refused, "the server refused the request as sent".to_owned())
-            }
+            Error::Server { .. } => (
+                Exit::Refused,
+                "the server refused the request as sent".to_owned(),
+            ),
             _ => (Exit::NotMcp, "run with -v for details".to_owned()),
         };
         Failure::new(exit, message).hint(hint)

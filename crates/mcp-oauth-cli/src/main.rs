@@ -5,7 +5,7 @@ mod commands;
 mod failure;
 mod output;
 
-use std::{process::ExitCode, time::Duration};
+use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use mcp_oauth::{Auth, Client, ClientBuilder, TransportMode};
@@ -19,7 +19,10 @@ use crate::{
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.options.verbose);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             return Failure::new(Exit::BadInput, format!("cannot start the runtime: {error}"))
@@ -61,8 +64,16 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
             let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
                 (true, [tool]) => (None, tool),
                 (false, [url, tool]) => (Some(url.as_str()), tool),
-                (true, _) => return Err(usage("with --stdio, give only the tool name: call --stdio <TOOL> -- <COMMAND>")),
-                (false, _) => return Err(usage("give the server URL and the tool name: call <URL> <TOOL>")),
+                (true, _) => {
+                    return Err(usage(
+                        "with --stdio, give only the tool name: call --stdio <TOOL> -- <COMMAND>",
+                    ));
+                }
+                (false, _) => {
+                    return Err(usage(
+                        "give the server URL and the tool name: call <URL> <TOOL>",
+                    ));
+                }
             };
             // Bad arguments are reported before any connection is made.
             let arguments = commands::parse_arguments(call.args.as_deref())?;
@@ -78,9 +89,15 @@ fn usage(message: &str) -> Failure {
     Failure::new(Exit::BadInput, message).hint("see mcp-oauth --help")
 }
 
-async fn connect(options: &Options, url: Option<&str>, stdio: &StdioArgs) -> Result<Client, Failure> {
+async fn connect(
+    options: &Options,
+    url: Option<&str>,
+    stdio: &StdioArgs,
+) -> Result<Client, Failure> {
     let builder = match (url, stdio.stdio) {
-        (Some(_), true) => return Err(usage("give either a URL or --stdio -- <COMMAND>, not both")),
+        (Some(_), true) => {
+            return Err(usage("give either a URL or --stdio -- <COMMAND>, not both"));
+        }
         (Some(url), false) => Client::builder(url),
         (None, true) => {
             let (program, args) = stdio
@@ -98,7 +115,9 @@ async fn connect(options: &Options, url: Option<&str>, stdio: &StdioArgs) -> Res
 
 fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder, Failure> {
     if !(options.timeout.is_finite() && options.timeout > 0.0 && options.timeout <= 86_400.0) {
-        return Err(usage("--timeout must be a number of seconds between 0 and 86400"));
+        return Err(usage(
+            "--timeout must be a number of seconds between 0 and 86400",
+        ));
     }
     let auth = match &options.bearer {
         Some(token) if !token.trim().is_empty() => Auth::bearer(token.trim()),
@@ -124,5 +143,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour only for a person at a terminal, and never against NO_COLOR.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .init();
 }

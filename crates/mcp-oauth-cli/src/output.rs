@@ -14,7 +14,10 @@ pub(crate) struct Output {
 
 impl Output {
     pub(crate) fn new() -> Self {
-        Self { stdout: io::stdout(), closed: false }
+        Self {
+            stdout: io::stdout(),
+            closed: false,
+        }
     }
 
     pub(crate) fn stdout(&mut self) -> &mut io::Stdout {
@@ -45,7 +48,10 @@ impl Output {
                 self.closed = true;
                 Ok(())
             }
-            Err(error) => Err(Failure::new(Exit::BadInput, format!("cannot write output: {error}"))),
+            Err(error) => Err(Failure::new(
+                Exit::BadInput,
+                format!("cannot write output: {error}"),
+            )),
         }
     }
 }

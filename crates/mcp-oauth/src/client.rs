@@ -7,7 +7,9 @@ use url::Url;
 use crate::{
     Auth, Error, Result,
     auth::Authorizer,
-    model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool},
+    model::{
+        CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool,
+    },
     transport::{ConnectedVia, Connection, HttpCore, ServerDetails, TransportMode},
 };
 
@@ -124,7 +126,8 @@ impl Client {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult> {
-        self.bounded(self.inner.connection.call_tool(name, arguments)).await
+        self.bounded(self.inner.connection.call_tool(name, arguments))
+            .await
     }
 
     /// All resources of the server, through every page.
@@ -148,7 +151,8 @@ impl Client {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<GetPromptResult> {
-        self.bounded(self.inner.connection.get_prompt(name, arguments)).await
+        self.bounded(self.inner.connection.get_prompt(name, arguments))
+            .await
     }
 
     /// What the server said about itself, and the negotiated revision.
@@ -175,7 +179,12 @@ impl Client {
 
 impl ClientBuilder {
     fn new(target: Target) -> Self {
-        Self { target, auth: Auth::None, transport: TransportMode::Auto, timeout: DEFAULT_TIMEOUT }
+        Self {
+            target,
+            auth: Auth::None,
+            transport: TransportMode::Auto,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 
     /// The credentials to present (default: [`Auth::None`]).
@@ -211,12 +220,22 @@ impl ClientBuilder {
                 (target, connection)
             }
             Target::Command(command) => {
-                let target = command.as_std().get_program().to_string_lossy().into_owned();
+                let target = command
+                    .as_std()
+                    .get_program()
+                    .to_string_lossy()
+                    .into_owned();
                 let connection = within(timeout, &target, Connection::stdio(command)).await?;
                 (target, connection)
             }
         };
-        Ok(Client { inner: Arc::new(Inner { connection, timeout, target }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                connection,
+                timeout,
+                target,
+            }),
+        })
     }
 }
 
@@ -227,12 +246,20 @@ async fn within<T>(
 ) -> Result<T> {
     tokio::time::timeout(timeout, work)
         .await
-        .unwrap_or_else(|_| Err(Error::Timeout { url: target.to_owned(), after: timeout }))
+        .unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                url: target.to_owned(),
+                after: timeout,
+            })
+        })
 }
 
 /// Accepts only absolute `http(s)` URLs with a host.
 fn parse_server_url(text: &str) -> Result<Url> {
-    let invalid = |reason: &str| Error::InvalidUrl { url: text.to_owned(), reason: reason.to_owned() };
+    let invalid = |reason: &str| Error::InvalidUrl {
+        url: text.to_owned(),
+        reason: reason.to_owned(),
+    };
     let url = Url::parse(text.trim()).map_err(|error| match error {
         url::ParseError::RelativeUrlWithoutBase => {
             invalid("not an absolute URL; include the scheme, e.g. https://example.com/mcp")
@@ -262,7 +289,10 @@ mod tests {
         assert!(parse_server_url("https://example.com/mcp").is_ok());
         assert!(parse_server_url("http://127.0.0.1:8080/mcp").is_ok());
         let error = parse_server_url("ftp://example.com/mcp").unwrap_err();
-        assert!(error.to_string().contains("use http:// or https://"), "{error}");
+        assert!(
+            error.to_string().contains("use http:// or https://"),
+            "{error}"
+        );
         let error = parse_server_url("example.com/mcp").unwrap_err();
         assert!(error.to_string().contains("include the scheme"), "{error}");
         assert!(parse_server_url("file:///etc/passwd").is_err());

@@ -82,7 +82,10 @@ pub enum Error {
     /// The server refused the request for lack of (valid) credentials.
     ///
     /// `www_authenticate` is the challenge exactly as the server sent it.
-    #[error("{url} requires authorization (HTTP {status}){}", challenge_suffix(www_authenticate))]
+    #[error(
+        "{url} requires authorization (HTTP {status}){}",
+        challenge_suffix(www_authenticate)
+    )]
     Unauthorized {
         /// The URL that refused.
         url: String,
@@ -204,12 +207,18 @@ mod tests {
             status: 500,
             body: "boom\nstack".into(),
         };
-        assert_eq!(error.to_string(), "http://x/mcp answered HTTP 500: boom stack");
+        assert_eq!(
+            error.to_string(),
+            "http://x/mcp answered HTTP 500: boom stack"
+        );
     }
 
     #[test]
     fn timeout_reads_naturally() {
-        let error = Error::Timeout { url: "http://x".into(), after: Duration::from_secs(3) };
+        let error = Error::Timeout {
+            url: "http://x".into(),
+            after: Duration::from_secs(3),
+        };
         assert_eq!(error.to_string(), "http://x did not answer within 3 s");
     }
 }

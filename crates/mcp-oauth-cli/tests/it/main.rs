@@ -1,1 +1,5 @@
+//! The `mcp-oauth` binary, run as a user would, against testkit servers.
 
+mod commands;
+mod failures;
+mod support;

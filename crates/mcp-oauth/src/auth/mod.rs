@@ -108,7 +108,9 @@ pub(crate) struct Authorizer {
 
 impl Authorizer {
     pub(crate) fn new(auth: Auth) -> Self {
-        Self { auth: Arc::new(auth) }
+        Self {
+            auth: Arc::new(auth),
+        }
     }
 
     /// The `Authorization` header for the next request, marked sensitive so
@@ -136,9 +138,11 @@ impl Authorizer {
 }
 
 fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-        .map_err(|_| Error::InvalidConfig {
-            reason: "the bearer token contains characters not allowed in an HTTP header".into(),
+    let mut value =
+        HeaderValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(|_| {
+            Error::InvalidConfig {
+                reason: "the bearer token contains characters not allowed in an HTTP header".into(),
+            }
         })?;
     value.set_sensitive(true);
     Ok(value)
@@ -161,8 +165,15 @@ mod tests {
     async fn no_auth_sends_no_header_and_never_retries() {
         let authorizer = Authorizer::new(Auth::None);
         assert!(authorizer.header().await.unwrap().is_none());
-        let rejection = Rejection { url: "u".into(), status: 401, www_authenticate: None };
-        assert_eq!(authorizer.on_rejection(&rejection).await, AfterRejection::GiveUp);
+        let rejection = Rejection {
+            url: "u".into(),
+            status: 401,
+            www_authenticate: None,
+        };
+        assert_eq!(
+            authorizer.on_rejection(&rejection).await,
+            AfterRejection::GiveUp
+        );
     }
 
     #[test]

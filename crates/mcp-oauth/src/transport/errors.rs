@@ -31,7 +31,9 @@ pub(super) fn from_init_error(error: ClientInitializeError, target: &str) -> Err
                 detail: format!("{context}: {}", root_cause(error.error.as_ref())),
             })
         }
-        ClientInitializeError::NoCompatibleProtocolVersion { server_supported, .. } => {
+        ClientInitializeError::NoCompatibleProtocolVersion {
+            server_supported, ..
+        } => {
             let versions: Vec<String> = server_supported.iter().map(ToString::to_string).collect();
             Error::Protocol {
                 url: target.to_owned(),
@@ -41,7 +43,10 @@ pub(super) fn from_init_error(error: ClientInitializeError, target: &str) -> Err
                 ),
             }
         }
-        other => Error::Protocol { url: target.to_owned(), detail: other.to_string() },
+        other => Error::Protocol {
+            url: target.to_owned(),
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -62,12 +67,18 @@ pub(super) fn from_service_error(error: ServiceError, target: &str) -> Error {
             url: target.to_owned(),
             detail: "the connection ended before the answer arrived".into(),
         },
-        ServiceError::Timeout { timeout } => Error::Timeout { url: target.to_owned(), after: timeout },
+        ServiceError::Timeout { timeout } => Error::Timeout {
+            url: target.to_owned(),
+            after: timeout,
+        },
         ServiceError::UnexpectedResponse => Error::Protocol {
             url: target.to_owned(),
             detail: "the server answered with a result of the wrong kind".into(),
         },
-        other => Error::Protocol { url: target.to_owned(), detail: other.to_string() },
+        other => Error::Protocol {
+            url: target.to_owned(),
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -83,7 +94,10 @@ fn from_chain(error: &(dyn std::error::Error + 'static), target: &str) -> Option
             return Some(from_streamable(http, target));
         }
         if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return Some(Error::Closed { url: target.to_owned(), detail: io.to_string() });
+            return Some(Error::Closed {
+                url: target.to_owned(),
+                detail: io.to_string(),
+            });
         }
         current = error.source();
     }
@@ -91,7 +105,10 @@ fn from_chain(error: &(dyn std::error::Error + 'static), target: &str) -> Option
 }
 
 fn from_streamable(error: &StreamableHttpError<Error>, target: &str) -> Error {
-    let protocol = |detail: String| Error::Protocol { url: target.to_owned(), detail };
+    let protocol = |detail: String| Error::Protocol {
+        url: target.to_owned(),
+        detail,
+    };
     match error {
         StreamableHttpError::Client(ours) => ours.clone(),
         StreamableHttpError::AuthRequired(challenge) => Error::Unauthorized {
@@ -111,10 +128,12 @@ fn from_streamable(error: &StreamableHttpError<Error>, target: &str) -> Error {
             status: status.status,
             body: String::new(),
         },
-        StreamableHttpError::Deserialize(error) => {
-            protocol(format!("the server sent a message that is not valid JSON-RPC: {error}"))
+        StreamableHttpError::Deserialize(error) => protocol(format!(
+            "the server sent a message that is not valid JSON-RPC: {error}"
+        )),
+        StreamableHttpError::Sse(error) => {
+            protocol(format!("the event stream is malformed: {error}"))
         }
-        StreamableHttpError::Sse(error) => protocol(format!("the event stream is malformed: {error}")),
         StreamableHttpError::UnexpectedEndOfStream => {
             protocol("the event stream ended before the answer arrived".into())
         }

@@ -63,7 +63,10 @@ impl HttpCore {
             if let Some(header) = self.authorizer.header().await? {
                 request = request.header(AUTHORIZATION, header);
             }
-            let response = request.send().await.map_err(|error| network_error(url, &error))?;
+            let response = request
+                .send()
+                .await
+                .map_err(|error| network_error(url, &error))?;
             let status = response.status();
             if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
                 return Ok(response);
@@ -89,12 +92,21 @@ impl HttpCore {
 /// keeping the innermost cause ("Connection refused") that a person needs.
 pub(crate) fn network_error(url: &str, error: &reqwest::Error) -> Error {
     if error.is_timeout() {
-        return Error::Connect { url: url.to_owned(), reason: "timed out while connecting".into() };
+        return Error::Connect {
+            url: url.to_owned(),
+            reason: "timed out while connecting".into(),
+        };
     }
     if error.is_connect() || error.is_request() {
-        return Error::Connect { url: url.to_owned(), reason: root_cause(error) };
+        return Error::Connect {
+            url: url.to_owned(),
+            reason: root_cause(error),
+        };
     }
-    Error::Protocol { url: url.to_owned(), detail: root_cause(error) }
+    Error::Protocol {
+        url: url.to_owned(),
+        detail: root_cause(error),
+    }
 }
 
 /// The innermost message of an error chain.
@@ -105,18 +117,32 @@ pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     }
     let message = current.to_string();
     // hyper's innermost message can be bare; the outer one then says more.
-    if message.is_empty() { error.to_string() } else { message }
+    if message.is_empty() {
+        error.to_string()
+    } else {
+        message
+    }
 }
 
 /// The media type of a response, lower-cased, without parameters.
 pub(crate) fn media_type(response: &Response) -> Option<String> {
     let value = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
-    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 /// Reads a whole body, refusing more than `limit` bytes.
 pub(crate) async fn read_body(url: &str, response: Response, limit: usize) -> Result<Bytes> {
-    if response.content_length().is_some_and(|length| length > limit as u64) {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
         return Err(too_large(url, limit));
     }
     let mut body = BytesMut::new();
@@ -158,14 +184,17 @@ pub(crate) fn preview(body: &[u8]) -> String {
 fn too_large(url: &str, limit: usize) -> Error {
     Error::Protocol {
         url: url.to_owned(),
-        detail: format!("response body larger than the {} MiB limit", limit / (1024 * 1024)),
+        detail: format!(
+            "response body larger than the {} MiB limit",
+            limit / (1024 * 1024)
+        ),
     }
 }
 
 /// Explains a successful answer that is not MCP: an HTML page, plain text.
 pub(crate) fn not_mcp(url: &str, status: StatusCode, media: Option<&str>, body: &[u8]) -> Error {
-    let looks_like_html = media == Some("text/html")
-        || body.trim_ascii_start().first() == Some(&b'<');
+    let looks_like_html =
+        media == Some("text/html") || body.trim_ascii_start().first() == Some(&b'<');
     let what = if looks_like_html {
         "an HTML page".to_owned()
     } else {
@@ -175,7 +204,11 @@ pub(crate) fn not_mcp(url: &str, status: StatusCode, media: Option<&str>, body: 
         }
     };
     let shown = preview(body);
-    let shown = if shown.is_empty() { String::new() } else { format!(": {shown}") };
+    let shown = if shown.is_empty() {
+        String::new()
+    } else {
+        format!(": {shown}")
+    };
     Error::NotMcp {
         url: url.to_owned(),
         detail: format!("it answered HTTP {} with {what}{shown}", status.as_u16()),
@@ -226,21 +259,32 @@ mod tests {
 
     #[tokio::test]
     async fn sse_cap_counts_per_event_not_per_stream() {
-        let events: Vec<reqwest::Result<Bytes>> =
-            (0..100).map(|_| Ok(Bytes::from_static(b"data: 0123456789\n\n"))).collect();
+        let events: Vec<reqwest::Result<Bytes>> = (0..100)
+            .map(|_| Ok(Bytes::from_static(b"data: 0123456789\n\n")))
+            .collect();
         let capped = cap_sse_events(futures::stream::iter(events), 32);
         let results: Vec<_> = capped.collect().await;
         assert!(results.iter().all(|chunk| chunk.is_ok()));
 
         let big: Vec<reqwest::Result<Bytes>> =
             vec![Ok(Bytes::from(format!("data: {}\n\n", "x".repeat(64))))];
-        let results: Vec<_> = cap_sse_events(futures::stream::iter(big), 32).collect().await;
-        assert!(matches!(results[0], Err(BodyError::EventTooLarge { limit: 32 })));
+        let results: Vec<_> = cap_sse_events(futures::stream::iter(big), 32)
+            .collect()
+            .await;
+        assert!(matches!(
+            results[0],
+            Err(BodyError::EventTooLarge { limit: 32 })
+        ));
     }
 
     #[test]
     fn html_is_named_as_such() {
-        let error = not_mcp("http://h/", StatusCode::OK, Some("text/html"), b"<html><body>hi");
+        let error = not_mcp(
+            "http://h/",
+            StatusCode::OK,
+            Some("text/html"),
+            b"<html><body>hi",
+        );
         assert_eq!(
             error.to_string(),
             "http://h/ is not an MCP endpoint: it answered HTTP 200 with an HTML page: <html><body>hi"

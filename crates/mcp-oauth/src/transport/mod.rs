@@ -14,8 +14,8 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
         DiscoverRequest, DiscoverRequestParams, GetPromptRequestParams, GetPromptResult,
-        Implementation, JsonObject, PingRequest, ProtocolVersion, Prompt, ReadResourceRequestParams,
-        ReadResourceResult, Resource, ServerResult, Tool,
+        Implementation, JsonObject, PingRequest, Prompt, ProtocolVersion,
+        ReadResourceRequestParams, ReadResourceResult, Resource, ServerResult, Tool,
     },
     service::{ClientLifecycleMode, Peer, RunningService, serve_client_with_lifecycle},
     transport::{
@@ -26,8 +26,10 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use self::http::HttpCore;
-use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport,
-    streamable::StreamableClient};
+use self::{
+    errors::from_init_error, errors::from_service_error, sse::LegacySseTransport,
+    streamable::StreamableClient,
+};
 use crate::{Error, Result};
 
 /// Which transport to use for an `http(s)` server.
@@ -100,7 +102,10 @@ pub(crate) struct Connection {
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection").field("target", &self.target).field("via", &self.via).finish()
+        f.debug_struct("Connection")
+            .field("target", &self.target)
+            .field("via", &self.via)
+            .finish()
     }
 }
 
@@ -111,7 +116,10 @@ impl Connection {
             TransportMode::StreamableHttp => Self::streamable(url, core).await,
             TransportMode::Sse => Self::legacy_sse(url, core).await,
             TransportMode::Auto => match Self::streamable(url, core.clone()).await {
-                Err(Error::HttpStatus { status: 400 | 404 | 405, .. }) => {
+                Err(Error::HttpStatus {
+                    status: 400 | 404 | 405,
+                    ..
+                }) => {
                     tracing::debug!(%url, "no Streamable HTTP here; trying legacy HTTP+SSE");
                     Self::legacy_sse(url, core).await
                 }
@@ -127,20 +135,37 @@ impl Connection {
         config.reinit_on_expired_session = true;
         let transport =
             StreamableHttpClientTransport::with_client(StreamableClient::new(core), config);
-        Self::start(transport, Lifecycle::Negotiate, url.as_str(), ConnectedVia::StreamableHttp)
-            .await
+        Self::start(
+            transport,
+            Lifecycle::Negotiate,
+            url.as_str(),
+            ConnectedVia::StreamableHttp,
+        )
+        .await
     }
 
     async fn legacy_sse(url: &Url, core: HttpCore) -> Result<Self> {
         let transport = LegacySseTransport::connect(core, url).await?;
-        Self::start(transport, Lifecycle::Initialize, url.as_str(), ConnectedVia::Sse).await
+        Self::start(
+            transport,
+            Lifecycle::Initialize,
+            url.as_str(),
+            ConnectedVia::Sse,
+        )
+        .await
     }
 
     /// Starts `command` and speaks MCP over its stdin/stdout.
     pub(crate) async fn stdio(command: tokio::process::Command) -> Result<Self> {
         let target = stdio::describe(&command);
         let transport = stdio::spawn(command)?;
-        Self::start(transport, Lifecycle::Negotiate, &target, ConnectedVia::Stdio).await
+        Self::start(
+            transport,
+            Lifecycle::Negotiate,
+            &target,
+            ConnectedVia::Stdio,
+        )
+        .await
     }
 
     async fn start<T, E, A>(
@@ -190,7 +215,9 @@ impl Connection {
     }
 
     fn has_ping(&self) -> bool {
-        self.peer.peer_info().is_none_or(|info| info.protocol_version.has_initialize())
+        self.peer
+            .peer_info()
+            .is_none_or(|info| info.protocol_version.has_initialize())
     }
 
     /// `ping` where the revision has it; from 2026-07-28 on, which has none,
@@ -201,7 +228,12 @@ impl Connection {
         } else {
             ClientRequest::DiscoverRequest(DiscoverRequest::new(DiscoverRequestParams {}))
         };
-        match self.peer.send_request(request).await.map_err(|e| self.error(e))? {
+        match self
+            .peer
+            .send_request(request)
+            .await
+            .map_err(|e| self.error(e))?
+        {
             ServerResult::EmptyResult(_) | ServerResult::DiscoverResult(_) => Ok(()),
             // Some servers answer ping with an arbitrary object; it still answered.
             _ => Ok(()),
@@ -223,16 +255,25 @@ impl Connection {
     }
 
     pub(crate) async fn list_resources(&self) -> Result<Vec<Resource>> {
-        self.peer.list_all_resources().await.map_err(|e| self.error(e))
+        self.peer
+            .list_all_resources()
+            .await
+            .map_err(|e| self.error(e))
     }
 
     pub(crate) async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
         let params = ReadResourceRequestParams::new(uri.to_owned());
-        self.peer.read_resource(params).await.map_err(|e| self.error(e))
+        self.peer
+            .read_resource(params)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     pub(crate) async fn list_prompts(&self) -> Result<Vec<Prompt>> {
-        self.peer.list_all_prompts().await.map_err(|e| self.error(e))
+        self.peer
+            .list_all_prompts()
+            .await
+            .map_err(|e| self.error(e))
     }
 
     pub(crate) async fn get_prompt(
@@ -242,7 +283,10 @@ impl Connection {
     ) -> Result<GetPromptResult> {
         let mut params = GetPromptRequestParams::new(name.to_owned());
         params.arguments = arguments;
-        self.peer.get_prompt(params).await.map_err(|e| self.error(e))
+        self.peer
+            .get_prompt(params)
+            .await
+            .map_err(|e| self.error(e))
     }
 
     /// Ends the session: a Streamable HTTP session is deleted on the server,

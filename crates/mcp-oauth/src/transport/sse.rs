@@ -44,7 +44,9 @@ impl LegacySseTransport {
     pub(crate) async fn connect(core: HttpCore, url: &Url) -> Result<Self> {
         let url_text = url.as_str();
         let response = core
-            .send(url_text, |http| http.get(url.clone()).header(ACCEPT, "text/event-stream"))
+            .send(url_text, |http| {
+                http.get(url.clone()).header(ACCEPT, "text/event-stream")
+            })
             .await?;
         let status = response.status();
         if !status.is_success() {
@@ -128,10 +130,12 @@ impl LegacySseTransport {
 /// The endpoint is relative to the stream URL and must stay on its origin:
 /// credentials go only to the server they were given for.
 fn resolve_endpoint(stream_url: &Url, data: &str) -> Result<Url> {
-    let endpoint = stream_url.join(data.trim()).map_err(|error| Error::Protocol {
-        url: stream_url.to_string(),
-        detail: format!("the `endpoint` event holds no usable URL ({error}): {data:?}"),
-    })?;
+    let endpoint = stream_url
+        .join(data.trim())
+        .map_err(|error| Error::Protocol {
+            url: stream_url.to_string(),
+            detail: format!("the `endpoint` event holds no usable URL ({error}): {data:?}"),
+        })?;
     if endpoint.origin() != stream_url.origin() {
         return Err(Error::Protocol {
             url: stream_url.to_string(),
@@ -196,7 +200,10 @@ mod tests {
     fn endpoint_resolves_relative_to_the_stream() {
         let stream = Url::parse("http://127.0.0.1:9/sse").unwrap();
         let endpoint = resolve_endpoint(&stream, "/messages?sessionId=abc").unwrap();
-        assert_eq!(endpoint.as_str(), "http://127.0.0.1:9/messages?sessionId=abc");
+        assert_eq!(
+            endpoint.as_str(),
+            "http://127.0.0.1:9/messages?sessionId=abc"
+        );
     }
 
     #[test]

@@ -25,5 +25,9 @@ pub(super) fn spawn(command: tokio::process::Command) -> Result<TokioChildProces
 
 /// The program's name, for messages (its arguments may hold secrets).
 pub(super) fn describe(command: &tokio::process::Command) -> String {
-    command.as_std().get_program().to_string_lossy().into_owned()
+    command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned()
 }

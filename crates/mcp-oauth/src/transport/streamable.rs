@@ -51,7 +51,12 @@ impl StreamableClient {
                     .post(uri)
                     .header(ACCEPT, ACCEPT_BOTH)
                     .header(http::header::CONTENT_TYPE, "application/json")
-                    .headers(headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .headers(
+                        headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )
                     .body(body.clone());
                 if let Some(session_id) = &session_id {
                     request = request.header(SESSION_ID, session_id.as_ref());
@@ -76,7 +81,16 @@ impl StreamableClient {
         let media = media_type(&response);
 
         if !status.is_success() {
-            return self.rejected(uri, &message, session_id.is_some(), status, response, limits).await;
+            return self
+                .rejected(
+                    uri,
+                    &message,
+                    session_id.is_some(),
+                    status,
+                    response,
+                    limits,
+                )
+                .await;
         }
         match media.as_deref() {
             Some("text/event-stream") => {
@@ -84,7 +98,10 @@ impl StreamableClient {
                     response.bytes_stream(),
                     limits.max_sse_event_size,
                 ));
-                Ok(StreamableHttpPostResponse::Sse(events.boxed(), new_session_id))
+                Ok(StreamableHttpPostResponse::Sse(
+                    events.boxed(),
+                    new_session_id,
+                ))
             }
             Some("application/json") => {
                 let body = read_body(uri, response, limits.max_json_response_size)
@@ -120,8 +137,15 @@ impl StreamableClient {
             }
             other => {
                 let other = other.map(str::to_owned);
-                let body = read_body(uri, response, 64 * 1024).await.unwrap_or_default();
-                Err(StreamableHttpError::Client(not_mcp(uri, status, other.as_deref(), &body)))
+                let body = read_body(uri, response, 64 * 1024)
+                    .await
+                    .unwrap_or_default();
+                Err(StreamableHttpError::Client(not_mcp(
+                    uri,
+                    status,
+                    other.as_deref(),
+                    &body,
+                )))
             }
         }
     }
@@ -138,7 +162,9 @@ impl StreamableClient {
     ) -> HttpResult<StreamableHttpPostResponse> {
         let media = media_type(&response);
         let body = if media.as_deref() == Some("application/json") {
-            read_body(uri, response, limits.max_json_response_size).await.unwrap_or_default()
+            read_body(uri, response, limits.max_json_response_size)
+                .await
+                .unwrap_or_default()
         } else {
             bytes::Bytes::from(body_preview(response).await)
         };
@@ -196,7 +222,8 @@ impl StreamableHttpClient for StreamableClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> HttpResult<StreamableHttpPostResponse> {
         let limits = StreamableHttpResponseLimits::default();
-        self.post(&uri, message, session_id, custom_headers, limits).await
+        self.post(&uri, message, session_id, custom_headers, limits)
+            .await
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -210,7 +237,8 @@ impl StreamableHttpClient for StreamableClient {
     ) -> HttpResult<StreamableHttpPostResponse> {
         let mut limits = StreamableHttpResponseLimits::default();
         limits.max_sse_event_size = max_sse_event_size;
-        self.post(&uri, message, session_id, custom_headers, limits).await
+        self.post(&uri, message, session_id, custom_headers, limits)
+            .await
     }
 
     async fn post_message_with_response_limits(
@@ -222,7 +250,8 @@ impl StreamableHttpClient for StreamableClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> HttpResult<StreamableHttpPostResponse> {
-        self.post(&uri, message, session_id, custom_headers, limits).await
+        self.post(&uri, message, session_id, custom_headers, limits)
+            .await
     }
 
     async fn delete_session(
@@ -237,7 +266,12 @@ impl StreamableHttpClient for StreamableClient {
             .send(&uri, |http| {
                 http.delete(uri.as_ref())
                     .header(SESSION_ID, session_id.as_ref())
-                    .headers(custom_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .headers(
+                        custom_headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )
             })
             .await
             .map_err(StreamableHttpError::Client)?;
@@ -288,7 +322,12 @@ impl StreamableHttpClient for StreamableClient {
                 let mut request = http
                     .get(uri.as_ref())
                     .header(ACCEPT, "text/event-stream")
-                    .headers(custom_headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                    .headers(
+                        custom_headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    );
                 if let Some(session_id) = &session_id {
                     request = request.header(SESSION_ID, session_id.as_ref());
                 }
@@ -301,13 +340,18 @@ impl StreamableHttpClient for StreamableClient {
         let response = match result {
             Ok(response) => response,
             // rmcp stops reconnecting the optional GET stream on these two.
-            Err(Error::Unauthorized { status: 403, www_authenticate, .. }) => {
-                return Err(StreamableHttpError::InsufficientScope(InsufficientScopeError::new(
-                    www_authenticate.unwrap_or_default(),
-                    None,
-                )));
+            Err(Error::Unauthorized {
+                status: 403,
+                www_authenticate,
+                ..
+            }) => {
+                return Err(StreamableHttpError::InsufficientScope(
+                    InsufficientScopeError::new(www_authenticate.unwrap_or_default(), None),
+                ));
             }
-            Err(Error::Unauthorized { www_authenticate, .. }) => {
+            Err(Error::Unauthorized {
+                www_authenticate, ..
+            }) => {
                 return Err(StreamableHttpError::AuthRequired(AuthRequiredError::new(
                     www_authenticate.unwrap_or_default(),
                 )));
@@ -326,10 +370,14 @@ impl StreamableHttpClient for StreamableClient {
             }));
         }
         if media_type(&response).as_deref() != Some("text/event-stream") {
-            return Err(StreamableHttpError::UnexpectedContentType(media_type(&response)));
+            return Err(StreamableHttpError::UnexpectedContentType(media_type(
+                &response,
+            )));
         }
-        let events =
-            SseStream::from_bytes_stream(cap_sse_events(response.bytes_stream(), max_sse_event_size));
+        let events = SseStream::from_bytes_stream(cap_sse_events(
+            response.bytes_stream(),
+            max_sse_event_size,
+        ));
         Ok(events.boxed())
     }
 }

@@ -1,1 +1,7 @@
+//! Integration tests: the client against the testkit's servers on loopback.
 
+mod bad_input;
+mod bearer;
+mod legacy_sse;
+mod streamable;
+mod support;

@@ -1,0 +1,168 @@
+//! `ping`, `tools` and `call` doing their job, in text and JSON.
+
+use mcp_oauth_testkit::{ServerMode, TestServer};
+use serde_json::Value;
+
+use crate::support::{mcp_oauth, mcp_oauth_with_env};
+
+#[tokio::test]
+async fn ping_reports_server_revision_and_transport() {
+    let server = TestServer::builder().start().await.unwrap();
+    let run = mcp_oauth(&["ping", &server.url()]).await;
+    run.success();
+    assert!(
+        run.stdout.starts_with("ok: mcp-oauth-testkit"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("protocol 2026-07-28, streamable-http"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stderr, "", "nothing but results");
+
+    let run = mcp_oauth(&["ping", &server.url(), "--json"]).await;
+    let json: Value = serde_json::from_str(&run.success().stdout).unwrap();
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["transport"], "streamable-http");
+    assert_eq!(json["server"]["name"], "mcp-oauth-testkit");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tools_prints_a_table_or_json() {
+    let server = TestServer::builder().start().await.unwrap();
+    let run = mcp_oauth(&["tools", &server.url()]).await;
+    let lines: Vec<&str> = run.success().stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("DESCRIPTION"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line.starts_with("echo ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line.starts_with("add ")),
+        "{lines:?}"
+    );
+
+    let run = mcp_oauth(&["--json", "tools", &server.url()]).await;
+    let tools: Vec<Value> = serde_json::from_str(&run.success().stdout).unwrap();
+    let names: Vec<&str> = tools
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert_eq!(names, ["echo", "add", "fail"]);
+    assert!(tools[0]["inputSchema"].is_object());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn call_prints_text_content_as_text() {
+    let server = TestServer::builder().start().await.unwrap();
+    let url = server.url();
+    let run = mcp_oauth(&["call", &url, "echo", "--args", r#"{"text":"hi there"}"#]).await;
+    assert_eq!(run.success().stdout, "hi there\n");
+    let run = mcp_oauth(&["call", &url, "add", "--args", r#"{"a":2,"b":3}"#]).await;
+    assert_eq!(run.success().stdout, "5\n");
+
+    let run = mcp_oauth(&["call", &url, "add", "--args", r#"{"a":2,"b":3}"#, "--json"]).await;
+    let json: Value = serde_json::from_str(&run.success().stdout).unwrap();
+    assert_eq!(json["content"][0]["text"], "5");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_tool_error_result_exits_1_with_its_message() {
+    let server = TestServer::builder().start().await.unwrap();
+    let run = mcp_oauth(&["call", &server.url(), "fail"]).await;
+    run.exit(1);
+    assert_eq!(run.stdout, "this tool always fails\n");
+    assert!(
+        run.stderr
+            .starts_with("error: the tool \"fail\" reported an error"),
+        "{}",
+        run.stderr
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn legacy_sse_servers_work_by_fallback_and_explicitly() {
+    let server = TestServer::builder()
+        .mode(ServerMode::LegacySse)
+        .start()
+        .await
+        .unwrap();
+    let run = mcp_oauth(&["ping", &server.url()]).await;
+    assert!(run.success().stdout.contains(", sse)"), "{}", run.stdout);
+    let run = mcp_oauth(&[
+        "call",
+        &server.url(),
+        "echo",
+        "--args",
+        r#"{"text":"old"}"#,
+        "--transport",
+        "sse",
+    ])
+    .await;
+    assert_eq!(run.success().stdout, "old\n");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bearer_comes_from_the_flag_or_the_environment() {
+    let server = TestServer::builder()
+        .bearer("tok-123")
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    mcp_oauth(&["ping", &url, "--bearer", "tok-123"])
+        .await
+        .success();
+    mcp_oauth_with_env(&["ping", &url], &[("MCP_OAUTH_BEARER", "tok-123")])
+        .await
+        .success();
+    let run = mcp_oauth(&["ping", &url]).await;
+    run.exit(6);
+    assert!(run.stderr.contains("--bearer"), "{}", run.stderr);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn verbose_logs_go_to_stderr_and_never_show_the_token() {
+    let server = TestServer::builder()
+        .bearer("tok-secret-42")
+        .start()
+        .await
+        .unwrap();
+    let run = mcp_oauth(&[
+        "-vv",
+        "call",
+        &server.url(),
+        "echo",
+        "--args",
+        r#"{"text":"x"}"#,
+        "--bearer",
+        "tok-secret-42",
+    ])
+    .await;
+    assert_eq!(run.success().stdout, "x\n", "stdout holds the result only");
+    assert!(
+        run.stderr.contains("DEBUG") || run.stderr.contains("TRACE"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("tok-secret-42"),
+        "the token leaked into the log"
+    );
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal"
+    );
+    server.stop().await;
+}

@@ -1,0 +1,116 @@
+//! Bad input and bad servers: one line naming the cause, a hint, the
+//! documented exit code, and never a hang.
+
+use std::time::{Duration, Instant};
+
+use mcp_oauth_testkit::{Fault, TestServer};
+
+use crate::support::{Run, mcp_oauth};
+
+fn assert_reported(run: &Run, code: i32, cause: &str) {
+    run.exit(code);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "an error line and a hint line: {}",
+        run.stderr
+    );
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(cause),
+        "{}",
+        run.stderr
+    );
+    assert!(lines[1].starts_with("hint: "), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+#[tokio::test]
+async fn refused_port_exits_3() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = mcp_oauth(&["ping", &format!("http://127.0.0.1:{port}/mcp")]).await;
+    assert_reported(&run, 3, "could not connect");
+}
+
+#[tokio::test]
+async fn a_url_that_is_not_http_exits_2() {
+    let run = mcp_oauth(&["tools", "ftp://127.0.0.1/mcp"]).await;
+    assert_reported(&run, 2, "use http:// or https://");
+}
+
+#[tokio::test]
+async fn an_html_endpoint_exits_4() {
+    let server = TestServer::builder()
+        .fault(Fault::HtmlPage)
+        .start()
+        .await
+        .unwrap();
+    let run = mcp_oauth(&["tools", &server.url()]).await;
+    assert_reported(&run, 4, "HTML page");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn garbage_and_malformed_json_rpc_exit_4() {
+    for (fault, cause) in [
+        (Fault::GarbageJson, "not JSON"),
+        (Fault::NotJsonRpc, "not a JSON-RPC message"),
+    ] {
+        let server = TestServer::builder().fault(fault).start().await.unwrap();
+        let run = mcp_oauth(&["ping", &server.url()]).await;
+        assert_reported(&run, 4, cause);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_server_times_out_with_exit_5() {
+    let server = TestServer::builder()
+        .fault(Fault::Stall)
+        .start()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let run = mcp_oauth(&["ping", &server.url(), "--timeout", "1"]).await;
+    assert_reported(&run, 5, "did not answer within 1 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_args_exit_2_before_any_request() {
+    let server = TestServer::builder().start().await.unwrap();
+    for bad in ["{not json", "[1, 2]", "\"text\""] {
+        let run = mcp_oauth(&["call", &server.url(), "echo", "--args", bad]).await;
+        assert_reported(&run, 2, "invalid --args");
+    }
+    assert!(server.requests().is_empty(), "no request was sent");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_tool_exits_7() {
+    let server = TestServer::builder().start().await.unwrap();
+    let run = mcp_oauth(&["call", &server.url(), "no-such-tool"]).await;
+    assert_reported(&run, 7, "no-such-tool");
+    assert!(run.stderr.contains("mcp-oauth tools"), "{}", run.stderr);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let run = mcp_oauth(&["call", "http://127.0.0.1:1/mcp"]).await;
+    run.exit(2);
+    let run = mcp_oauth(&["ping"]).await;
+    run.exit(2);
+    let run = mcp_oauth(&["ping", "--timeout", "-3", "http://127.0.0.1:1/mcp"]).await;
+    run.exit(2);
+}
