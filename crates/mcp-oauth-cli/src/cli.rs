@@ -28,6 +28,16 @@ pub(crate) enum Command {
     Tools(TargetArgs),
     /// Call a tool and print its result.
     Call(CallArgs),
+    /// Start a demo MCP server on loopback and show the client at work on it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Keep the demo server running afterwards (until Ctrl-C), to try the
+    /// other commands on it.
+    #[arg(long)]
+    pub(crate) serve: bool,
 }
 
 /// Options every command takes; they may come before or after it.

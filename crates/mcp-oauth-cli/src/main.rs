@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod demo;
 mod failure;
 mod output;
 
@@ -60,6 +61,7 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
             client.close().await;
             result
         }
+        Command::Demo(demo) => demo::run(out, demo.serve).await,
         Command::Call(call) => {
             let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
                 (true, [tool]) => (None, tool),

@@ -166,3 +166,64 @@ async fn verbose_logs_go_to_stderr_and_never_show_the_token() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn demo_runs_the_client_against_its_own_server() {
+    let run = mcp_oauth(&["demo"]).await;
+    run.success();
+    assert!(
+        run.stdout
+            .contains("Started a demo MCP server at http://127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("-> Hello from mcp-oauth"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(r#"call add {"a":2,"b":3} -> 5"#),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The testkit's stdio server, built beside this binary by `cargo test --workspace`.
+fn testkit_stdio() -> String {
+    let cli = std::path::Path::new(env!("CARGO_BIN_EXE_mcp-oauth"));
+    let path = cli.with_file_name("mcp-testkit-stdio");
+    assert!(
+        path.exists(),
+        "{} is missing: run cargo build -p mcp-oauth-testkit",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test]
+async fn stdio_servers_are_reached_with_a_command_after_double_dash() {
+    let server = testkit_stdio();
+    let run = mcp_oauth(&["tools", "--stdio", "--", &server]).await;
+    assert!(run.success().stdout.contains("echo "), "{}", run.stdout);
+    let run = mcp_oauth(&[
+        "call",
+        "--stdio",
+        "add",
+        "--args",
+        r#"{"a":20,"b":22}"#,
+        "--",
+        &server,
+    ])
+    .await;
+    assert_eq!(run.success().stdout, "42\n");
+    let run = mcp_oauth(&["ping", "--stdio", "--", &server, "2025-03-26"]).await;
+    assert!(
+        run.success().stdout.contains("protocol 2025-03-26, stdio"),
+        "{}",
+        run.stdout
+    );
+    let run = mcp_oauth(&["ping", "--stdio", "--", "mcp-oauth-no-such-program"]).await;
+    run.exit(3);
+    assert!(run.stderr.contains("no such program"), "{}", run.stderr);
+}

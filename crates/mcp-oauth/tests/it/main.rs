@@ -3,5 +3,6 @@
 mod bad_input;
 mod bearer;
 mod legacy_sse;
+mod stdio;
 mod streamable;
 mod support;

@@ -14,7 +14,10 @@ pub(crate) fn builder(server: &TestServer) -> ClientBuilder {
 }
 
 pub(crate) fn args(value: Value) -> Option<mcp_oauth::model::JsonObject> {
-    value.as_object().cloned()
+    match value {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
 }
 
 /// The text of the first content block.

@@ -1,0 +1,115 @@
+//! Server configuration: the public knobs and the version rules derived from them.
+
+/// Protocol revision from which `initialize` is gone and each request carries `_meta`.
+pub(crate) const MODERN: &str = "2026-07-28";
+
+/// Every revision the testkit knows, oldest first.
+pub(crate) const ALL_VERSIONS: [&str; 5] = [
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    MODERN,
+];
+
+/// Default for [`ServerMode::LegacySse`]: the revisions that still had the HTTP+SSE transport.
+pub(crate) const LEGACY_SSE_VERSIONS: [&str; 2] = ["2024-11-05", "2025-03-26"];
+
+/// Revision strings are dates, so plain string order is chronological.
+pub(crate) fn is_modern(version: &str) -> bool {
+    version >= MODERN
+}
+
+/// Which transport and lifecycle the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ServerMode {
+    /// Streamable HTTP with `initialize` and `Mcp-Session-Id` (2025-03-26 .. 2025-11-25);
+    /// also answers `server/discover` statelessly when 2026-07-28 is configured.
+    #[default]
+    Stateful,
+    /// Streamable HTTP without sessions (2026-07-28 `server/discover` and per-request `_meta`).
+    Stateless,
+    /// The 2024-11-05 HTTP+SSE transport: `GET /sse` plus `POST /messages?sessionId=..`.
+    LegacySse,
+}
+
+/// How POST responses to requests are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResponseStyle {
+    /// One `application/json` body.
+    #[default]
+    Json,
+    /// A `text/event-stream` carrying the response as one `message` event.
+    Sse,
+}
+
+/// A misbehaviour to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Every POST and GET answers 200 `text/html`.
+    HtmlPage,
+    /// POSTs answer 200 `application/json` with a body that is not JSON
+    /// (LegacySse: the `message` events carry it instead).
+    GarbageJson,
+    /// POSTs answer 200 `application/json` with `{"hello":"world"}`
+    /// (LegacySse: the `message` events carry it instead).
+    NotJsonRpc,
+    /// Every request is read and never answered (until the server stops).
+    Stall,
+    /// Stateful: a session is forgotten after it has served this many JSON-RPC
+    /// requests; the next request carrying it gets 404.
+    ExpireSessionAfter(usize),
+    /// `tools/call` (Stateful + Sse, LegacySse) first sends a server-to-client
+    /// `ping` and answers only after the client's response arrives (5 s limit).
+    ServerPing,
+}
+
+/// The immutable configuration one server runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) mode: ServerMode,
+    pub(crate) style: ResponseStyle,
+    /// Supported revisions, sorted oldest first.
+    pub(crate) versions: Vec<String>,
+    pub(crate) page_size: Option<usize>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) bearer: Option<String>,
+}
+
+impl Config {
+    pub(crate) fn supports(&self, version: &str) -> bool {
+        self.versions.iter().any(|v| v == version)
+    }
+
+    pub(crate) fn supports_modern(&self) -> bool {
+        self.supports(MODERN)
+    }
+
+    /// Whether some configured revision still has `initialize`.
+    pub(crate) fn has_legacy(&self) -> bool {
+        self.versions.iter().any(|v| !is_modern(v))
+    }
+
+    pub(crate) fn has_fault(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    pub(crate) fn expire_after(&self) -> Option<usize> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::ExpireSessionAfter(n) => Some(*n),
+            _ => None,
+        })
+    }
+
+    /// The revision `initialize` answers with: the client's if supported,
+    /// else the newest supported one that has `initialize`.
+    pub(crate) fn negotiate_initialize(&self, requested: &str) -> Option<String> {
+        if self.supports(requested) && !is_modern(requested) {
+            return Some(requested.to_owned());
+        }
+        self.versions.iter().rev().find(|v| !is_modern(v)).cloned()
+    }
+}

@@ -1,0 +1,74 @@
+//! The per-server record of every HTTP request received.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// One HTTP request the server received, and how it was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `POST`.
+    pub http_method: String,
+    /// Request path without the query, e.g. `/mcp`.
+    pub path: String,
+    /// The `Mcp-Session-Id` header (LegacySse: the `sessionId` query parameter).
+    pub session_id: Option<String>,
+    /// The `MCP-Protocol-Version` header.
+    pub protocol_version: Option<String>,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// JSON-RPC `method` of the body, if it is a request or notification.
+    pub rpc_method: Option<String>,
+    /// The body was a JSON-RPC response or error (the client answering a server request).
+    pub rpc_is_response: bool,
+    /// `_meta["io.modelcontextprotocol/protocolVersion"]` of a request body (2026-07-28).
+    pub meta_protocol_version: Option<String>,
+    /// The SEP-2243 `Mcp-Method` header.
+    pub mcp_method: Option<String>,
+    /// The SEP-2243 `Mcp-Name` header.
+    pub mcp_name: Option<String>,
+    /// HTTP status answered; 0 while unanswered (a stalled request stays 0).
+    pub status: u16,
+}
+
+/// Entries carry a sequence number so a status can be filled in after
+/// later requests were logged (or the log was cleared).
+#[derive(Debug, Default)]
+pub(crate) struct RequestLog {
+    inner: Mutex<LogInner>,
+}
+
+#[derive(Debug, Default)]
+struct LogInner {
+    next_seq: u64,
+    entries: Vec<(u64, RecordedRequest)>,
+}
+
+impl RequestLog {
+    /// A test that panicked while holding the lock must not hide the log from the others.
+    fn lock(&self) -> MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn push(&self, request: RecordedRequest) -> u64 {
+        let mut inner = self.lock();
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.entries.push((seq, request));
+        seq
+    }
+
+    pub(crate) fn set_status(&self, seq: u64, status: u16) {
+        let mut inner = self.lock();
+        if let Some((_, entry)) = inner.entries.iter_mut().rev().find(|(s, _)| *s == seq) {
+            entry.status = status;
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
+        self.lock().entries.iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().entries.clear();
+    }
+}
