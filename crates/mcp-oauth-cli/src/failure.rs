@@ -15,6 +15,7 @@ pub(crate) enum Exit {
     Timeout = 5,
     Unauthorized = 6,
     Refused = 7,
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

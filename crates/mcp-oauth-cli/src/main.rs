@@ -31,10 +31,14 @@ fn main() -> ExitCode {
         }
     };
     let mut out = Output::new();
+    // `demo --serve` runs until Ctrl-C by design; everything else is cut short.
+    let stops_on_ctrl_c = matches!(cli.command, Command::Demo(_));
     let outcome = runtime.block_on(async {
         tokio::select! {
             outcome = run(cli, &mut out) => outcome,
-            _ = tokio::signal::ctrl_c() => Err(Failure::new(Exit::ToolFailed, "interrupted")),
+            _ = tokio::signal::ctrl_c(), if !stops_on_ctrl_c => {
+                Err(Failure::new(Exit::Interrupted, "interrupted"))
+            }
         }
     });
     commands::finish(&mut out);

@@ -23,13 +23,16 @@ const PREVIEW_BYTES: usize = 512;
 pub(crate) struct HttpCore {
     http: reqwest::Client,
     authorizer: Authorizer,
+    timeout: Duration,
 }
 
 impl HttpCore {
-    pub(crate) fn new(authorizer: Authorizer, connect_timeout: Duration) -> Result<Self> {
+    /// `timeout` bounds connecting, and every exchange whose answer is not
+    /// a stream.
+    pub(crate) fn new(authorizer: Authorizer, timeout: Duration) -> Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(connect_timeout)
+            .connect_timeout(timeout)
             // Credentials must never follow a redirect to another origin.
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 let same_origin = attempt
@@ -46,7 +49,15 @@ impl HttpCore {
             .map_err(|error| Error::InvalidConfig {
                 reason: format!("could not set up the HTTP client: {}", root_cause(&error)),
             })?;
-        Ok(Self { http, authorizer })
+        Ok(Self {
+            http,
+            authorizer,
+            timeout,
+        })
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends the request `build` makes, with credentials. A 401 or 403 goes to

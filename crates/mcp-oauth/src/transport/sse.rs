@@ -2,7 +2,7 @@
 //! has: GET an event stream, wait for its `endpoint` event, POST every
 //! message to that endpoint, read every answer from the stream.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -166,7 +166,7 @@ impl Transport<RoleClient> for LegacySseTransport {
                 .send(&endpoint, |http| {
                     http.post(endpoint.as_ref())
                         .header(CONTENT_TYPE, "application/json")
-                        .timeout(Duration::from_secs(60))
+                        .timeout(core.timeout())
                         .body(body.clone())
                 })
                 .await?;
