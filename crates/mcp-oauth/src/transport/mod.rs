@@ -7,7 +7,7 @@ mod sse;
 mod stdio;
 mod streamable;
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use rmcp::{
     RoleClient,
@@ -92,12 +92,40 @@ enum Lifecycle {
 
 type Service = RunningService<RoleClient, Handler>;
 
+/// Why a transport ended by itself, when it knows: reported instead of a
+/// bare "connection closed".
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EndCause(Arc<std::sync::Mutex<Option<Error>>>);
+
+impl EndCause {
+    fn set(&self, cause: Error) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert(cause);
+    }
+
+    /// `error`, or the recorded cause when `error` only says the connection closed.
+    fn explain(&self, error: Error) -> Error {
+        if !matches!(error, Error::Closed { .. }) {
+            return error;
+        }
+        let slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.clone().unwrap_or(error)
+    }
+}
+
 /// One live MCP session, whatever carries it.
 pub(crate) struct Connection {
     peer: Peer<RoleClient>,
     service: Mutex<Option<Service>>,
     target: String,
     via: ConnectedVia,
+    end_cause: EndCause,
 }
 
 impl fmt::Debug for Connection {
@@ -140,17 +168,20 @@ impl Connection {
             Lifecycle::Negotiate,
             url.as_str(),
             ConnectedVia::StreamableHttp,
+            EndCause::default(),
         )
         .await
     }
 
     async fn legacy_sse(url: &Url, core: HttpCore) -> Result<Self> {
-        let transport = LegacySseTransport::connect(core, url).await?;
+        let end_cause = EndCause::default();
+        let transport = LegacySseTransport::connect(core, url, end_cause.clone()).await?;
         Self::start(
             transport,
             Lifecycle::Initialize,
             url.as_str(),
             ConnectedVia::Sse,
+            end_cause,
         )
         .await
     }
@@ -164,6 +195,7 @@ impl Connection {
             Lifecycle::Negotiate,
             &target,
             ConnectedVia::Stdio,
+            EndCause::default(),
         )
         .await
     }
@@ -173,6 +205,7 @@ impl Connection {
         lifecycle: Lifecycle,
         target: &str,
         via: ConnectedVia,
+        end_cause: EndCause,
     ) -> Result<Self>
     where
         T: rmcp::transport::IntoTransport<RoleClient, E, A>,
@@ -187,12 +220,13 @@ impl Connection {
         };
         let service = serve_client_with_lifecycle(Handler, transport, mode)
             .await
-            .map_err(|error| from_init_error(error, target))?;
+            .map_err(|error| end_cause.explain(from_init_error(error, target)))?;
         Ok(Self {
             peer: service.peer().clone(),
             service: Mutex::new(Some(service)),
             target: target.to_owned(),
             via,
+            end_cause,
         })
     }
 
@@ -301,7 +335,8 @@ impl Connection {
     }
 
     fn error(&self, error: rmcp::ServiceError) -> Error {
-        from_service_error(error, &self.target)
+        self.end_cause
+            .explain(from_service_error(error, &self.target))
     }
 }
 

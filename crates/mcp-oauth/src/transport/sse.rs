@@ -15,7 +15,10 @@ use sse_stream::SseStream;
 use tokio::{sync::mpsc, task::JoinHandle};
 use url::Url;
 
-use super::http::{HttpCore, body_preview, cap_sse_events, media_type, not_mcp, preview};
+use super::{
+    EndCause,
+    http::{HttpCore, body_preview, cap_sse_events, media_type, not_mcp, preview},
+};
 use crate::{Error, Result};
 
 /// The largest single event accepted on the stream.
@@ -41,7 +44,8 @@ impl Drop for AbortOnDrop {
 
 impl LegacySseTransport {
     /// Opens the stream at `url` and waits for the `endpoint` event.
-    pub(crate) async fn connect(core: HttpCore, url: &Url) -> Result<Self> {
+    /// When the stream ends by itself, the reason is left in `end_cause`.
+    pub(crate) async fn connect(core: HttpCore, url: &Url, end_cause: EndCause) -> Result<Self> {
         let url_text = url.as_str();
         let response = core
             .send(url_text, |http| {
@@ -91,12 +95,20 @@ impl LegacySseTransport {
         let (sender, incoming) = mpsc::channel(64);
         let stream_url = url_text.to_owned();
         let reader = tokio::spawn(async move {
-            while let Some(event) = events.next().await {
-                let event = match event {
-                    Ok(event) => event,
-                    Err(error) => {
-                        tracing::warn!(url = %stream_url, %error, "event stream failed");
-                        break;
+            let cause = loop {
+                let event = match events.next().await {
+                    Some(Ok(event)) => event,
+                    Some(Err(error)) => {
+                        break Error::Protocol {
+                            url: stream_url.clone(),
+                            detail: format!("the event stream failed: {error}"),
+                        };
+                    }
+                    None => {
+                        break Error::Closed {
+                            url: stream_url.clone(),
+                            detail: "the server ended the event stream".into(),
+                        };
                     }
                 };
                 if !matches!(event.event.as_deref(), None | Some("message")) {
@@ -106,17 +118,24 @@ impl LegacySseTransport {
                 match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
                     Ok(message) => {
                         if sender.send(message).await.is_err() {
-                            break;
+                            return;
                         }
                     }
-                    Err(error) => tracing::warn!(
-                        url = %stream_url,
-                        %error,
-                        data = %preview(data.as_bytes()),
-                        "ignoring an event that is not a JSON-RPC message"
-                    ),
+                    // Answers cannot be matched to requests any more: end the
+                    // session with the reason instead of letting calls wait.
+                    Err(error) => {
+                        break Error::Protocol {
+                            url: stream_url.clone(),
+                            detail: format!(
+                                "the event stream carried a message that is not JSON-RPC ({error}): {}",
+                                preview(data.as_bytes())
+                            ),
+                        };
+                    }
                 }
-            }
+            };
+            tracing::debug!(error = %cause, "legacy SSE stream ended");
+            end_cause.set(cause);
         });
         Ok(Self {
             core,

@@ -111,3 +111,27 @@ async fn negotiates_the_servers_older_revision() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_that_carries_no_json_rpc_fails_fast_with_the_cause() {
+    for fault in [Fault::NotJsonRpc, Fault::GarbageJson] {
+        let server = TestServer::builder()
+            .mode(ServerMode::LegacySse)
+            .fault(fault)
+            .start()
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let error = builder(&server).connect().await.unwrap_err();
+        assert!(
+            matches!(error, Error::Protocol { .. }),
+            "{fault:?}: {error:?}"
+        );
+        assert!(error.to_string().contains("not JSON-RPC"), "{error}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no wait for the timeout"
+        );
+        server.stop().await;
+    }
+}
