@@ -359,7 +359,8 @@ impl StreamableHttpClient for StreamableClient {
             Err(error) => return Err(StreamableHttpError::Client(error)),
         };
         let status = response.status();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
+        // 405 says "no stream here"; some servers say it with 404.
+        if status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND {
             return Err(StreamableHttpError::ServerDoesNotSupportSse);
         }
         if !status.is_success() {
