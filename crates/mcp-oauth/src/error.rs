@@ -124,6 +124,110 @@ pub enum Error {
         /// What was going on when it closed.
         detail: String,
     },
+
+    /// OAuth discovery failed: no usable protected-resource or
+    /// authorization-server metadata.
+    #[error("OAuth discovery failed at {url}: {reason}")]
+    Discovery {
+        /// The last URL asked (or the server URL when none answered).
+        url: String,
+        /// What each step found.
+        reason: String,
+    },
+
+    /// The protected-resource metadata names another resource than the
+    /// server: no authorization request is made.
+    #[error("the server {server} claims to be the resource {resource}; refusing to authorize for it")]
+    ResourceMismatch {
+        /// The MCP server URL in use.
+        server: String,
+        /// The `resource` its metadata gave.
+        resource: String,
+    },
+
+    /// Something the security rules forbid: plain `http` to a remote host,
+    /// an authorization server without PKCE S256, a metadata `issuer` or an
+    /// `iss` parameter that is not the expected one.
+    #[error("refusing to continue with {url}: {reason}")]
+    Insecure {
+        /// The URL concerned.
+        url: String,
+        /// The rule that was broken.
+        reason: String,
+    },
+
+    /// Client registration failed (dynamic registration or a rejected client).
+    #[error("client registration at {url} failed: {reason}")]
+    Registration {
+        /// The registration endpoint (or the authorization server).
+        url: String,
+        /// What the server answered.
+        reason: String,
+    },
+
+    /// The authorization server refused the authorization request: the user
+    /// denied it, or it answered the callback with `error=`.
+    #[error("authorization refused: {error}{}", description_suffix(description))]
+    AuthorizationDenied {
+        /// The OAuth `error` code, e.g. `access_denied`.
+        error: String,
+        /// The server's `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// The token endpoint answered with an error.
+    #[error("the token endpoint {url} refused the request: {error}{}", description_suffix(description))]
+    TokenEndpoint {
+        /// The token endpoint.
+        url: String,
+        /// HTTP status of the answer.
+        status: u16,
+        /// The OAuth `error` code, e.g. `invalid_grant`.
+        error: String,
+        /// The server's `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// The loopback callback server could not listen.
+    #[error("cannot listen for the OAuth callback on {host}:{port}: {reason}")]
+    CallbackUnavailable {
+        /// The host the redirect URI names.
+        host: String,
+        /// The port (0 when an ephemeral port was asked for).
+        port: u16,
+        /// Why, e.g. "the port is in use".
+        reason: String,
+    },
+
+    /// No valid callback arrived in time (the browser step was not finished).
+    #[error("no authorization arrived within {}", format_duration(*after))]
+    CallbackTimeout {
+        /// How long we waited.
+        after: Duration,
+    },
+
+    /// The authorization URL could not be shown to the user (browser failed).
+    #[error("could not open the authorization page: {reason}")]
+    UserAgent {
+        /// What failed.
+        reason: String,
+    },
+
+    /// Reading or writing the token store failed; nothing was overwritten.
+    #[error("token storage at {path} failed: {reason}")]
+    Storage {
+        /// The file or folder concerned.
+        path: String,
+        /// What failed and what to do.
+        reason: String,
+    },
+}
+
+fn description_suffix(description: &Option<String>) -> String {
+    match description {
+        Some(text) if !text.trim().is_empty() => format!(" ({})", one_line(text, 300)),
+        _ => String::new(),
+    }
 }
 
 impl Error {

@@ -6,6 +6,9 @@
 //! which decides whether the request may be retried. That pair is the single
 //! place where credentials enter and leave the client.
 
+mod callback;
+mod user_agent;
+
 use std::{fmt, str::FromStr, sync::Arc};
 
 use http::HeaderValue;

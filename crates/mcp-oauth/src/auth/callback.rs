@@ -1,0 +1,1 @@
+//! The loopback server that receives the OAuth redirect.
