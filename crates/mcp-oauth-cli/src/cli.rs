@@ -28,6 +28,8 @@ pub(crate) enum Command {
     Tools(TargetArgs),
     /// Call a tool and print its result.
     Call(CallArgs),
+    /// Log in to a server now (OAuth in the browser) and cache the tokens.
+    Login(UrlArg),
     /// Start a demo MCP server on loopback and show the client at work on it.
     Demo(DemoArgs),
 }
@@ -48,7 +50,7 @@ pub(crate) struct Options {
     #[arg(long, global = true, value_enum, default_value_t = TransportArg::Auto)]
     pub(crate) transport: TransportArg,
 
-    /// Send `Authorization: Bearer <TOKEN>` with every request.
+    /// Send `Authorization: Bearer <TOKEN>` with every request instead of OAuth.
     #[arg(
         long,
         global = true,
@@ -58,9 +60,69 @@ pub(crate) struct Options {
     )]
     pub(crate) bearer: Option<String>,
 
-    /// Where credentials are cached.
+    /// Where credentials are cached [default: ~/.local/share/mcp-oauth].
     #[arg(long, global = true, env = "MCP_OAUTH_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+
+    /// OAuth scopes to ask for, space-separated (default: what the server asks).
+    #[arg(long, global = true, value_name = "SCOPES", help_heading = "OAuth")]
+    pub(crate) scopes: Option<String>,
+
+    /// The client name shown on the consent page (dynamic registration).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = "mcp-oauth",
+        help_heading = "OAuth"
+    )]
+    pub(crate) client_name: String,
+
+    /// A client id registered beforehand at the authorization server.
+    #[arg(long, global = true, value_name = "ID", help_heading = "OAuth")]
+    pub(crate) client_id: Option<String>,
+
+    /// The secret of that client.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET",
+        help_heading = "OAuth"
+    )]
+    pub(crate) client_secret: Option<String>,
+
+    /// A Client ID Metadata Document URL, used as client id where supported.
+    #[arg(long, global = true, value_name = "URL", help_heading = "OAuth")]
+    pub(crate) client_metadata_url: Option<String>,
+
+    /// Extra dynamic-registration metadata, a JSON object.
+    #[arg(long, global = true, value_name = "JSON", help_heading = "OAuth")]
+    pub(crate) client_metadata: Option<String>,
+
+    /// A fixed port for the loopback callback (default: any free port).
+    #[arg(long, global = true, value_name = "PORT", help_heading = "OAuth")]
+    pub(crate) callback_port: Option<u16>,
+
+    /// The host in the redirect URI.
+    #[arg(long, global = true, value_enum, default_value_t = CallbackHostArg::Loopback, help_heading = "OAuth")]
+    pub(crate) callback_host: CallbackHostArg,
+
+    /// Don't open a browser: print the URL, then wait for the callback or
+    /// for the redirected URL pasted on stdin.
+    #[arg(long, global = true, help_heading = "OAuth")]
+    pub(crate) no_browser: bool,
+
+    /// Seconds to wait for the sign-in in the browser.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 300.0,
+        help_heading = "OAuth"
+    )]
+    pub(crate) login_timeout: f64,
 
     /// Print results as JSON.
     #[arg(long, global = true)]
@@ -73,6 +135,22 @@ pub(crate) struct Options {
     /// Seconds to wait for the connection and for each request.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
     pub(crate) timeout: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CallbackHostArg {
+    #[value(name = "127.0.0.1")]
+    Loopback,
+    #[value(name = "localhost")]
+    Localhost,
+}
+
+/// Just the server URL.
+#[derive(Debug, Args)]
+pub(crate) struct UrlArg {
+    /// The server's MCP endpoint, e.g. https://example.com/mcp
+    #[arg(value_name = "URL")]
+    pub(crate) url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

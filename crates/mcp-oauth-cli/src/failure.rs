@@ -110,7 +110,8 @@ impl From<Error> for Failure {
             ),
             Error::Unauthorized { .. } => (
                 Exit::Unauthorized,
-                "this server needs credentials: pass --bearer <TOKEN> or set MCP_OAUTH_BEARER"
+                "the server refused the credentials; run `mcp-oauth login <URL>`, or pass \
+                 --bearer <TOKEN>"
                     .to_owned(),
             ),
             Error::Server { code: -32601, .. } => (
@@ -124,6 +125,42 @@ impl From<Error> for Failure {
             Error::Server { .. } => (
                 Exit::Refused,
                 "the server refused the request as sent".to_owned(),
+            ),
+            Error::CallbackUnavailable { .. } => (
+                Exit::Unauthorized,
+                "choose another port with --callback-port, or free this one".to_owned(),
+            ),
+            Error::CallbackTimeout { .. } => (
+                Exit::Timeout,
+                "finish the sign-in in the browser (raise --login-timeout), or use --no-browser \
+                 and paste the URL the browser was redirected to"
+                    .to_owned(),
+            ),
+            Error::AuthorizationDenied { .. } => (
+                Exit::Unauthorized,
+                "the sign-in was refused; run the command again to retry".to_owned(),
+            ),
+            Error::Storage { .. } => (
+                Exit::Unauthorized,
+                "fix or remove the file named above (mcp-oauth logout <URL>)".to_owned(),
+            ),
+            Error::Discovery { .. } => (
+                Exit::Unauthorized,
+                "run with -v to see each discovery step; a server that takes a static token needs \
+                 --bearer <TOKEN>"
+                    .to_owned(),
+            ),
+            Error::Registration { .. } | Error::TokenEndpoint { .. } => (
+                Exit::Unauthorized,
+                "the authorization server refused; run with -v to see each step".to_owned(),
+            ),
+            Error::ResourceMismatch { .. } | Error::Insecure { .. } => (
+                Exit::Unauthorized,
+                "refused for your safety; check the server URL".to_owned(),
+            ),
+            Error::UserAgent { .. } => (
+                Exit::Unauthorized,
+                "use --no-browser and open the printed URL yourself".to_owned(),
             ),
             _ => (Exit::NotMcp, "run with -v for details".to_owned()),
         };

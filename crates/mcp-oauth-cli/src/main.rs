@@ -4,12 +4,13 @@ mod cli;
 mod commands;
 mod demo;
 mod failure;
+mod login;
 mod output;
 
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use mcp_oauth::{Auth, Client, ClientBuilder, TransportMode};
+use mcp_oauth::{Client, ClientBuilder, TransportMode};
 
 use crate::{
     cli::{Cli, Command, Options, StdioArgs, TransportArg},
@@ -66,6 +67,7 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
             result
         }
         Command::Demo(demo) => demo::run(out, demo.serve).await,
+        Command::Login(target) => login::login(options, &target.url, out).await,
         Command::Call(call) => {
             let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
                 (true, [tool]) => (None, tool),
@@ -104,7 +106,7 @@ async fn connect(
         (Some(_), true) => {
             return Err(usage("give either a URL or --stdio -- <COMMAND>, not both"));
         }
-        (Some(url), false) => Client::builder(url),
+        (Some(url), false) => Client::builder(url).auth(login::auth_for(options, url)?),
         (None, true) => {
             let (program, args) = stdio
                 .command
@@ -125,17 +127,12 @@ fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder,
             "--timeout must be a number of seconds between 0 and 86400",
         ));
     }
-    let auth = match &options.bearer {
-        Some(token) if !token.trim().is_empty() => Auth::bearer(token.trim()),
-        _ => Auth::None,
-    };
     let transport = match options.transport {
         TransportArg::Auto => TransportMode::Auto,
         TransportArg::Http => TransportMode::StreamableHttp,
         TransportArg::Sse => TransportMode::Sse,
     };
     Ok(builder
-        .auth(auth)
         .transport(transport)
         .timeout(Duration::from_secs_f64(options.timeout)))
 }

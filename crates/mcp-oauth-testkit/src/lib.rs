@@ -13,6 +13,24 @@
 //! It serves the tools `echo`, `add` and `fail`, the resource `test://hello`
 //! and the prompt `greet`, and records every HTTP request ([`RecordedRequest`]).
 //!
+//! [`AuthServer`] is an OAuth 2.1 authorization server on loopback (metadata,
+//! dynamic registration, PKCE, resource indicators, refresh rotation, faults);
+//! [`TestServerBuilder::protected_by`] makes the MCP server accept only its
+//! tokens, with RFC 9728 metadata offered as [`PrmMode`] says:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use mcp_oauth_testkit::{AuthServer, TestServer};
+//! let auth = AuthServer::builder().start().await?;
+//! let server = TestServer::builder().protected_by(&auth).start().await?;
+//! // POST server.url() without a token: 401 with
+//! // `WWW-Authenticate: Bearer resource_metadata="http://127.0.0.1:P/.well-known/oauth-protected-resource/mcp"`.
+//! server.stop().await;
+//! auth.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use mcp_oauth_testkit::{ResponseStyle, TestServer};
@@ -25,11 +43,13 @@
 //! ```
 #![warn(missing_docs)]
 
+mod auth;
 mod config;
 mod jsonrpc;
 mod legacy_sse;
 mod log;
 mod methods;
+mod protect;
 mod respond;
 mod server;
 mod stdio;
@@ -42,11 +62,18 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use auth::{
+    AuthFault, AuthRequest, AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, IssuedToken,
+    LoginMode, MetadataLocation, PreRegistered, RefreshMode, RegisteredClient,
+};
 pub use config::{Fault, ResponseStyle, ServerMode};
 pub use log::RecordedRequest;
+pub use protect::PrmMode;
 pub use stdio::serve_stdio;
 
+use auth::AuthState;
 use config::{ALL_VERSIONS, Config, LEGACY_SSE_VERSIONS};
+use protect::Protection;
 use server::{Shared, lock};
 
 /// How long [`TestServer::stop`] waits for a graceful shutdown before aborting.
@@ -60,6 +87,8 @@ pub struct TestServer {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// Declared last: dropped after the server task is aborted.
+    auth: Option<AuthServer>,
 }
 
 impl TestServer {
@@ -95,6 +124,12 @@ impl TestServer {
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
         self.shared.log.clear();
+    }
+
+    /// The authorization server embedded on this server's origin
+    /// ([`TestServerBuilder::with_embedded_auth`]).
+    pub fn auth(&self) -> Option<&AuthServer> {
+        self.auth.as_ref()
     }
 
     /// Sessions currently alive (Stateful sessions plus open legacy SSE streams).
@@ -134,6 +169,13 @@ pub struct TestServerBuilder {
     page_size: Option<usize>,
     faults: Vec<Fault>,
     bearer: Option<String>,
+    auth: Option<Arc<AuthState>>,
+    embedded_auth: Option<AuthServerBuilder>,
+    prm: PrmMode,
+    prm_resource: Option<String>,
+    required_scopes: Vec<String>,
+    tool_scopes: Vec<(String, Vec<String>)>,
+    challenge_scope: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -176,6 +218,61 @@ impl TestServerBuilder {
         self
     }
 
+    /// Requires an access token `auth` issued: `Authorization: Bearer <token>`,
+    /// unexpired, not revoked, and whose resource (if the client named one) is
+    /// this server's MCP URL. Otherwise 401 with
+    /// `WWW-Authenticate: Bearer resource_metadata="<PRM URL>"` (see
+    /// [`PrmMode`]), plus `scope="…"` ([`Self::challenge_scope`]) and
+    /// `error="invalid_token", error_description="…"` when a bad token was sent.
+    /// Protects every path but the metadata (legacy SSE: `GET /sse` and
+    /// `POST /messages`). Not meant to be combined with [`Self::bearer`].
+    pub fn protected_by(mut self, auth: &AuthServer) -> Self {
+        self.auth = Some(Arc::clone(auth.state()));
+        self
+    }
+
+    /// Serves `auth`'s endpoints and metadata on this server's own origin and
+    /// protects the server with it (as [`Self::protected_by`]); reach it with
+    /// [`TestServer::auth`]. With [`PrmMode::None`] this is the 2025-03-26
+    /// setup, where a client finds the AS at the MCP server's origin.
+    pub fn with_embedded_auth(mut self, auth: AuthServerBuilder) -> Self {
+        self.embedded_auth = Some(auth);
+        self
+    }
+
+    /// How RFC 9728 metadata is offered; default [`PrmMode::PathInserted`].
+    pub fn resource_metadata(mut self, mode: PrmMode) -> Self {
+        self.prm = mode;
+        self
+    }
+
+    /// Overrides the PRM `resource` (tokens are still checked against the real URL).
+    pub fn prm_resource(mut self, resource: &str) -> Self {
+        self.prm_resource = Some(resource.to_owned());
+        self
+    }
+
+    /// Scopes every request needs; a valid token lacking one gets 403 with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>", resource_metadata="…"`.
+    pub fn required_scopes(mut self, scopes: &[&str]) -> Self {
+        self.required_scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Extra scopes a `tools/call` of `tool` needs (step-up); the 403 challenge
+    /// then names the required scopes plus these.
+    pub fn tool_scopes(mut self, tool: &str, scopes: &[&str]) -> Self {
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.tool_scopes.push((tool.to_owned(), scopes));
+        self
+    }
+
+    /// Adds `scope="<scope>"` to the 401 challenge.
+    pub fn challenge_scope(mut self, scope: &str) -> Self {
+        self.challenge_scope = Some(scope.to_owned());
+        self
+    }
+
     /// Binds `127.0.0.1:0` and serves in a background task of the current runtime.
     pub async fn start(self) -> std::io::Result<TestServer> {
         let mut versions = self.versions.unwrap_or_else(|| {
@@ -198,7 +295,28 @@ impl TestServerBuilder {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let shared = Arc::new(Shared::new(cfg, shutdown_rx));
+        let embedded = self
+            .embedded_auth
+            .map(|builder| builder.embed(addr, shutdown_rx.clone()));
+        let auth = embedded
+            .as_ref()
+            .map(|a| Arc::clone(a.state()))
+            .or(self.auth);
+        let protection = auth.map(|auth| Protection {
+            auth,
+            prm: self.prm,
+            prm_resource: self.prm_resource,
+            required: self.required_scopes,
+            tool_scopes: self.tool_scopes,
+            challenge_scope: self.challenge_scope,
+            base_url: format!("http://{addr}"),
+            mcp_path: match self.mode {
+                ServerMode::LegacySse => "/sse",
+                _ => "/mcp",
+            },
+        });
+        let embedded_state = embedded.as_ref().map(|a| Arc::clone(a.state()));
+        let shared = Arc::new(Shared::new(cfg, shutdown_rx, protection, embedded_state));
         let router = axum::Router::new()
             .fallback(server::handle)
             .with_state(Arc::clone(&shared));
@@ -215,6 +333,7 @@ impl TestServerBuilder {
             shared,
             shutdown,
             task: Some(task),
+            auth: embedded,
         })
     }
 }

@@ -30,26 +30,48 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+/// Something whose HTTP status is filled in once it was answered.
+pub(crate) trait Answered {
+    fn set_status(&mut self, status: u16);
+}
+
+impl Answered for RecordedRequest {
+    fn set_status(&mut self, status: u16) {
+        self.status = status;
+    }
+}
+
 /// Entries carry a sequence number so a status can be filled in after
 /// later requests were logged (or the log was cleared).
-#[derive(Debug, Default)]
-pub(crate) struct RequestLog {
-    inner: Mutex<LogInner>,
+#[derive(Debug)]
+pub(crate) struct RequestLog<T = RecordedRequest> {
+    inner: Mutex<LogInner<T>>,
 }
 
-#[derive(Debug, Default)]
-struct LogInner {
+#[derive(Debug)]
+struct LogInner<T> {
     next_seq: u64,
-    entries: Vec<(u64, RecordedRequest)>,
+    entries: Vec<(u64, T)>,
 }
 
-impl RequestLog {
+impl<T> Default for RequestLog<T> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(LogInner {
+                next_seq: 0,
+                entries: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl<T: Answered + Clone> RequestLog<T> {
     /// A test that panicked while holding the lock must not hide the log from the others.
-    fn lock(&self) -> MutexGuard<'_, LogInner> {
+    fn lock(&self) -> MutexGuard<'_, LogInner<T>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn push(&self, request: RecordedRequest) -> u64 {
+    pub(crate) fn push(&self, request: T) -> u64 {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
@@ -60,11 +82,11 @@ impl RequestLog {
     pub(crate) fn set_status(&self, seq: u64, status: u16) {
         let mut inner = self.lock();
         if let Some((_, entry)) = inner.entries.iter_mut().rev().find(|(s, _)| *s == seq) {
-            entry.status = status;
+            entry.set_status(status);
         }
     }
 
-    pub(crate) fn snapshot(&self) -> Vec<RecordedRequest> {
+    pub(crate) fn snapshot(&self) -> Vec<T> {
         self.lock().entries.iter().map(|(_, r)| r.clone()).collect()
     }
 

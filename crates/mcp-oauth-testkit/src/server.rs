@@ -13,9 +13,11 @@ use axum::response::Response;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::auth::{self, AuthState};
 use crate::config::{Config, Fault, ServerMode};
 use crate::jsonrpc::Body;
 use crate::log::{RecordedRequest, RequestLog};
+use crate::protect::Protection;
 use crate::respond::{self, MCP_METHOD_HEADER, MCP_NAME_HEADER, PROTOCOL_HEADER, SESSION_HEADER};
 use crate::{legacy_sse, streamable};
 
@@ -45,6 +47,10 @@ pub(crate) struct LegacySession {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) cfg: Config,
+    /// OAuth protection ([`crate::TestServerBuilder::protected_by`]).
+    pub(crate) protection: Option<Protection>,
+    /// An authorization server answering on this server's origin.
+    pub(crate) embedded_auth: Option<Arc<AuthState>>,
     pub(crate) log: RequestLog,
     pub(crate) sessions: Mutex<HashMap<String, Session>>,
     pub(crate) legacy: Mutex<HashMap<String, LegacySession>>,
@@ -61,9 +67,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(
+        cfg: Config,
+        shutdown: watch::Receiver<bool>,
+        protection: Option<Protection>,
+        embedded_auth: Option<Arc<AuthState>>,
+    ) -> Self {
         Self {
             cfg,
+            protection,
+            embedded_auth,
             log: RequestLog::default(),
             sessions: Mutex::default(),
             legacy: Mutex::default(),
@@ -123,6 +136,16 @@ impl Shared {
 
 /// The fallback handler for every path and method.
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path();
+    if let Some(auth) = &shared.embedded_auth
+        && auth::owns(auth, path)
+        && !shared
+            .protection
+            .as_ref()
+            .is_some_and(|p| p.is_prm_path(path))
+    {
+        return auth::serve_http(auth, request).await;
+    }
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_BODY).await;
     let parsed = match (&parts.method, &bytes) {
@@ -148,6 +171,17 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         let response = respond::text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
         shared.log.set_status(seq, response.status().as_u16());
         return response;
+    }
+    if let Some(protection) = &shared.protection {
+        let response = if protection.is_prm_path(parts.uri.path()) {
+            Some(protection.serve_prm(&parts.method, parts.uri.path()))
+        } else {
+            protection.check(headers, parsed.as_ref())
+        };
+        if let Some(response) = response {
+            shared.log.set_status(seq, response.status().as_u16());
+            return response;
+        }
     }
     if let Some(response) = precheck(&shared.cfg, &parts.method, headers) {
         shared.log.set_status(seq, response.status().as_u16());

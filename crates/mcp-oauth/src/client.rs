@@ -2,10 +2,8 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use url::Url;
-
 use crate::{
-    Auth, Error, Result,
+    Auth, Error, OAuth, Result, ServerUrl,
     auth::Authorizer,
     model::{
         CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool,
@@ -41,6 +39,7 @@ struct Inner {
     connection: Connection,
     timeout: Duration,
     target: String,
+    oauth: Option<OAuth>,
 }
 
 impl fmt::Debug for Client {
@@ -109,12 +108,14 @@ impl Client {
     /// so there the client sends `server/discover`, the cheapest request every
     /// such server answers, and never serves it from a cache.
     pub async fn ping(&self) -> Result<()> {
-        self.bounded(self.inner.connection.ping()).await
+        self.request(async |connection| connection.ping().await)
+            .await
     }
 
     /// All tools of the server, following `nextCursor` through every page.
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
-        self.bounded(self.inner.connection.list_tools()).await
+        self.request(async |connection| connection.list_tools().await)
+            .await
     }
 
     /// Calls the tool `name` with `arguments` (a JSON object, or `None`).
@@ -126,23 +127,26 @@ impl Client {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult> {
-        self.bounded(self.inner.connection.call_tool(name, arguments))
+        self.request(async |connection| connection.call_tool(name, arguments.clone()).await)
             .await
     }
 
     /// All resources of the server, through every page.
     pub async fn list_resources(&self) -> Result<Vec<Resource>> {
-        self.bounded(self.inner.connection.list_resources()).await
+        self.request(async |connection| connection.list_resources().await)
+            .await
     }
 
     /// Reads the resource at `uri`.
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
-        self.bounded(self.inner.connection.read_resource(uri)).await
+        self.request(async |connection| connection.read_resource(uri).await)
+            .await
     }
 
     /// All prompts of the server, through every page.
     pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
-        self.bounded(self.inner.connection.list_prompts()).await
+        self.request(async |connection| connection.list_prompts().await)
+            .await
     }
 
     /// Gets the prompt `name`, filled in with `arguments`.
@@ -151,7 +155,7 @@ impl Client {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<GetPromptResult> {
-        self.bounded(self.inner.connection.get_prompt(name, arguments))
+        self.request(async |connection| connection.get_prompt(name, arguments.clone()).await)
             .await
     }
 
@@ -172,8 +176,15 @@ impl Client {
         self.inner.connection.close(self.inner.timeout).await;
     }
 
-    async fn bounded<T>(&self, request: impl Future<Output = Result<T>>) -> Result<T> {
-        within(self.inner.timeout, &self.inner.target, request).await
+    /// Runs a request within the timeout; when the server asks for
+    /// authorization, runs the OAuth flow (outside the timeout: a person is
+    /// at work) and sends the request again.
+    async fn request<T>(&self, call: impl AsyncFn(&Connection) -> Result<T>) -> Result<T> {
+        let inner = &self.inner;
+        authorized(inner.oauth.as_ref(), async || {
+            within(inner.timeout, &inner.target, call(&inner.connection)).await
+        })
+        .await
     }
 }
 
@@ -210,15 +221,26 @@ impl ClientBuilder {
     /// Connects and completes the protocol handshake.
     pub async fn connect(self) -> Result<Client> {
         let timeout = self.timeout;
-        let (target, connection) = match self.target {
+        let (target, connection, oauth) = match self.target {
             Target::Url(url) => {
-                let parsed = parse_server_url(&url)?;
-                let core = HttpCore::new(Authorizer::new(self.auth), timeout)?;
-                let target = parsed.to_string();
-                let connecting = Connection::http(&parsed, self.transport, core);
-                let connection = within(timeout, &target, connecting).await?;
-                (target, connection)
+                let server = ServerUrl::parse(&url)?;
+                let authorizer = Authorizer::new(self.auth.for_server(&server)?);
+                let oauth = authorizer.oauth().cloned();
+                let core = HttpCore::new(authorizer, timeout)?;
+                let target = server.to_string();
+                let transport = self.transport;
+                let connection = authorized(oauth.as_ref(), async || {
+                    within(
+                        timeout,
+                        &target,
+                        Connection::http(server.url(), transport, core.clone()),
+                    )
+                    .await
+                })
+                .await?;
+                (target, connection, oauth)
             }
+            // Credentials for a local process come from its environment, not OAuth.
             Target::Command(command) => {
                 let target = command
                     .as_std()
@@ -226,7 +248,7 @@ impl ClientBuilder {
                     .to_string_lossy()
                     .into_owned();
                 let connection = within(timeout, &target, Connection::stdio(command)).await?;
-                (target, connection)
+                (target, connection, None)
             }
         };
         Ok(Client {
@@ -234,8 +256,41 @@ impl ClientBuilder {
                 connection,
                 timeout,
                 target,
+                oauth,
             }),
         })
+    }
+}
+
+/// At most this many authorizations for one request: one for a 401, and
+/// step-ups for 403 `insufficient_scope` up to this bound.
+const MAX_AUTHORIZATIONS: usize = 3;
+
+/// Runs `attempt`; when it is refused for lack of authorization and OAuth is
+/// configured, authorizes and runs it again.
+async fn authorized<T>(oauth: Option<&OAuth>, attempt: impl AsyncFn() -> Result<T>) -> Result<T> {
+    let mut authorizations = 0;
+    loop {
+        let result = attempt().await;
+        let (
+            Some(oauth),
+            Err(Error::Unauthorized {
+                status,
+                www_authenticate,
+                ..
+            }),
+        ) = (oauth, &result)
+        else {
+            return result;
+        };
+        let challenge = www_authenticate.as_deref();
+        let first_refusal = *status == 401 && authorizations == 0;
+        let step_up = *status == 403 && crate::auth::asks_for_more_scope(challenge);
+        if !(first_refusal || step_up) || authorizations >= MAX_AUTHORIZATIONS {
+            return result;
+        }
+        authorizations += 1;
+        oauth.authorize(challenge).await?;
     }
 }
 
@@ -252,49 +307,4 @@ async fn within<T>(
                 after: timeout,
             })
         })
-}
-
-/// Accepts only absolute `http(s)` URLs with a host.
-fn parse_server_url(text: &str) -> Result<Url> {
-    let invalid = |reason: &str| Error::InvalidUrl {
-        url: text.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let url = Url::parse(text.trim()).map_err(|error| match error {
-        url::ParseError::RelativeUrlWithoutBase => {
-            invalid("not an absolute URL; include the scheme, e.g. https://example.com/mcp")
-        }
-        other => invalid(&other.to_string()),
-    })?;
-    match url.scheme() {
-        "http" | "https" => {}
-        scheme => {
-            return Err(invalid(&format!(
-                "the scheme {scheme:?} is not supported; use http:// or https://"
-            )));
-        }
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("the URL has no host"));
-    }
-    Ok(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_url_must_be_http_or_https() {
-        assert!(parse_server_url("https://example.com/mcp").is_ok());
-        assert!(parse_server_url("http://127.0.0.1:8080/mcp").is_ok());
-        let error = parse_server_url("ftp://example.com/mcp").unwrap_err();
-        assert!(
-            error.to_string().contains("use http:// or https://"),
-            "{error}"
-        );
-        let error = parse_server_url("example.com/mcp").unwrap_err();
-        assert!(error.to_string().contains("include the scheme"), "{error}");
-        assert!(parse_server_url("file:///etc/passwd").is_err());
-    }
 }

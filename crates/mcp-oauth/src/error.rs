@@ -137,7 +137,9 @@ pub enum Error {
 
     /// The protected-resource metadata names another resource than the
     /// server: no authorization request is made.
-    #[error("the server {server} claims to be the resource {resource}; refusing to authorize for it")]
+    #[error(
+        "the server {server} claims to be the resource {resource}; refusing to authorize for it"
+    )]
     ResourceMismatch {
         /// The MCP server URL in use.
         server: String,
@@ -176,7 +178,10 @@ pub enum Error {
     },
 
     /// The token endpoint answered with an error.
-    #[error("the token endpoint {url} refused the request: {error}{}", description_suffix(description))]
+    #[error(
+        "the token endpoint {url} refused the request: {error}{}",
+        description_suffix(description)
+    )]
     TokenEndpoint {
         /// The token endpoint.
         url: String,

@@ -50,12 +50,17 @@
 mod auth;
 mod client;
 mod error;
+mod secret;
+mod server_url;
+mod store;
 mod transport;
 
-pub use auth::Auth;
+pub use auth::{Auth, IntoScopes, OAuth, OAuthBuilder, UserAgent};
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Result};
 pub use secrecy;
+pub use server_url::ServerUrl;
+pub use store::{FileTokenStorage, MemoryTokenStorage, StoredCredentials, TokenStorage};
 pub use transport::{ConnectedVia, ServerDetails, TransportMode};
 pub use url;
 

@@ -2,6 +2,9 @@
 
 mod faults;
 mod legacy;
+mod oauth_as;
+mod oauth_protected;
+mod oauth_support;
 mod stateful;
 mod stateless;
 

@@ -6,8 +6,21 @@
 //! which decides whether the request may be retried. That pair is the single
 //! place where credentials enter and leave the client.
 
+mod authorize;
 mod callback;
+mod challenge;
+mod discovery;
+mod fetch;
+mod oauth;
+mod registration;
+mod token;
 mod user_agent;
+
+pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
+pub use self::{
+    oauth::{IntoScopes, OAuth, OAuthBuilder},
+    user_agent::UserAgent,
+};
 
 use std::{fmt, str::FromStr, sync::Arc};
 
@@ -26,6 +39,8 @@ use crate::{Error, Result};
 /// // Debug output never shows the token.
 /// assert_eq!(format!("{bearer:?}"), "Auth::Bearer([redacted])");
 /// assert_eq!("none".parse::<Auth>().unwrap(), Auth::None);
+/// // The brief's `auth="oauth"`: OAuth with every default.
+/// assert_eq!("oauth".parse::<Auth>().unwrap(), Auth::oauth());
 /// # let _ = none;
 /// ```
 #[derive(Clone, Default)]
@@ -36,12 +51,34 @@ pub enum Auth {
     None,
     /// Send `Authorization: Bearer <token>` on every request.
     Bearer(SecretString),
+    /// OAuth 2.1: log in once in the browser, then cached and refreshed tokens.
+    OAuth(OAuth),
 }
 
 impl Auth {
     /// A static bearer token, sent on every request.
     pub fn bearer(token: impl Into<String>) -> Self {
         Self::Bearer(SecretString::from(token.into()))
+    }
+
+    /// OAuth with all defaults, for whatever server the client connects to:
+    /// the brief's `auth="oauth"`. Configure it with [`OAuth::builder`].
+    pub fn oauth() -> Self {
+        Self::OAuth(OAuth::deferred())
+    }
+
+    /// The credentials for `server`: an OAuth helper is bound to it here.
+    pub(crate) fn for_server(&self, server: &crate::ServerUrl) -> Result<Self> {
+        match self {
+            Self::OAuth(oauth) => Ok(Self::OAuth(oauth.for_server(server)?)),
+            other => Ok(other.clone()),
+        }
+    }
+}
+
+impl From<OAuth> for Auth {
+    fn from(oauth: OAuth) -> Self {
+        Self::OAuth(oauth)
     }
 }
 
@@ -50,6 +87,7 @@ impl fmt::Debug for Auth {
         match self {
             Self::None => f.write_str("Auth::None"),
             Self::Bearer(_) => f.write_str("Auth::Bearer([redacted])"),
+            Self::OAuth(oauth) => write!(f, "Auth::OAuth({oauth:?})"),
         }
     }
 }
@@ -65,15 +103,23 @@ impl PartialEq for Auth {
 impl FromStr for Auth {
     type Err = Error;
 
-    /// Parses `"none"`. (`"oauth"` arrives with the OAuth support.)
+    /// Parses `"none"` or `"oauth"`.
     fn from_str(text: &str) -> Result<Self> {
         match text.trim().to_ascii_lowercase().as_str() {
             "none" | "" => Ok(Self::None),
+            "oauth" => Ok(Self::oauth()),
             other => Err(Error::InvalidConfig {
-                reason: format!("unknown auth kind {other:?}: expected \"none\""),
+                reason: format!("unknown auth kind {other:?}: expected \"none\" or \"oauth\""),
             }),
         }
     }
+}
+
+/// Whether a `WWW-Authenticate` header asks for more scope (a step-up).
+pub(crate) fn asks_for_more_scope(www_authenticate: Option<&str>) -> bool {
+    www_authenticate
+        .and_then(challenge::BearerChallenge::parse)
+        .is_some_and(|challenge| challenge.is_insufficient_scope())
 }
 
 /// A 401 or 403 answer, as the server gave it.
@@ -122,11 +168,29 @@ impl Authorizer {
         match self.auth.as_ref() {
             Auth::None => Ok(None),
             Auth::Bearer(token) => bearer_header(token).map(Some),
+            Auth::OAuth(oauth) => match oauth.access_token().await? {
+                Some(token) => bearer_header(&token).map(Some),
+                None => Ok(None),
+            },
         }
     }
 
-    /// Called with every 401/403; returns whether the request may be retried.
-    pub(crate) async fn on_rejection(&self, rejection: &Rejection) -> AfterRejection {
+    /// The OAuth helper behind these credentials, if any.
+    pub(crate) fn oauth(&self) -> Option<&OAuth> {
+        match self.auth.as_ref() {
+            Auth::OAuth(oauth) => Some(oauth),
+            _ => None,
+        }
+    }
+
+    /// Called with every 401/403 and the header that was sent; returns
+    /// whether the request may be retried (quick steps only: a refresh, or a
+    /// token that changed meanwhile; the interactive flow runs above).
+    pub(crate) async fn on_rejection(
+        &self,
+        rejection: &Rejection,
+        sent: Option<&HeaderValue>,
+    ) -> AfterRejection {
         tracing::debug!(
             url = %rejection.url,
             status = rejection.status,
@@ -136,6 +200,19 @@ impl Authorizer {
         match self.auth.as_ref() {
             // A static token cannot be renewed here: the caller must fix it.
             Auth::None | Auth::Bearer(_) => AfterRejection::GiveUp,
+            Auth::OAuth(oauth) => {
+                let sent_token = sent
+                    .and_then(|header| header.to_str().ok())
+                    .and_then(|header| header.strip_prefix("Bearer "));
+                if oauth
+                    .renew_after_rejection(sent_token, rejection.status)
+                    .await
+                {
+                    AfterRejection::Retry
+                } else {
+                    AfterRejection::GiveUp
+                }
+            }
         }
     }
 }
@@ -174,7 +251,7 @@ mod tests {
             www_authenticate: None,
         };
         assert_eq!(
-            authorizer.on_rejection(&rejection).await,
+            authorizer.on_rejection(&rejection, None).await,
             AfterRejection::GiveUp
         );
     }

@@ -71,8 +71,9 @@ impl HttpCore {
         let mut retried = false;
         loop {
             let mut request = build(&self.http);
-            if let Some(header) = self.authorizer.header().await? {
-                request = request.header(AUTHORIZATION, header);
+            let sent = self.authorizer.header().await?;
+            if let Some(header) = &sent {
+                request = request.header(AUTHORIZATION, header.clone());
             }
             let response = request
                 .send()
@@ -90,7 +91,13 @@ impl HttpCore {
                     .get(WWW_AUTHENTICATE)
                     .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
             };
-            if !retried && self.authorizer.on_rejection(&rejection).await == AfterRejection::Retry {
+            if !retried
+                && self
+                    .authorizer
+                    .on_rejection(&rejection, sent.as_ref())
+                    .await
+                    == AfterRejection::Retry
+            {
                 retried = true;
                 continue;
             }

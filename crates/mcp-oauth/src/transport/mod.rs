@@ -25,7 +25,7 @@ use rmcp::{
 use tokio::sync::Mutex;
 use url::Url;
 
-pub(crate) use self::http::HttpCore;
+pub(crate) use self::http::{HttpCore, network_error, preview};
 use self::{
     errors::from_init_error, errors::from_service_error, sse::LegacySseTransport,
     streamable::StreamableClient,

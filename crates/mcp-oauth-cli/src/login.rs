@@ -1,0 +1,135 @@
+//! Credentials from the command line: a static bearer token, or OAuth with
+//! the options given; and the `login` command.
+
+use std::time::Duration;
+
+use mcp_oauth::{Auth, OAuth, UserAgent};
+use serde_json::{Value, json};
+
+use crate::{
+    cli::{CallbackHostArg, Options},
+    failure::{Exit, Failure},
+    output::Output,
+};
+
+/// The credentials for `url`: `--bearer` when given, else OAuth.
+pub(crate) fn auth_for(options: &Options, url: &str) -> Result<Auth, Failure> {
+    if let Some(token) = options
+        .bearer
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(Auth::bearer(token));
+    }
+    Ok(Auth::from(oauth_for(options, url)?))
+}
+
+pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> {
+    let seconds = options.login_timeout;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(bad(
+            "--login-timeout must be a number of seconds between 0 and 86400",
+        ));
+    }
+    let mut builder = OAuth::builder(url)
+        .client_name(options.client_name.clone())
+        .timeout(Duration::from_secs_f64(seconds))
+        .user_agent(if options.no_browser {
+            UserAgent::PrintUrl
+        } else {
+            UserAgent::SystemBrowser
+        });
+    if let Some(scopes) = &options.scopes {
+        builder = builder.scopes(scopes.as_str());
+    }
+    if let Some(dir) = &options.cache_dir {
+        builder = builder.token_storage_cache_dir(dir);
+    }
+    if let Some(id) = &options.client_id {
+        builder = builder.client_id(id);
+    }
+    if let Some(secret) = &options.client_secret {
+        if options.client_id.is_none() {
+            return Err(bad("--client-secret needs --client-id"));
+        }
+        builder = builder.client_secret(secret);
+    }
+    if let Some(url) = &options.client_metadata_url {
+        builder = builder.client_metadata_url(url);
+    }
+    if let Some(text) = &options.client_metadata {
+        match serde_json::from_str::<Value>(text) {
+            Ok(value @ Value::Object(_)) => builder = builder.additional_client_metadata(value),
+            _ => {
+                return Err(bad(
+                    "--client-metadata must be a JSON object, e.g. '{\"logo_uri\": \"https://...\"}'",
+                ));
+            }
+        }
+    }
+    if let Some(port) = options.callback_port {
+        builder = builder.callback_port(port);
+    }
+    if options.callback_host == CallbackHostArg::Localhost {
+        builder = builder.callback_host_localhost();
+    }
+    Ok(builder.build()?)
+}
+
+fn bad(message: &str) -> Failure {
+    Failure::new(Exit::BadInput, message).hint("see mcp-oauth --help")
+}
+
+/// `mcp-oauth login <url>`: authorize now and show what was granted.
+pub(crate) async fn login(options: &Options, url: &str, out: &mut Output) -> Result<(), Failure> {
+    let oauth = oauth_for(options, url)?;
+    oauth.login().await?;
+    let stored = oauth.stored().await?;
+    let issuer = stored.as_ref().and_then(|s| s.issuer()).unwrap_or("?");
+    let scope = stored.as_ref().and_then(|s| s.scope()).unwrap_or("");
+    let expires_at = stored.as_ref().and_then(|s| s.expires_at());
+    let can_refresh = stored.as_ref().is_some_and(|s| s.can_refresh());
+    if options.json {
+        return out.json(&json!({
+            "server": url,
+            "issuer": issuer,
+            "client_id": stored.as_ref().and_then(|s| s.client_id()),
+            "scope": scope,
+            "expires_at": expires_at,
+            "can_refresh": can_refresh,
+        }));
+    }
+    let expiry = match expires_at {
+        Some(at) => format!("expires in {}", describe_seconds(at.saturating_sub(now()))),
+        None => "no expiry given".to_owned(),
+    };
+    let scope = if scope.is_empty() {
+        "no particular scope".to_owned()
+    } else {
+        format!("scope {scope}")
+    };
+    let refresh = if can_refresh {
+        "refreshes automatically"
+    } else {
+        "no refresh token"
+    };
+    out.line(&format!(
+        "Logged in to {url} via {issuer}: {scope}, {expiry}, {refresh}."
+    ))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
+}
+
+fn describe_seconds(seconds: u64) -> String {
+    match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7199 => format!("{} min", seconds / 60),
+        _ => format!("{} h", seconds / 3600),
+    }
+}

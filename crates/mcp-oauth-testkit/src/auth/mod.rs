@@ -1,0 +1,614 @@
+//! An OAuth 2.1 authorization server on loopback, for testing MCP OAuth clients.
+//!
+//! [`AuthServer`] implements what an MCP client meets in the wild: RFC 8414 and
+//! OpenID Connect metadata at configurable locations, RFC 7591 dynamic client
+//! registration, Client ID Metadata Documents, pre-registered clients, the
+//! authorization code grant with PKCE S256, RFC 8707 resource indicators,
+//! RFC 9207 `iss`, scopes, refresh token rotation and injectable faults. Every
+//! request is recorded ([`AuthRequest`]) so tests can count them.
+//!
+//! A [`crate::TestServer`] built with [`crate::TestServerBuilder::protected_by`]
+//! accepts only access tokens this server issued for it.
+
+mod authorize;
+mod http;
+mod state;
+mod token;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::log::Answered;
+use crate::server::lock;
+
+pub(crate) use http::{owns, serve as serve_http};
+pub(crate) use state::{AuthState, TokenCheck};
+
+/// How long [`AuthServer::stop`] waits for a graceful shutdown before aborting.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Where the authorization server metadata is served (for an issuer path `{path}`,
+/// e.g. `/tenant1`, or empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetadataLocation {
+    /// RFC 8414: `/.well-known/oauth-authorization-server{path}`.
+    OAuthInsert,
+    /// OpenID Connect with path insertion: `/.well-known/openid-configuration{path}`.
+    OidcInsert,
+    /// OpenID Connect Discovery 1.0: `{path}/.well-known/openid-configuration`.
+    OidcAppend,
+    /// `/.well-known/oauth-authorization-server` at the origin, whatever the path.
+    OAuthRoot,
+    /// The common mistake `{path}/.well-known/oauth-authorization-server`.
+    OAuthAppend,
+}
+
+impl MetadataLocation {
+    fn path(self, issuer_path: &str) -> String {
+        match self {
+            Self::OAuthInsert => format!("/.well-known/oauth-authorization-server{issuer_path}"),
+            Self::OidcInsert => format!("/.well-known/openid-configuration{issuer_path}"),
+            Self::OidcAppend => format!("{issuer_path}/.well-known/openid-configuration"),
+            Self::OAuthRoot => "/.well-known/oauth-authorization-server".to_owned(),
+            Self::OAuthAppend => format!("{issuer_path}/.well-known/oauth-authorization-server"),
+        }
+    }
+}
+
+/// A misbehaviour of the authorization server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFault {
+    /// The token endpoint answers 500 with a plain-text body.
+    TokenServerError,
+    /// The token endpoint answers 503 `{"error":"temporarily_unavailable"}`.
+    TokenTemporarilyUnavailable,
+    /// The token endpoint answers HTTP 200 with `{"error":"invalid_grant",..}` (as GitHub does).
+    TokenErrorWith200,
+    /// Successful token responses carry `"token_type": "mac"`.
+    TokenTypeNotBearer,
+    /// Successful token responses carry `"expires_in": "3600"` (a string).
+    ExpiresInAsString,
+    /// Successful token responses have no `expires_in`.
+    NoExpiresIn,
+    /// Successful token responses carry `"token_type": "bearer"` (legal: case-insensitive).
+    LowercaseBearer,
+    /// The token endpoint answers 200 `application/json` with `{not json`.
+    MalformedTokenBody,
+    /// The token endpoint waits this long before answering (cut short when the server stops).
+    SlowToken(Duration),
+    /// Registration answers 400 `{"error":"invalid_client_metadata"}`.
+    RegistrationRejected,
+    /// Registration answers 400 `invalid_client_metadata` when `client_name` is missing.
+    RegistrationRequiresClientName,
+    /// Every metadata request (`/.well-known/...`) answers 500.
+    MetadataServerError,
+}
+
+/// Whether and how the authorization response carries RFC 9207 `iss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IssMode {
+    /// No `iss` parameter, not advertised.
+    #[default]
+    Off,
+    /// `iss=<issuer>` on every authorization response, and metadata advertises
+    /// `authorization_response_iss_parameter_supported`.
+    On,
+    /// Advertised, but `iss` carries another issuer (`https://wrong-issuer.example.com`).
+    Wrong,
+    /// `iss=<issuer>` is sent but not advertised in the metadata.
+    Unadvertised,
+}
+
+/// How `GET /authorize` obtains the user's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoginMode {
+    /// Redirects back with a code at once.
+    #[default]
+    AutoApprove,
+    /// An HTML login form (username `demo`, password `demo`; POST `{issuer path}/login`),
+    /// then a consent page with Approve/Deny buttons (POST `{issuer path}/consent`,
+    /// field `decision` = `approve` | `deny`). A successful login sets a session
+    /// cookie; a later `/authorize` carrying it goes straight to consent.
+    Interactive,
+}
+
+/// Whether refresh tokens are issued and how they behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RefreshMode {
+    /// No refresh tokens.
+    Off,
+    /// Each refresh returns a new refresh token and revokes the old one;
+    /// presenting a revoked one revokes the whole family (its refresh and access tokens).
+    #[default]
+    Rotating,
+    /// The same refresh token is returned and stays valid.
+    Stable,
+}
+
+/// A client registered out of band.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct PreRegistered {
+    pub(crate) client_id: String,
+    pub(crate) secret: Option<String>,
+    pub(crate) auth_method: String,
+    pub(crate) redirect_uris: Vec<String>,
+    pub(crate) name: Option<String>,
+}
+
+impl PreRegistered {
+    /// A public client (`token_endpoint_auth_method` `none`), any loopback redirect URI.
+    pub fn public(client_id: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            secret: None,
+            auth_method: "none".to_owned(),
+            redirect_uris: Vec::new(),
+            name: None,
+        }
+    }
+
+    /// A confidential client authenticating with `client_secret_basic`.
+    pub fn confidential(client_id: &str, secret: &str) -> Self {
+        Self {
+            secret: Some(secret.to_owned()),
+            auth_method: "client_secret_basic".to_owned(),
+            ..Self::public(client_id)
+        }
+    }
+
+    /// `none`, `client_secret_basic` or `client_secret_post`.
+    pub fn auth_method(mut self, method: &str) -> Self {
+        self.auth_method = method.to_owned();
+        self
+    }
+
+    /// The allowed redirect URIs, matched exactly; empty (the default) allows
+    /// any `http` loopback URI on any port.
+    pub fn redirect_uris(mut self, uris: &[&str]) -> Self {
+        self.redirect_uris = uris.iter().map(|u| (*u).to_owned()).collect();
+        self
+    }
+
+    /// The name shown on the consent page.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+}
+
+/// What a request to the authorization server was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthRequestKind {
+    /// Any path containing `/.well-known/`, served or not.
+    Metadata,
+    /// The registration endpoint.
+    Register,
+    /// The authorization endpoint.
+    Authorize,
+    /// The interactive login and consent form posts.
+    Interaction,
+    /// The token endpoint.
+    Token,
+    /// Anything else.
+    Other,
+}
+
+/// One HTTP request the authorization server received (secrets included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthRequest {
+    /// HTTP method, e.g. `POST`.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// What the request was for.
+    pub kind: AuthRequestKind,
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// Decoded `application/x-www-form-urlencoded` body parameters, in order.
+    pub form: Vec<(String, String)>,
+    /// The body, when it was JSON.
+    pub json: Option<Value>,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// HTTP status answered; 0 while unanswered.
+    pub status: u16,
+}
+
+impl AuthRequest {
+    /// The first value of a query or form parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(&self.form)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl Answered for AuthRequest {
+    fn set_status(&mut self, status: u16) {
+        self.status = status;
+    }
+}
+
+/// A client created by dynamic registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegisteredClient {
+    /// The issued `client_id`.
+    pub client_id: String,
+    /// The issued secret, for confidential methods.
+    pub client_secret: Option<String>,
+    /// The method the server chose.
+    pub token_endpoint_auth_method: String,
+    /// The registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// `client_name`, if given.
+    pub client_name: Option<String>,
+    /// The metadata JSON the client submitted, unchanged.
+    pub metadata: Value,
+}
+
+/// An access token the server issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuedToken {
+    /// The opaque token.
+    pub access_token: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The RFC 8707 resource (audience); `None` when the client named none.
+    pub resource: Option<String>,
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    pub grant_type: String,
+    /// Revoked by the reuse of a rotated refresh token or of the authorization code.
+    pub revoked: bool,
+    /// Past its lifetime (or expired by [`AuthServer::expire_access_tokens`]).
+    pub expired: bool,
+}
+
+/// The immutable configuration of one authorization server.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthConfig {
+    /// `""` or `/segment..`, without a trailing slash.
+    pub(crate) issuer_path: String,
+    pub(crate) trailing_slash: bool,
+    pub(crate) metadata: Vec<MetadataLocation>,
+    pub(crate) metadata_issuer: Option<String>,
+    pub(crate) dynamic_registration: bool,
+    pub(crate) cimd: bool,
+    pub(crate) pre_registered: Vec<PreRegistered>,
+    pub(crate) auth_methods: Vec<String>,
+    pub(crate) pkce_methods: Option<Vec<String>>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) iss: IssMode,
+    pub(crate) login: LoginMode,
+    pub(crate) access_lifetime: Duration,
+    pub(crate) refresh: RefreshMode,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer_path: String::new(),
+            trailing_slash: false,
+            metadata: vec![MetadataLocation::OAuthInsert],
+            metadata_issuer: None,
+            dynamic_registration: true,
+            cimd: false,
+            pre_registered: Vec::new(),
+            auth_methods: strings(&["none", "client_secret_basic", "client_secret_post"]),
+            pkce_methods: Some(strings(&["S256"])),
+            scopes: strings(&["mcp:read", "mcp:write", "offline_access"]),
+            iss: IssMode::Off,
+            login: LoginMode::AutoApprove,
+            access_lifetime: Duration::from_secs(3600),
+            refresh: RefreshMode::Rotating,
+        }
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The task serving a standalone [`AuthServer`].
+#[derive(Debug)]
+struct Runner {
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A running authorization server. [`AuthServer::stop`] it; dropping it also
+/// shuts it down. One embedded in a [`crate::TestServer`] (see
+/// [`crate::TestServerBuilder::with_embedded_auth`]) lives as long as that server.
+#[derive(Debug)]
+pub struct AuthServer {
+    state: Arc<AuthState>,
+    runner: Option<Runner>,
+}
+
+impl AuthServer {
+    /// A builder with the defaults (see [`AuthServerBuilder`]).
+    pub fn builder() -> AuthServerBuilder {
+        AuthServerBuilder::default()
+    }
+
+    /// The issuer: `http://127.0.0.1:PORT` plus the configured path (and trailing slash).
+    pub fn issuer(&self) -> String {
+        self.state.issuer()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.state.base_url()
+    }
+
+    /// The bound loopback address.
+    pub fn addr(&self) -> SocketAddr {
+        self.state.addr
+    }
+
+    /// `{issuer base}/authorize`.
+    pub fn authorization_endpoint(&self) -> String {
+        format!("{}/authorize", self.state.endpoint_base())
+    }
+
+    /// `{issuer base}/token`.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.state.endpoint_base())
+    }
+
+    /// `{issuer base}/register` (answers 404 when registration is off).
+    pub fn registration_endpoint(&self) -> String {
+        format!("{}/register", self.state.endpoint_base())
+    }
+
+    /// The URL of each configured metadata location, in configuration order.
+    pub fn metadata_urls(&self) -> Vec<String> {
+        let base = self.state.base_url();
+        let path = &self.state.cfg.issuer_path;
+        let urls = self.state.cfg.metadata.iter();
+        urls.map(|l| format!("{base}{}", l.path(path))).collect()
+    }
+
+    /// Every HTTP request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<AuthRequest> {
+        self.state.log.snapshot()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.state.log.clear();
+    }
+
+    /// The dynamically registered clients, in registration order.
+    pub fn registered_clients(&self) -> Vec<RegisteredClient> {
+        self.state.registered_clients()
+    }
+
+    /// How many access tokens were issued so far.
+    pub fn issued_tokens(&self) -> usize {
+        lock(&self.state.store).access.len()
+    }
+
+    /// Every access token issued so far, oldest first.
+    pub fn tokens(&self) -> Vec<IssuedToken> {
+        self.state.tokens()
+    }
+
+    /// Invalidates every refresh token (`invalid_grant` from now on).
+    pub fn revoke_refresh_tokens(&self) {
+        lock(&self.state.store).refresh.clear();
+    }
+
+    /// Makes every access token issued so far invalid (the MCP server then
+    /// answers 401 `invalid_token`).
+    pub fn expire_access_tokens(&self) {
+        let now = std::time::Instant::now();
+        for token in &mut lock(&self.state.store).access {
+            token.expires_at = token.expires_at.min(now);
+        }
+    }
+
+    /// Forgets every dynamically registered client, as after a restart: their
+    /// `client_id` then gets `invalid_client` (token) or an error page (authorize).
+    pub fn forget_clients(&self) {
+        lock(&self.state.store).clients.clear();
+    }
+
+    /// Replaces the injected faults at run time (`None`: no faults).
+    pub fn set_fault(&self, fault: Option<AuthFault>) {
+        *lock(&self.state.faults) = fault.into_iter().collect();
+    }
+
+    /// Shuts down gracefully, ending slow requests; aborts after 2 s. The port
+    /// is released when this returns. Does nothing for an embedded server.
+    pub async fn stop(mut self) {
+        if let Some(runner) = &mut self.runner {
+            let _ = runner.shutdown.send(true);
+            if let Some(mut task) = runner.task.take()
+                && tokio::time::timeout(STOP_GRACE, &mut task).await.is_err()
+            {
+                task.abort();
+                let _ = task.await;
+            }
+        }
+    }
+
+    pub(crate) fn state(&self) -> &Arc<AuthState> {
+        &self.state
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        if let Some(runner) = &mut self.runner {
+            let _ = runner.shutdown.send(true);
+            if let Some(task) = runner.task.take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// Configures and starts an [`AuthServer`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct AuthServerBuilder {
+    cfg: AuthConfig,
+    faults: Vec<AuthFault>,
+}
+
+impl AuthServerBuilder {
+    /// The issuer's path: `""` (default: the issuer is the bare origin), `"/tenant1"`, ...
+    /// Endpoints live under it (`/tenant1/authorize`).
+    pub fn issuer_path(mut self, path: &str) -> Self {
+        let trimmed = path.trim_matches('/');
+        self.cfg.issuer_path = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    /// Ends the issuer with `/` (e.g. `http://127.0.0.1:PORT/`); default false.
+    pub fn issuer_trailing_slash(mut self, yes: bool) -> Self {
+        self.cfg.trailing_slash = yes;
+        self
+    }
+
+    /// Where metadata is served; default `[OAuthInsert]`. Empty: nowhere (the
+    /// 2025-03-26 default-endpoint fallback).
+    pub fn metadata(mut self, locations: &[MetadataLocation]) -> Self {
+        self.cfg.metadata = locations.to_vec();
+        self
+    }
+
+    /// Serves metadata whose `issuer` is this value instead of the real issuer.
+    pub fn metadata_issuer(mut self, issuer: &str) -> Self {
+        self.cfg.metadata_issuer = Some(issuer.to_owned());
+        self
+    }
+
+    /// RFC 7591 dynamic registration at `{issuer path}/register`; default true.
+    pub fn dynamic_registration(mut self, on: bool) -> Self {
+        self.cfg.dynamic_registration = on;
+        self
+    }
+
+    /// Advertises `client_id_metadata_document_supported` and accepts any https
+    /// URL with a path as a public `client_id` (not fetched; any loopback or
+    /// https redirect URI). Default false.
+    pub fn client_id_metadata_documents(mut self, on: bool) -> Self {
+        self.cfg.cimd = on;
+        self
+    }
+
+    /// Adds a pre-registered client; may be called several times.
+    pub fn pre_registered(mut self, client: PreRegistered) -> Self {
+        self.cfg.pre_registered.push(client);
+        self
+    }
+
+    /// `token_endpoint_auth_methods_supported`; default `none`,
+    /// `client_secret_basic`, `client_secret_post`. Registration honours the
+    /// requested method if listed, else assigns the first listed.
+    pub fn token_auth_methods(mut self, methods: &[&str]) -> Self {
+        self.cfg.auth_methods = strings(methods);
+        self
+    }
+
+    /// `code_challenge_methods_supported`; default `Some(["S256"])`, `None` omits
+    /// the field. The server requires S256 whatever is advertised.
+    pub fn pkce_methods(mut self, methods: Option<&[&str]>) -> Self {
+        self.cfg.pkce_methods = methods.map(strings);
+        self
+    }
+
+    /// `scopes_supported`; requested scopes must be among them. Default
+    /// `mcp:read`, `mcp:write`, `offline_access`.
+    pub fn scopes_supported(mut self, scopes: &[&str]) -> Self {
+        self.cfg.scopes = strings(scopes);
+        self
+    }
+
+    /// RFC 9207 `iss` in authorization responses; default [`IssMode::Off`].
+    pub fn iss_parameter(mut self, mode: IssMode) -> Self {
+        self.cfg.iss = mode;
+        self
+    }
+
+    /// Default [`LoginMode::AutoApprove`].
+    pub fn login(mut self, mode: LoginMode) -> Self {
+        self.cfg.login = mode;
+        self
+    }
+
+    /// Lifetime of access tokens (`expires_in`, whole seconds); default 3600 s.
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.cfg.access_lifetime = lifetime;
+        self
+    }
+
+    /// Default [`RefreshMode::Rotating`].
+    pub fn refresh_tokens(mut self, mode: RefreshMode) -> Self {
+        self.cfg.refresh = mode;
+        self
+    }
+
+    /// Injects a fault; may be called several times.
+    pub fn fault(mut self, fault: AuthFault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and serves in a background task of the current runtime.
+    pub async fn start(self) -> std::io::Result<AuthServer> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown_rx));
+        let router = axum::Router::new()
+            .fallback(http::handle)
+            .with_state(Arc::clone(&state));
+        let stopped = state.stopped();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "mcp-oauth-testkit authorization server failed");
+            }
+        });
+        Ok(AuthServer {
+            state,
+            runner: Some(Runner {
+                shutdown,
+                task: Some(task),
+            }),
+        })
+    }
+
+    /// A server answering on another server's listener (the MCP server's origin).
+    pub(crate) fn embed(self, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> AuthServer {
+        AuthServer {
+            state: Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown)),
+            runner: None,
+        }
+    }
+}

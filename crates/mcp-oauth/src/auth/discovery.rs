@@ -1,0 +1,486 @@
+//! Discovery: the protected resource metadata (RFC 9728) and the
+//! authorization server metadata (RFC 8414, OpenID Connect Discovery), in
+//! the order the MCP specification gives, with the 2025-03-26 fallbacks.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{challenge::BearerChallenge, fetch::OAuthHttp};
+use crate::{Error, Result, ServerUrl, server_url::is_loopback};
+
+/// RFC 9728 protected resource metadata, the fields we use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ResourceMetadata {
+    #[serde(default)]
+    pub(crate) resource: Option<String>,
+    #[serde(default)]
+    pub(crate) authorization_servers: Vec<String>,
+    #[serde(default)]
+    pub(crate) scopes_supported: Option<Vec<String>>,
+}
+
+/// RFC 8414 authorization server metadata, the fields we use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AuthServerMetadata {
+    pub(crate) issuer: String,
+    #[serde(default)]
+    pub(crate) authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) token_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) registration_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) device_authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) scopes_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) response_types_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) grant_types_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) client_id_metadata_document_supported: bool,
+    #[serde(default)]
+    pub(crate) authorization_response_iss_parameter_supported: bool,
+}
+
+impl AuthServerMetadata {
+    /// The 2025-03-26 defaults for a server that publishes no metadata:
+    /// `/authorize`, `/token` and `/register` at the server's origin.
+    fn legacy_defaults(origin: &Url) -> Self {
+        let at = |path: &str| origin.join(path).map(|url| url.to_string()).ok();
+        Self {
+            issuer: origin_string(origin),
+            authorization_endpoint: at("/authorize"),
+            token_endpoint: at("/token"),
+            registration_endpoint: at("/register"),
+            device_authorization_endpoint: None,
+            scopes_supported: None,
+            response_types_supported: None,
+            grant_types_supported: None,
+            code_challenge_methods_supported: None,
+            token_endpoint_auth_methods_supported: None,
+            client_id_metadata_document_supported: false,
+            authorization_response_iss_parameter_supported: false,
+        }
+    }
+
+    pub(crate) fn supports_scope(&self, scope: &str) -> bool {
+        self.scopes_supported
+            .as_ref()
+            .is_some_and(|scopes| scopes.iter().any(|s| s == scope))
+    }
+}
+
+/// Where the authorization server metadata came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetadataSource {
+    /// A metadata document named through the protected resource metadata.
+    Discovered,
+    /// 2025-03-26: a document at the MCP server's origin, no PRM.
+    LegacyDocument,
+    /// 2025-03-26: no metadata at all; default endpoints at the origin.
+    LegacyDefaults,
+}
+
+/// The outcome of discovery.
+#[derive(Debug, Clone)]
+pub(crate) struct Discovery {
+    /// The `resource` indicator to send (RFC 8707).
+    pub(crate) resource: String,
+    pub(crate) resource_metadata: Option<ResourceMetadata>,
+    pub(crate) metadata: AuthServerMetadata,
+    pub(crate) source: MetadataSource,
+}
+
+/// Runs discovery for `server`, starting from its 401 challenge if any.
+pub(crate) async fn discover(
+    http: &OAuthHttp,
+    server: &ServerUrl,
+    challenge: Option<&BearerChallenge>,
+) -> Result<Discovery> {
+    let announced = challenge.and_then(|c| c.resource_metadata.as_deref());
+    let Some(prm) = fetch_resource_metadata(http, server, announced).await? else {
+        return legacy(http, server).await;
+    };
+    let resource = check_resource(server, prm.resource.as_deref())?;
+    let mut last_error = None;
+    for issuer in &prm.authorization_servers {
+        match fetch_auth_server_metadata(http, issuer).await {
+            Ok(metadata) => {
+                validate(&metadata, MetadataSource::Discovered)?;
+                return Ok(Discovery {
+                    resource,
+                    resource_metadata: Some(prm),
+                    metadata,
+                    source: MetadataSource::Discovered,
+                });
+            }
+            // A wrong issuer is an attack signal, not a reason to try the next.
+            Err(error @ Error::Insecure { .. }) => return Err(error),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| Error::Discovery {
+        url: server.to_string(),
+        reason: "the protected resource metadata names no authorization server".into(),
+    }))
+}
+
+/// The candidate URLs of the protected resource metadata, in order.
+pub(crate) fn resource_metadata_urls(server: &ServerUrl, announced: Option<&str>) -> Vec<Url> {
+    let base = server.url();
+    let mut urls = Vec::new();
+    if let Some(announced) = announced.and_then(|text| base.join(text).ok()) {
+        urls.push(announced);
+    }
+    let path = base.path().trim_end_matches('/');
+    if !path.is_empty()
+        && let Ok(url) = base.join(&format!("/.well-known/oauth-protected-resource{path}"))
+    {
+        urls.push(url);
+    }
+    if let Ok(url) = base.join("/.well-known/oauth-protected-resource") {
+        urls.push(url);
+    }
+    urls.dedup();
+    urls
+}
+
+async fn fetch_resource_metadata(
+    http: &OAuthHttp,
+    server: &ServerUrl,
+    announced: Option<&str>,
+) -> Result<Option<ResourceMetadata>> {
+    for url in resource_metadata_urls(server, announced) {
+        if url.origin() != server.url().origin() && url.scheme() != "https" && !is_loopback(&url) {
+            tracing::debug!(%url, "skipping resource metadata on a plain-http foreign origin");
+            continue;
+        }
+        let fetched = http
+            .get_json(&url)
+            .await
+            .map_err(|error| discovery_error(&url, &error))?;
+        if fetched.status >= 500 && fetched.status != 502 {
+            return Err(Error::Discovery {
+                url: url.to_string(),
+                reason: format!("HTTP {}", fetched.status),
+            });
+        }
+        if !fetched.is_success() {
+            tracing::debug!(%url, status = fetched.status, "no resource metadata here");
+            continue;
+        }
+        match fetched.json::<ResourceMetadata>() {
+            Ok(metadata) if !metadata.authorization_servers.is_empty() => {
+                tracing::debug!(%url, "found protected resource metadata");
+                return Ok(Some(metadata));
+            }
+            Ok(_) => tracing::debug!(%url, "resource metadata without authorization servers"),
+            Err(error) => tracing::debug!(%url, %error, "resource metadata is not valid JSON"),
+        }
+    }
+    Ok(None)
+}
+
+/// The candidate metadata URLs of an issuer (RFC 8414 §3.1, then OpenID
+/// Connect with path insertion, then appending).
+pub(crate) fn auth_server_metadata_urls(issuer: &Url) -> Vec<Url> {
+    let path = issuer.path().trim_end_matches('/');
+    let at = |suffix: String| issuer.join(&suffix).ok();
+    let candidates = if path.is_empty() {
+        vec![
+            at("/.well-known/oauth-authorization-server".into()),
+            at("/.well-known/openid-configuration".into()),
+        ]
+    } else {
+        vec![
+            at(format!("/.well-known/oauth-authorization-server{path}")),
+            at(format!("/.well-known/openid-configuration{path}")),
+            at(format!("{path}/.well-known/openid-configuration")),
+        ]
+    };
+    candidates.into_iter().flatten().collect()
+}
+
+async fn fetch_auth_server_metadata(http: &OAuthHttp, issuer: &str) -> Result<AuthServerMetadata> {
+    let issuer_url = Url::parse(issuer).map_err(|error| Error::Discovery {
+        url: issuer.to_owned(),
+        reason: format!("the authorization server {issuer:?} is not a URL: {error}"),
+    })?;
+    require_secure(&issuer_url, "the authorization server")?;
+    let mut tried = Vec::new();
+    for url in auth_server_metadata_urls(&issuer_url) {
+        let fetched = http
+            .get_json(&url)
+            .await
+            .map_err(|error| discovery_error(&url, &error))?;
+        if fetched.status >= 500 && fetched.status != 502 {
+            return Err(Error::Discovery {
+                url: url.to_string(),
+                reason: format!("HTTP {}", fetched.status),
+            });
+        }
+        if !fetched.is_success() {
+            tried.push(format!("{url} answered {}", fetched.status));
+            continue;
+        }
+        let metadata = match fetched.json::<AuthServerMetadata>() {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                tried.push(format!("{url} is not metadata ({error})"));
+                continue;
+            }
+        };
+        // RFC 8414 §3.3: a document for another issuer must not be used.
+        if metadata.issuer != issuer {
+            return Err(Error::Insecure {
+                url: url.to_string(),
+                reason: format!(
+                    "the metadata names the issuer {:?}, not {issuer:?}",
+                    metadata.issuer
+                ),
+            });
+        }
+        return Ok(metadata);
+    }
+    Err(Error::Discovery {
+        url: issuer.to_owned(),
+        reason: format!(
+            "no authorization server metadata found ({})",
+            tried.join("; ")
+        ),
+    })
+}
+
+/// 2025-03-26: no protected resource metadata; the MCP server's origin is
+/// the authorization server.
+async fn legacy(http: &OAuthHttp, server: &ServerUrl) -> Result<Discovery> {
+    let origin = server.url().join("/").map_err(|error| Error::Discovery {
+        url: server.to_string(),
+        reason: error.to_string(),
+    })?;
+    let url = origin
+        .join("/.well-known/oauth-authorization-server")
+        .map_err(|error| Error::Discovery {
+            url: server.to_string(),
+            reason: error.to_string(),
+        })?;
+    let fetched = http
+        .get_json(&url)
+        .await
+        .map_err(|error| discovery_error(&url, &error))?;
+    let (metadata, source) = match fetched.json::<AuthServerMetadata>() {
+        Ok(metadata) if fetched.is_success() => (metadata, MetadataSource::LegacyDocument),
+        _ if fetched.status >= 500 && fetched.status != 502 => {
+            return Err(Error::Discovery {
+                url: url.to_string(),
+                reason: format!("HTTP {}", fetched.status),
+            });
+        }
+        _ => {
+            tracing::debug!(%server, "no metadata at all: 2025-03-26 default endpoints");
+            (
+                AuthServerMetadata::legacy_defaults(&origin),
+                MetadataSource::LegacyDefaults,
+            )
+        }
+    };
+    validate(&metadata, source)?;
+    Ok(Discovery {
+        resource: server.to_string(),
+        resource_metadata: None,
+        metadata,
+        source,
+    })
+}
+
+/// The PRM `resource` must be this server, or an origin/path prefix of it
+/// (a bare origin is common for a `/mcp` endpoint). Returns the resource
+/// indicator to use.
+pub(crate) fn check_resource(server: &ServerUrl, resource: Option<&str>) -> Result<String> {
+    let Some(resource) = resource else {
+        return Ok(server.to_string());
+    };
+    let mismatch = || Error::ResourceMismatch {
+        server: server.to_string(),
+        resource: resource.to_owned(),
+    };
+    let claimed = ServerUrl::parse(resource).map_err(|_| mismatch())?;
+    if claimed.url().origin() != server.url().origin() {
+        return Err(mismatch());
+    }
+    let claimed_path = claimed.url().path().trim_end_matches('/');
+    let server_path = server.url().path().trim_end_matches('/');
+    let is_prefix = server_path == claimed_path
+        || server_path
+            .strip_prefix(claimed_path)
+            .is_some_and(|rest| rest.starts_with('/'));
+    if !is_prefix {
+        return Err(mismatch());
+    }
+    Ok(claimed.to_string())
+}
+
+fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
+    let issuer = &metadata.issuer;
+    if source != MetadataSource::LegacyDefaults {
+        let methods = metadata
+            .code_challenge_methods_supported
+            .as_deref()
+            .unwrap_or_default();
+        if !methods.iter().any(|method| method == "S256") {
+            return Err(Error::Insecure {
+                url: issuer.clone(),
+                reason: "the authorization server does not offer PKCE with S256".into(),
+            });
+        }
+    }
+    if let Some(types) = &metadata.response_types_supported
+        && !types.iter().any(|t| t == "code")
+    {
+        return Err(Error::Discovery {
+            url: issuer.clone(),
+            reason: "the authorization server does not support the authorization code flow".into(),
+        });
+    }
+    for (name, endpoint) in [
+        ("authorization endpoint", &metadata.authorization_endpoint),
+        ("token endpoint", &metadata.token_endpoint),
+        ("registration endpoint", &metadata.registration_endpoint),
+    ] {
+        if let Some(endpoint) = endpoint {
+            let url = Url::parse(endpoint).map_err(|error| Error::Discovery {
+                url: issuer.clone(),
+                reason: format!("the {name} {endpoint:?} is not a URL: {error}"),
+            })?;
+            require_secure(&url, name)?;
+        }
+    }
+    Ok(())
+}
+
+/// No plain `http` except to loopback.
+pub(crate) fn require_secure(url: &Url, what: &str) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        scheme => Err(Error::Insecure {
+            url: url.to_string(),
+            reason: format!("{what} must use https (got {scheme}://), except on loopback"),
+        }),
+    }
+}
+
+fn origin_string(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn discovery_error(url: &Url, error: &Error) -> Error {
+    Error::Discovery {
+        url: url.to_string(),
+        reason: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(list: Vec<Url>) -> Vec<String> {
+        list.into_iter().map(|url| url.to_string()).collect()
+    }
+
+    #[test]
+    fn resource_metadata_order() {
+        let server = ServerUrl::parse("https://mcp.example.com/public/mcp").unwrap();
+        assert_eq!(
+            urls(resource_metadata_urls(
+                &server,
+                Some("/custom/metadata.json")
+            )),
+            [
+                "https://mcp.example.com/custom/metadata.json",
+                "https://mcp.example.com/.well-known/oauth-protected-resource/public/mcp",
+                "https://mcp.example.com/.well-known/oauth-protected-resource",
+            ]
+        );
+        let root = ServerUrl::parse("https://mcp.example.com").unwrap();
+        assert_eq!(
+            urls(resource_metadata_urls(&root, None)),
+            ["https://mcp.example.com/.well-known/oauth-protected-resource"]
+        );
+    }
+
+    #[test]
+    fn auth_server_metadata_order_with_and_without_path() {
+        let with_path = Url::parse("https://auth.example.com/tenant1").unwrap();
+        assert_eq!(
+            urls(auth_server_metadata_urls(&with_path)),
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server/tenant1",
+                "https://auth.example.com/.well-known/openid-configuration/tenant1",
+                "https://auth.example.com/tenant1/.well-known/openid-configuration",
+            ]
+        );
+        let origin = Url::parse("https://auth.example.com").unwrap();
+        assert_eq!(
+            urls(auth_server_metadata_urls(&origin)),
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server",
+                "https://auth.example.com/.well-known/openid-configuration",
+            ]
+        );
+    }
+
+    #[test]
+    fn resource_must_be_this_server_or_a_prefix() {
+        let server = ServerUrl::parse("https://mcp.example.com/mcp").unwrap();
+        assert_eq!(
+            check_resource(&server, None).unwrap(),
+            "https://mcp.example.com/mcp"
+        );
+        assert_eq!(
+            check_resource(&server, Some("https://mcp.example.com")).unwrap(),
+            "https://mcp.example.com"
+        );
+        assert!(check_resource(&server, Some("https://mcp.example.com/mcp")).is_ok());
+        for bad in [
+            "https://evil.example.com/mcp",
+            "https://mcp.example.com/other",
+            "https://mcp.example.com/mc",
+            "http://mcp.example.com/mcp",
+            "not a url",
+        ] {
+            let error = check_resource(&server, Some(bad)).unwrap_err();
+            assert!(
+                matches!(error, Error::ResourceMismatch { .. }),
+                "{bad}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(require_secure(&Url::parse("http://127.0.0.1:9/token").unwrap(), "x").is_ok());
+        assert!(require_secure(&Url::parse("https://a.example/token").unwrap(), "x").is_ok());
+        let error =
+            require_secure(&Url::parse("http://a.example/token").unwrap(), "x").unwrap_err();
+        assert!(matches!(error, Error::Insecure { .. }));
+    }
+
+    #[test]
+    fn metadata_without_s256_is_refused_unless_legacy_defaults() {
+        let origin = Url::parse("https://auth.example.com").unwrap();
+        let mut metadata = AuthServerMetadata::legacy_defaults(&origin);
+        assert!(validate(&metadata, MetadataSource::LegacyDefaults).is_ok());
+        assert!(validate(&metadata, MetadataSource::Discovered).is_err());
+        metadata.code_challenge_methods_supported = Some(vec!["plain".into()]);
+        assert!(validate(&metadata, MetadataSource::Discovered).is_err());
+        metadata.code_challenge_methods_supported = Some(vec!["plain".into(), "S256".into()]);
+        assert!(validate(&metadata, MetadataSource::Discovered).is_ok());
+    }
+}

@@ -1,0 +1,211 @@
+//! The HTTP client of the OAuth steps: bounded bodies and times, no
+//! redirect to another origin, codes and secrets only where they belong.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::{Error, Result, transport::network_error};
+
+/// Metadata and token answers are small; anything larger is hostile.
+const MAX_BODY: usize = 1024 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An answer, read whole (up to [`MAX_BODY`]).
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) status: u16,
+    pub(crate) body: Bytes,
+}
+
+impl Fetched {
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> std::result::Result<T, String> {
+        serde_json::from_slice(&self.body).map_err(|error| error.to_string())
+    }
+}
+
+/// How a POST proves who the client is.
+#[derive(Debug)]
+pub(crate) enum BasicAuth<'a> {
+    None,
+    /// `client_secret_basic`: both parts form-urlencoded before base64 (RFC 6749 §2.3.1).
+    Credentials {
+        client_id: &'a str,
+        secret: &'a SecretString,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct OAuthHttp {
+    client: reqwest::Client,
+    protocol_version: &'static str,
+}
+
+impl OAuthHttp {
+    pub(crate) fn new() -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            // Metadata may move within its origin; nothing may leave it.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_origin = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if attempt.previous().len() > 5 || !same_origin {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .map_err(|error| Error::InvalidConfig {
+                reason: format!("could not set up the HTTP client: {error}"),
+            })?;
+        Ok(Self {
+            client,
+            protocol_version: "2025-11-25",
+        })
+    }
+
+    /// GET a metadata document.
+    pub(crate) async fn get_json(&self, url: &Url) -> Result<Fetched> {
+        let request = self
+            .client
+            .get(url.clone())
+            .header(ACCEPT, "application/json")
+            .header("mcp-protocol-version", self.protocol_version);
+        self.read(url, request).await
+    }
+
+    /// POST a JSON document (dynamic registration).
+    pub(crate) async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Result<Fetched> {
+        let request = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .json(body);
+        self.read(url, request).await
+    }
+
+    /// POST a form to a token endpoint. Never follows a redirect: a code or
+    /// secret must reach this exact endpoint or nothing.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        auth: BasicAuth<'_>,
+    ) -> Result<Fetched> {
+        let body = serde_urlencoded(form);
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        if let BasicAuth::Credentials { client_id, secret } = auth {
+            let pair = format!(
+                "{}:{}",
+                form_encode(client_id),
+                form_encode(secret.expose_secret())
+            );
+            let mut value =
+                http::HeaderValue::try_from(format!("Basic {}", base64_standard(&pair))).map_err(
+                    |_| Error::InvalidConfig {
+                        reason: "the client secret cannot be sent in an HTTP header".into(),
+                    },
+                )?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| network_error(url.as_str(), &error))?;
+        if response.status().is_redirection() {
+            return Err(Error::Insecure {
+                url: url.to_string(),
+                reason: "the token endpoint answered with a redirect; credentials are not sent elsewhere"
+                    .into(),
+            });
+        }
+        read_response(url, response).await
+    }
+
+    async fn read(&self, url: &Url, request: reqwest::RequestBuilder) -> Result<Fetched> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| network_error(url.as_str(), &error))?;
+        read_response(url, response).await
+    }
+}
+
+async fn read_response(url: &Url, response: reqwest::Response) -> Result<Fetched> {
+    let status = response.status().as_u16();
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_BODY as u64)
+    {
+        return Err(too_large(url));
+    }
+    let mut body = BytesMut::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| network_error(url.as_str(), &error))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large(url));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        status,
+        body: body.freeze(),
+    })
+}
+
+fn too_large(url: &Url) -> Error {
+    Error::Protocol {
+        url: url.to_string(),
+        detail: "the answer is larger than 1 MiB".into(),
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub(crate) fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn serde_urlencoded(form: &[(&str, &str)]) -> String {
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form {
+        serializer.append_pair(name, value);
+    }
+    serializer.finish()
+}
+
+fn base64_standard(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_encoded_before_base64() {
+        // RFC 6749 §2.3.1: "a:b" would be ambiguous; ':' is encoded as %3A.
+        let pair = format!("{}:{}", form_encode("client id"), form_encode("s3:cr+t/é"));
+        assert_eq!(pair, "client+id:s3%3Acr%2Bt%2F%C3%A9");
+    }
+}

@@ -1,0 +1,745 @@
+//! [`OAuth`]: the brief's helper. Token check, discovery, registration, the
+//! browser step, the code exchange, caching and refresh, for one server.
+
+use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::{
+    authorize::{
+        AuthorizationRequest, Pkce, authorization_url, check_issuer, choose_scope, union_scope,
+    },
+    callback::{CallbackHost, CallbackServer},
+    challenge::BearerChallenge,
+    discovery::{AuthServerMetadata, MetadataSource, discover},
+    fetch::OAuthHttp,
+    registration::{Registration, RegistrationKind, RegistrationRequest, register},
+    token::{Grant, Tokens, request_tokens},
+    user_agent::{UserAgent, present},
+};
+use crate::{
+    Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
+    secret::{now, random_token},
+};
+
+const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// OAuth 2.1 for one MCP server: the brief's `OAuth` helper.
+///
+/// Cached tokens are used without any request to the authorization server;
+/// an expired one is refreshed; when the server answers 401 (or 403 for more
+/// scope), the whole flow runs: discovery, registration, the browser, the
+/// code exchange, and the new tokens are stored before they are used.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{Auth, Client, OAuth};
+///
+/// let oauth = OAuth::builder("https://example.com/mcp")
+///     .scopes("read write")
+///     .client_name("My agent")
+///     .callback_port(8765)
+///     .build()?;
+/// let client = Client::builder("https://example.com/mcp").auth(Auth::from(oauth)).connect().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OAuth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    /// `None` for `Auth::oauth()` before it meets its server.
+    bound: Option<Bound>,
+}
+
+struct Bound {
+    server: ServerUrl,
+    storage: Arc<dyn TokenStorage>,
+    http: OAuthHttp,
+    session: Mutex<Session>,
+}
+
+#[derive(Default)]
+struct Session {
+    loaded: bool,
+    credentials: Option<StoredCredentials>,
+}
+
+#[derive(Clone)]
+struct Settings {
+    scopes: Option<String>,
+    client_name: String,
+    cache_dir: Option<PathBuf>,
+    storage: Option<Arc<dyn TokenStorage>>,
+    additional_client_metadata: Option<Map<String, Value>>,
+    callback_port: Option<u16>,
+    callback_host: CallbackHost,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    client_metadata_url: Option<String>,
+    timeout: Duration,
+    user_agent: UserAgent,
+    notice: Notice,
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.inner.settings;
+        f.debug_struct("OAuth")
+            .field(
+                "server",
+                &self.inner.bound.as_ref().map(|bound| bound.server.as_str()),
+            )
+            .field("scopes", &settings.scopes)
+            .field("client_name", &settings.client_name)
+            .field("client_id", &settings.client_id)
+            .field(
+                "client_secret",
+                &settings.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("callback_port", &settings.callback_port)
+            .field("user_agent", &settings.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`OAuth`]; see [`OAuth::builder`].
+#[must_use]
+pub struct OAuthBuilder {
+    mcp_url: Option<String>,
+    settings: Settings,
+}
+
+impl fmt::Debug for OAuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthBuilder")
+            .field("mcp_url", &self.mcp_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OAuthBuilder {
+    fn default() -> Self {
+        Self {
+            mcp_url: None,
+            settings: Settings {
+                scopes: None,
+                client_name: DEFAULT_CLIENT_NAME.to_owned(),
+                cache_dir: None,
+                storage: None,
+                additional_client_metadata: None,
+                callback_port: None,
+                callback_host: CallbackHost::Loopback,
+                client_id: None,
+                client_secret: None,
+                client_metadata_url: None,
+                timeout: DEFAULT_TIMEOUT,
+                user_agent: UserAgent::SystemBrowser,
+                notice: Arc::new(|message| eprintln!("{message}")),
+            },
+        }
+    }
+}
+
+impl OAuth {
+    /// Starts configuring OAuth for the MCP server at `mcp_url`.
+    pub fn builder(mcp_url: impl Into<String>) -> OAuthBuilder {
+        OAuthBuilder {
+            mcp_url: Some(mcp_url.into()),
+            ..OAuthBuilder::default()
+        }
+    }
+
+    /// All defaults, bound to its server when the client connects.
+    pub(crate) fn deferred() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                settings: OAuthBuilder::default().settings,
+                bound: None,
+            }),
+        }
+    }
+
+    /// This OAuth for `server`: itself when built for it; a fresh binding of
+    /// the same settings when built without a URL; an error for another
+    /// server, since tokens only go to the server they were issued for.
+    pub(crate) fn for_server(&self, server: &ServerUrl) -> Result<Self> {
+        match &self.inner.bound {
+            Some(bound) if &bound.server == server => Ok(self.clone()),
+            Some(bound) => Err(Error::InvalidConfig {
+                reason: format!(
+                    "this OAuth was built for {}, not {server}: credentials are only sent to the \
+                     server they were issued for",
+                    bound.server
+                ),
+            }),
+            None => OAuthBuilder {
+                mcp_url: Some(server.to_string()),
+                settings: self.inner.settings.clone(),
+            }
+            .build(),
+        }
+    }
+
+    fn bound(&self) -> Result<&Bound> {
+        self.inner.bound.as_ref().ok_or_else(|| Error::InvalidConfig {
+            reason: "OAuth has no server URL yet; use OAuth::builder(url) or connect a Client with it"
+                .into(),
+        })
+    }
+
+    /// The credentials currently stored for the server, if any.
+    pub async fn stored(&self) -> Result<Option<StoredCredentials>> {
+        let session = self.session().await?;
+        Ok(session.credentials.clone())
+    }
+
+    /// Runs the authorization flow now (`mcp-oauth login`), whatever is cached.
+    pub async fn login(&self) -> Result<()> {
+        self.authorize(None).await
+    }
+
+    /// Forgets the stored credentials of this server.
+    pub async fn logout(&self) -> Result<()> {
+        let bound = self.bound()?;
+        let mut session = bound.session.lock().await;
+        bound.storage.clear().await?;
+        *session = Session {
+            loaded: true,
+            credentials: None,
+        };
+        Ok(())
+    }
+
+    async fn session(&self) -> Result<MutexGuard<'_, Session>> {
+        let bound = self.bound()?;
+        let mut session = bound.session.lock().await;
+        if !session.loaded {
+            session.credentials = bound.storage.load().await?;
+            session.loaded = true;
+        }
+        Ok(session)
+    }
+
+    /// The access token for the next request: from memory or storage, and
+    /// refreshed first when it is about to expire. `None` when there is none
+    /// (the server's 401 will start the flow).
+    pub(crate) async fn access_token(&self) -> Result<Option<SecretString>> {
+        let mut session = self.session().await?;
+        let Some(tokens) = session.credentials.as_ref().and_then(|c| c.tokens.as_ref()) else {
+            return Ok(None);
+        };
+        if tokens.is_fresh(now()) {
+            return Ok(Some(tokens.access_token.clone()));
+        }
+        if tokens.refresh_token.is_none() {
+            return Ok(None);
+        }
+        match self.refresh(&mut session).await {
+            Ok(token) => Ok(Some(token)),
+            Err(error) if is_rejected_grant(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// After a 401/403: `true` when the request should be sent again because
+    /// the token changed meanwhile or a refresh succeeded.
+    pub(crate) async fn renew_after_rejection(&self, sent: Option<&str>, status: u16) -> bool {
+        let Ok(mut session) = self.session().await else {
+            return false;
+        };
+        let current = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
+        let current_token = current.map(|tokens| tokens.access_token.expose_secret().to_owned());
+        if current_token.as_deref() != sent && current_token.is_some() {
+            return true;
+        }
+        if status != 401 || current.is_none_or(|tokens| tokens.refresh_token.is_none()) {
+            return false;
+        }
+        match self.refresh(&mut session).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::debug!(%error, "refresh after a 401 failed");
+                false
+            }
+        }
+    }
+
+    /// The refresh grant. `invalid_grant` drops the tokens (a new
+    /// authorization follows); other failures keep everything.
+    async fn refresh(&self, session: &mut Session) -> Result<SecretString> {
+        let bound = self.bound()?;
+        let Some(credentials) = session.credentials.as_mut() else {
+            return Err(Error::InvalidConfig {
+                reason: "nothing to refresh".into(),
+            });
+        };
+        let (Some(metadata), Some(registration), Some(tokens)) = (
+            &credentials.authorization_server,
+            &credentials.registration,
+            &credentials.tokens,
+        ) else {
+            return Err(Error::InvalidConfig {
+                reason: "incomplete credentials; log in again".into(),
+            });
+        };
+        let Some(refresh_token) = &tokens.refresh_token else {
+            return Err(Error::InvalidConfig {
+                reason: "no refresh token".into(),
+            });
+        };
+        let token_endpoint = token_endpoint(metadata)?;
+        tracing::debug!(server = %bound.server, "refreshing the access token");
+        let result = request_tokens(
+            &bound.http,
+            token_endpoint,
+            registration,
+            &Grant::Refresh {
+                refresh_token,
+                scope: tokens.scope.as_deref(),
+            },
+            credentials.resource.as_deref(),
+            Some(tokens),
+        )
+        .await;
+        match result {
+            Ok(fresh) => {
+                let token = fresh.access_token.clone();
+                credentials.tokens = Some(fresh);
+                credentials.updated_at = now();
+                // Saved before use: a rotated refresh token must not be lost.
+                bound.storage.save(credentials).await?;
+                Ok(token)
+            }
+            Err(error) if is_rejected_grant(&error) => {
+                credentials.tokens = None;
+                bound.storage.save(credentials).await?;
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The interactive flow, started by a 401 challenge (or none, for
+    /// `login`). For a 403 `insufficient_scope`, asks for the union of the
+    /// scopes granted and challenged.
+    pub(crate) async fn authorize(&self, www_authenticate: Option<&str>) -> Result<()> {
+        let bound = self.bound()?;
+        let challenge = www_authenticate.and_then(BearerChallenge::parse);
+        let mut session = self.session().await?;
+        let discovery = discover(&bound.http, &bound.server, challenge.as_ref()).await?;
+        tracing::debug!(issuer = %discovery.metadata.issuer, source = ?discovery.source, "discovered the authorization server");
+        let metadata = discovery.metadata;
+        let mut credentials = session
+            .credentials
+            .take()
+            .unwrap_or_else(|| StoredCredentials::new(bound.server.as_str()));
+        // Credentials belong to the authorization server that issued them.
+        if credentials
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| issuer != metadata.issuer)
+        {
+            tracing::info!(server = %bound.server, "the server uses another authorization server now; forgetting the old credentials");
+            credentials.registration = None;
+            credentials.tokens = None;
+        }
+        credentials.issuer = Some(metadata.issuer.clone());
+        credentials.resource = Some(discovery.resource.clone());
+        credentials.authorization_server = Some(metadata.clone());
+
+        let step_up = challenge
+            .as_ref()
+            .is_some_and(BearerChallenge::is_insufficient_scope);
+        let challenged = challenge.as_ref().and_then(|c| c.scope.as_deref());
+        let scope = if step_up {
+            let granted = credentials.tokens.as_ref().and_then(|t| t.scope.as_deref());
+            union_scope(granted, challenged)
+        } else {
+            let listed = discovery
+                .resource_metadata
+                .as_ref()
+                .and_then(|prm| prm.scopes_supported.as_deref());
+            choose_scope(
+                self.inner.settings.scopes.as_deref(),
+                challenged,
+                listed,
+                &metadata,
+            )
+        };
+
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            let result = self
+                .authorize_once(
+                    bound,
+                    &mut credentials,
+                    &metadata,
+                    discovery.source,
+                    &discovery.resource,
+                    scope.as_deref(),
+                )
+                .await;
+            match result {
+                // A dynamic registration the server no longer knows: register again, once.
+                Err(Error::TokenEndpoint { ref error, .. })
+                    if attempt == 1
+                        && (error == "invalid_client" || error == "unauthorized_client")
+                        && credentials
+                            .registration
+                            .as_ref()
+                            .is_some_and(|r| r.kind == RegistrationKind::Dynamic) =>
+                {
+                    tracing::info!(
+                        "the authorization server rejected the cached client; registering again"
+                    );
+                    credentials.registration = None;
+                }
+                other => break other,
+            }
+        };
+        session.credentials = Some(credentials);
+        outcome
+    }
+
+    async fn authorize_once(
+        &self,
+        bound: &Bound,
+        credentials: &mut StoredCredentials,
+        metadata: &AuthServerMetadata,
+        source: MetadataSource,
+        resource: &str,
+        scope: Option<&str>,
+    ) -> Result<()> {
+        let settings = &self.inner.settings;
+        let (callback, registration) = self
+            .prepare_client(bound, credentials, metadata, source, scope)
+            .await?;
+        let redirect_uri = callback.redirect_uri().clone();
+        let pkce = Pkce::new()?;
+        let state = random_token()?;
+        let url = authorization_url(
+            metadata,
+            &AuthorizationRequest {
+                client_id: &registration.client_id,
+                redirect_uri: &redirect_uri,
+                challenge: &pkce.challenge,
+                state: &state,
+                resource,
+                scope,
+            },
+        )?;
+        (settings.notice)(&format!(
+            "Authorize mcp-oauth for {} in your browser:\n  {url}\n(waiting for the redirect to {redirect_uri})",
+            bound.server
+        ));
+        let pasted = match settings.user_agent {
+            UserAgent::PrintUrl => Some(paste_lines()),
+            _ => None,
+        };
+        present(&settings.user_agent, &url, &*settings.notice).await?;
+        let response = callback.wait(&state, settings.timeout, pasted).await?;
+        check_issuer(metadata, response.iss.as_deref())?;
+        let token_endpoint = token_endpoint(metadata)?;
+        let tokens = request_tokens(
+            &bound.http,
+            token_endpoint,
+            &registration,
+            &Grant::AuthorizationCode {
+                code: &response.code,
+                verifier: &pkce.verifier,
+                redirect_uri: &redirect_uri,
+            },
+            Some(resource),
+            None,
+        )
+        .await?;
+        self.store_tokens(bound, credentials, tokens).await
+    }
+
+    async fn store_tokens(
+        &self,
+        bound: &Bound,
+        credentials: &mut StoredCredentials,
+        tokens: Tokens,
+    ) -> Result<()> {
+        credentials.tokens = Some(tokens);
+        credentials.updated_at = now();
+        bound.storage.save(credentials).await
+    }
+
+    /// Picks the client identity (static > metadata document > dynamic) and
+    /// binds the callback listener its redirect URI needs.
+    async fn prepare_client(
+        &self,
+        bound: &Bound,
+        credentials: &mut StoredCredentials,
+        metadata: &AuthServerMetadata,
+        source: MetadataSource,
+        scope: Option<&str>,
+    ) -> Result<(CallbackServer, Registration)> {
+        let settings = &self.inner.settings;
+        let host = settings.callback_host;
+        if let Some(client_id) = &settings.client_id {
+            let callback = CallbackServer::bind(host, settings.callback_port.unwrap_or(0)).await?;
+            let registration =
+                Registration::fixed(client_id, settings.client_secret.clone(), metadata);
+            credentials.registration = Some(registration.clone());
+            return Ok((callback, registration));
+        }
+        if let Some(document) = &settings.client_metadata_url
+            && metadata.client_id_metadata_document_supported
+        {
+            let callback = CallbackServer::bind(host, settings.callback_port.unwrap_or(0)).await?;
+            let registration = Registration::metadata_document(document);
+            credentials.registration = Some(registration.clone());
+            return Ok((callback, registration));
+        }
+        let cached = credentials
+            .registration
+            .take()
+            .filter(|r| r.kind == RegistrationKind::Dynamic && !r.is_expired(now()));
+        // Reuse the cached registration's port when it is free: most servers
+        // bind a registration to its exact redirect URI.
+        let cached_port = cached
+            .as_ref()
+            .and_then(|r| r.redirect_uri.as_deref())
+            .and_then(|uri| url::Url::parse(uri).ok())
+            .and_then(|uri| uri.port());
+        let callback = match (settings.callback_port, cached_port) {
+            (Some(port), _) => CallbackServer::bind(host, port).await?,
+            (None, Some(port)) => match CallbackServer::bind(host, port).await {
+                Ok(callback) => callback,
+                Err(_) => CallbackServer::bind(host, 0).await?,
+            },
+            (None, None) => CallbackServer::bind(host, 0).await?,
+        };
+        if let Some(registration) = cached.filter(|r| r.fits_redirect(callback.redirect_uri())) {
+            credentials.registration = Some(registration.clone());
+            return Ok((callback, registration));
+        }
+        let registration = register(
+            &bound.http,
+            metadata,
+            &RegistrationRequest {
+                client_name: &settings.client_name,
+                redirect_uri: callback.redirect_uri(),
+                scope,
+                additional: settings.additional_client_metadata.as_ref(),
+            },
+        )
+        .await
+        .map_err(|error| match (source, error) {
+            // Nothing of OAuth answered anywhere: say so rather than "404 at /register".
+            (MetadataSource::LegacyDefaults, Error::Registration { url, .. }) => Error::Discovery {
+                url,
+                reason: "the server asks for authorization but publishes no OAuth metadata and \
+                         offers no registration; if it takes a static token, pass it as a bearer token"
+                    .into(),
+            },
+            (_, error) => error,
+        })?;
+        credentials.registration = Some(registration.clone());
+        credentials.updated_at = now();
+        // Kept even if the browser step fails, so the next try reuses it.
+        bound.storage.save(credentials).await?;
+        Ok((callback, registration))
+    }
+}
+
+fn token_endpoint(metadata: &AuthServerMetadata) -> Result<&str> {
+    metadata
+        .token_endpoint
+        .as_deref()
+        .ok_or_else(|| Error::Discovery {
+            url: metadata.issuer.clone(),
+            reason: "the authorization server metadata has no token_endpoint".into(),
+        })
+}
+
+fn is_rejected_grant(error: &Error) -> bool {
+    matches!(error, Error::TokenEndpoint { error, .. } if error == "invalid_grant")
+}
+
+/// Lines typed on stdin: a pasted redirect URL completes a `PrintUrl` login.
+fn paste_lines() -> tokio::sync::mpsc::Receiver<String> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !line.trim().is_empty() && sender.send(line.trim().to_owned()).await.is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+impl OAuthBuilder {
+    /// Scopes to request, as a space-separated string or a list:
+    /// `.scopes("read write")` or `.scopes(["read", "write"])`. Without
+    /// them, the server's challenge or metadata decides.
+    pub fn scopes(mut self, scopes: impl IntoScopes) -> Self {
+        self.settings.scopes = Some(scopes.into_scopes()).filter(|s| !s.is_empty());
+        self
+    }
+
+    /// The client name for dynamic registration (default `"mcp-oauth"`):
+    /// `.client_name("My agent")`.
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.client_name = name.into();
+        self
+    }
+
+    /// Where tokens are cached (default: `$MCP_OAUTH_CACHE_DIR`, else
+    /// `~/.local/share/mcp-oauth` on Linux): `.token_storage_cache_dir("/tmp/cache")`.
+    pub fn token_storage_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// A storage of your own instead of files, e.g. `MemoryTokenStorage::new()`.
+    pub fn token_storage(mut self, storage: impl TokenStorage + 'static) -> Self {
+        self.settings.storage = Some(Arc::new(storage));
+        self
+    }
+
+    /// Extra fields for dynamic registration:
+    /// `.additional_client_metadata(json!({ "logo_uri": "https://..." }))`.
+    /// A value that is not a JSON object is ignored.
+    pub fn additional_client_metadata(mut self, metadata: Value) -> Self {
+        self.settings.additional_client_metadata = match metadata {
+            Value::Object(map) => Some(map),
+            _ => None,
+        };
+        self
+    }
+
+    /// A fixed port for the loopback callback (default: the port of the
+    /// cached registration, else any free port): `.callback_port(8765)`.
+    pub fn callback_port(mut self, port: u16) -> Self {
+        self.settings.callback_port = Some(port);
+        self
+    }
+
+    /// Use `localhost` instead of `127.0.0.1` in the redirect URI, for
+    /// servers that demand it: `.callback_host_localhost()`.
+    pub fn callback_host_localhost(mut self) -> Self {
+        self.settings.callback_host = CallbackHost::Localhost;
+        self
+    }
+
+    /// A client registered beforehand: `.client_id("my-client")`.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.settings.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The secret of that client: `.client_secret("…")`.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.settings.client_secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// A Client ID Metadata Document URL, used as the client id where the
+    /// server supports it: `.client_metadata_url("https://app.example/client.json")`.
+    pub fn client_metadata_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.client_metadata_url = Some(url.into());
+        self
+    }
+
+    /// How long to wait for the browser step (default 5 minutes).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = timeout;
+        self
+    }
+
+    /// How the authorization URL reaches the user (default: the system
+    /// browser): `.user_agent(UserAgent::PrintUrl)`.
+    pub fn user_agent(mut self, agent: UserAgent) -> Self {
+        self.settings.user_agent = agent;
+        self
+    }
+
+    /// Where progress messages (the authorization URL) go; default stderr.
+    pub fn on_notice(mut self, notice: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.settings.notice = Arc::new(notice);
+        self
+    }
+
+    /// Builds the helper.
+    pub fn build(self) -> Result<OAuth> {
+        let Some(url) = self.mcp_url else {
+            return Ok(OAuth {
+                inner: Arc::new(Inner {
+                    settings: self.settings,
+                    bound: None,
+                }),
+            });
+        };
+        let server = ServerUrl::parse(&url)?;
+        let storage: Arc<dyn TokenStorage> =
+            match (&self.settings.storage, &self.settings.cache_dir) {
+                (Some(storage), _) => storage.clone(),
+                (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir(server.as_str(), dir)?),
+                (None, None) => Arc::new(FileTokenStorage::new(server.as_str())?),
+            };
+        let bound = Bound {
+            server,
+            storage,
+            http: OAuthHttp::new()?,
+            session: Mutex::new(Session::default()),
+        };
+        Ok(OAuth {
+            inner: Arc::new(Inner {
+                settings: self.settings,
+                bound: Some(bound),
+            }),
+        })
+    }
+}
+
+/// Scopes as a space-separated string or a list of strings.
+pub trait IntoScopes {
+    /// The scopes, space-separated.
+    fn into_scopes(self) -> String;
+}
+
+impl IntoScopes for &str {
+    fn into_scopes(self) -> String {
+        self.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
+impl IntoScopes for String {
+    fn into_scopes(self) -> String {
+        self.as_str().into_scopes()
+    }
+}
+
+impl<const N: usize> IntoScopes for [&str; N] {
+    fn into_scopes(self) -> String {
+        self.join(" ").as_str().into_scopes()
+    }
+}
+
+impl IntoScopes for Vec<String> {
+    fn into_scopes(self) -> String {
+        self.join(" ").as_str().into_scopes()
+    }
+}
+
+impl IntoScopes for &[&str] {
+    fn into_scopes(self) -> String {
+        self.join(" ").as_str().into_scopes()
+    }
+}

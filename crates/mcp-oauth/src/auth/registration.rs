@@ -1,0 +1,314 @@
+//! Who the client is to the authorization server: static credentials, a
+//! Client ID Metadata Document, or dynamic registration (RFC 7591), in
+//! that order of preference.
+
+use std::fmt;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::{discovery::AuthServerMetadata, fetch::OAuthHttp};
+use crate::{Error, Result, secret, transport::preview};
+
+/// How the client identity was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RegistrationKind {
+    /// Given by the user; never dropped automatically.
+    Static,
+    /// A Client ID Metadata Document URL used as the client id.
+    MetadataDocument,
+    /// Obtained by dynamic registration; dropped and renewed when rejected.
+    Dynamic,
+}
+
+/// The client identity at one authorization server.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Registration {
+    pub(crate) client_id: String,
+    #[serde(
+        default,
+        with = "secret::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) client_secret: Option<SecretString>,
+    /// 0 or absent: the secret does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_secret_expires_at: Option<u64>,
+    pub(crate) token_endpoint_auth_method: String,
+    /// The redirect URI registered (dynamic registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) kind: RegistrationKind,
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("redirect_uri", &self.redirect_uri)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Registration {
+    /// Static credentials; the authentication method follows the secret and
+    /// what the server supports (`client_secret_basic` is RFC 8414's default).
+    pub(crate) fn fixed(
+        client_id: &str,
+        client_secret: Option<SecretString>,
+        metadata: &AuthServerMetadata,
+    ) -> Self {
+        let method = match &client_secret {
+            None => "none",
+            Some(_) => {
+                let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
+                match methods {
+                    Some(list)
+                        if !list.iter().any(|m| m == "client_secret_basic")
+                            && list.iter().any(|m| m == "client_secret_post") =>
+                    {
+                        "client_secret_post"
+                    }
+                    _ => "client_secret_basic",
+                }
+            }
+        };
+        Self {
+            client_id: client_id.to_owned(),
+            client_secret,
+            client_secret_expires_at: None,
+            token_endpoint_auth_method: method.to_owned(),
+            redirect_uri: None,
+            kind: RegistrationKind::Static,
+        }
+    }
+
+    /// A Client ID Metadata Document: the URL is the client id; public client.
+    pub(crate) fn metadata_document(url: &str) -> Self {
+        Self {
+            client_id: url.to_owned(),
+            client_secret: None,
+            client_secret_expires_at: None,
+            token_endpoint_auth_method: "none".to_owned(),
+            redirect_uri: None,
+            kind: RegistrationKind::MetadataDocument,
+        }
+    }
+
+    /// A dynamic registration whose secret has expired is useless.
+    pub(crate) fn is_expired(&self, now: u64) -> bool {
+        matches!(self.client_secret_expires_at, Some(at) if at != 0 && at <= now)
+    }
+
+    /// Whether a dynamic registration was made for this redirect URI.
+    pub(crate) fn fits_redirect(&self, redirect_uri: &Url) -> bool {
+        match (self.kind, &self.redirect_uri) {
+            (RegistrationKind::Dynamic, Some(registered)) => registered == redirect_uri.as_str(),
+            (RegistrationKind::Dynamic, None) => false,
+            _ => true,
+        }
+    }
+}
+
+/// What dynamic registration asks for.
+#[derive(Debug)]
+pub(crate) struct RegistrationRequest<'a> {
+    pub(crate) client_name: &'a str,
+    pub(crate) redirect_uri: &'a Url,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) additional: Option<&'a Map<String, Value>>,
+}
+
+/// RFC 7591 registration as a native public client.
+pub(crate) async fn register(
+    http: &OAuthHttp,
+    metadata: &AuthServerMetadata,
+    request: &RegistrationRequest<'_>,
+) -> Result<Registration> {
+    let Some(endpoint) = &metadata.registration_endpoint else {
+        return Err(Error::Registration {
+            url: metadata.issuer.clone(),
+            reason: "the authorization server offers no dynamic registration; pass a client id \
+                     (--client-id) registered there"
+                .into(),
+        });
+    };
+    let endpoint = Url::parse(endpoint).map_err(|error| Error::Registration {
+        url: endpoint.clone(),
+        reason: format!("not a URL: {error}"),
+    })?;
+    let body = registration_body(request);
+    let fetched = http.post_json(&endpoint, &body).await?;
+    if !fetched.is_success() {
+        #[derive(Deserialize)]
+        struct Refusal {
+            error: Option<String>,
+            error_description: Option<String>,
+        }
+        let reason = match fetched.json::<Refusal>() {
+            Ok(Refusal {
+                error: Some(error),
+                error_description,
+            }) => match error_description {
+                Some(description) => format!("{error}: {description}"),
+                None => error,
+            },
+            _ => format!("HTTP {}: {}", fetched.status, preview(&fetched.body)),
+        };
+        return Err(Error::Registration {
+            url: endpoint.to_string(),
+            reason,
+        });
+    }
+    #[derive(Deserialize)]
+    struct Registered {
+        client_id: String,
+        #[serde(default, with = "secret::option")]
+        client_secret: Option<SecretString>,
+        #[serde(default)]
+        client_secret_expires_at: Option<u64>,
+        #[serde(default)]
+        token_endpoint_auth_method: Option<String>,
+    }
+    let registered = fetched
+        .json::<Registered>()
+        .map_err(|error| Error::Registration {
+            url: endpoint.to_string(),
+            reason: format!(
+                "the answer is not a registration ({error}): {}",
+                preview(&fetched.body)
+            ),
+        })?;
+    // Honour the method the server assigned; a secret implies a confidential one.
+    let method = registered.token_endpoint_auth_method.unwrap_or_else(|| {
+        if registered.client_secret.is_some() {
+            "client_secret_basic"
+        } else {
+            "none"
+        }
+        .to_owned()
+    });
+    Ok(Registration {
+        client_id: registered.client_id,
+        client_secret: registered.client_secret,
+        client_secret_expires_at: registered.client_secret_expires_at,
+        token_endpoint_auth_method: method,
+        redirect_uri: Some(request.redirect_uri.to_string()),
+        kind: RegistrationKind::Dynamic,
+    })
+}
+
+/// The registration document: ours first, then the user's additions, which
+/// may override anything but the redirect URI.
+pub(crate) fn registration_body(request: &RegistrationRequest<'_>) -> Value {
+    let mut body = json!({
+        "client_name": request.client_name,
+        "redirect_uris": [request.redirect_uri.as_str()],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "application_type": "native",
+    });
+    if let (Some(scope), Some(object)) = (request.scope, body.as_object_mut()) {
+        object.insert("scope".into(), json!(scope));
+    }
+    if let (Some(additional), Some(object)) = (request.additional, body.as_object_mut()) {
+        for (key, value) in additional {
+            if key != "redirect_uris" {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(methods: Option<&[&str]>) -> AuthServerMetadata {
+        serde_json::from_value(json!({
+            "issuer": "https://as.example",
+            "token_endpoint_auth_methods_supported": methods,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn registers_as_a_native_public_client_with_exact_redirect() {
+        let redirect = Url::parse("http://127.0.0.1:4567/callback").unwrap();
+        let extra = json!({ "logo_uri": "https://x/logo.png", "redirect_uris": ["http://evil"] });
+        let body = registration_body(&RegistrationRequest {
+            client_name: "mcp-oauth",
+            redirect_uri: &redirect,
+            scope: Some("read write"),
+            additional: extra.as_object(),
+        });
+        assert_eq!(
+            body["redirect_uris"],
+            json!(["http://127.0.0.1:4567/callback"])
+        );
+        assert_eq!(body["token_endpoint_auth_method"], "none");
+        assert_eq!(body["application_type"], "native");
+        assert_eq!(
+            body["grant_types"],
+            json!(["authorization_code", "refresh_token"])
+        );
+        assert_eq!(body["scope"], "read write");
+        assert_eq!(body["logo_uri"], "https://x/logo.png");
+    }
+
+    #[test]
+    fn static_client_method_follows_secret_and_server() {
+        let secret = || Some(SecretString::from("s".to_owned()));
+        assert_eq!(
+            Registration::fixed("id", None, &metadata(None)).token_endpoint_auth_method,
+            "none"
+        );
+        assert_eq!(
+            Registration::fixed("id", secret(), &metadata(None)).token_endpoint_auth_method,
+            "client_secret_basic"
+        );
+        assert_eq!(
+            Registration::fixed("id", secret(), &metadata(Some(&["client_secret_post"])))
+                .token_endpoint_auth_method,
+            "client_secret_post"
+        );
+    }
+
+    #[test]
+    fn secret_is_never_in_debug() {
+        let registration = Registration::fixed(
+            "id",
+            Some(SecretString::from("hunter2".to_owned())),
+            &metadata(None),
+        );
+        assert!(!format!("{registration:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn expiry_and_redirect_fit() {
+        let mut registration = Registration::metadata_document("https://x/client.json");
+        assert!(!registration.is_expired(100));
+        registration.client_secret_expires_at = Some(50);
+        assert!(registration.is_expired(100));
+        registration.client_secret_expires_at = Some(0);
+        assert!(!registration.is_expired(100));
+        registration.kind = RegistrationKind::Dynamic;
+        registration.redirect_uri = Some("http://127.0.0.1:1/callback".into());
+        assert!(registration.fits_redirect(&Url::parse("http://127.0.0.1:1/callback").unwrap()));
+        assert!(!registration.fits_redirect(&Url::parse("http://127.0.0.1:2/callback").unwrap()));
+    }
+}

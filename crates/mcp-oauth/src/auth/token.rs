@@ -1,0 +1,352 @@
+//! The token endpoint: code exchange, refresh and client credentials, with
+//! the client authentication the registration calls for.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use super::{
+    discovery::require_secure,
+    fetch::{BasicAuth, Fetched, OAuthHttp},
+    registration::Registration,
+};
+use crate::{Error, Result, secret, transport::preview};
+
+/// Tokens as stored: the expiry is absolute, so it survives a restart.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Tokens {
+    #[serde(with = "secret")]
+    pub(crate) access_token: SecretString,
+    pub(crate) token_type: String,
+    #[serde(
+        default,
+        with = "secret::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) refresh_token: Option<SecretString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<String>,
+    /// Unix seconds; `None` when the server gave no lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at: Option<u64>,
+    pub(crate) received_at: u64,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl Tokens {
+    /// Whether the access token is still good `margin` seconds from `now`.
+    pub(crate) fn is_fresh(&self, now: u64) -> bool {
+        match self.expires_at {
+            None => true,
+            Some(expires_at) => {
+                now + refresh_margin(expires_at.saturating_sub(self.received_at)) < expires_at
+            }
+        }
+    }
+}
+
+/// 60 s before expiry for long-lived tokens, a tenth of the lifetime for
+/// short ones, so a 5-second token is not refreshed on every request.
+pub(crate) fn refresh_margin(lifetime: u64) -> u64 {
+    (lifetime / 10).min(60)
+}
+
+/// What is being exchanged for tokens.
+pub(crate) enum Grant<'a> {
+    AuthorizationCode {
+        code: &'a SecretString,
+        verifier: &'a SecretString,
+        redirect_uri: &'a Url,
+    },
+    Refresh {
+        refresh_token: &'a SecretString,
+        scope: Option<&'a str>,
+    },
+}
+
+impl fmt::Debug for Grant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AuthorizationCode { .. } => "Grant::AuthorizationCode",
+            Self::Refresh { .. } => "Grant::Refresh",
+        })
+    }
+}
+
+/// Asks the token endpoint for tokens. `previous` supplies what a refresh
+/// answer may omit (the refresh token, the scope).
+pub(crate) async fn request_tokens(
+    http: &OAuthHttp,
+    token_endpoint: &str,
+    client: &Registration,
+    grant: &Grant<'_>,
+    resource: Option<&str>,
+    previous: Option<&Tokens>,
+) -> Result<Tokens> {
+    let endpoint = Url::parse(token_endpoint).map_err(|error| Error::Discovery {
+        url: token_endpoint.to_owned(),
+        reason: format!("the token endpoint is not a URL: {error}"),
+    })?;
+    require_secure(&endpoint, "the token endpoint")?;
+    let mut form: Vec<(&str, &str)> = Vec::new();
+    match grant {
+        Grant::AuthorizationCode {
+            code,
+            verifier,
+            redirect_uri,
+        } => {
+            form.push(("grant_type", "authorization_code"));
+            form.push(("code", code.expose_secret()));
+            form.push(("code_verifier", verifier.expose_secret()));
+            form.push(("redirect_uri", redirect_uri.as_str()));
+        }
+        Grant::Refresh {
+            refresh_token,
+            scope,
+        } => {
+            form.push(("grant_type", "refresh_token"));
+            form.push(("refresh_token", refresh_token.expose_secret()));
+            if let Some(scope) = scope {
+                form.push(("scope", scope));
+            }
+        }
+    }
+    if let Some(resource) = resource {
+        form.push(("resource", resource));
+    }
+    let fetched = post_with_client_auth(http, &endpoint, client, form).await?;
+    parse_token_response(&endpoint, &fetched, previous)
+}
+
+/// Adds the client's authentication to a token request and sends it.
+pub(crate) async fn post_with_client_auth(
+    http: &OAuthHttp,
+    endpoint: &Url,
+    client: &Registration,
+    mut form: Vec<(&str, &str)>,
+) -> Result<Fetched> {
+    let secret = client.client_secret.as_ref();
+    let auth = match (client.token_endpoint_auth_method.as_str(), secret) {
+        ("client_secret_basic", Some(secret)) => BasicAuth::Credentials {
+            client_id: &client.client_id,
+            secret,
+        },
+        ("client_secret_post", Some(secret)) => {
+            form.push(("client_id", &client.client_id));
+            form.push(("client_secret", secret.expose_secret()));
+            BasicAuth::None
+        }
+        _ => {
+            form.push(("client_id", &client.client_id));
+            BasicAuth::None
+        }
+    };
+    http.post_form(endpoint, &form, auth).await
+}
+
+#[derive(Deserialize)]
+struct RawTokens {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    expires_in: Option<Value>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Reads a token answer. An `error` is an error whatever the status (some
+/// servers send it with 200); `expires_in` may be a number or a string.
+pub(crate) fn parse_token_response(
+    endpoint: &Url,
+    fetched: &Fetched,
+    previous: Option<&Tokens>,
+) -> Result<Tokens> {
+    let raw = serde_json::from_slice::<RawTokens>(&fetched.body);
+    let refused = |error: String, description: Option<String>| Error::TokenEndpoint {
+        url: endpoint.to_string(),
+        status: fetched.status,
+        error,
+        description,
+    };
+    let raw = match raw {
+        Ok(RawTokens {
+            error: Some(error),
+            error_description,
+            ..
+        }) => {
+            return Err(refused(error, error_description));
+        }
+        Ok(raw) if fetched.is_success() => raw,
+        _ if !fetched.is_success() => {
+            return Err(refused(
+                format!("HTTP {}", fetched.status),
+                Some(preview(&fetched.body)),
+            ));
+        }
+        Ok(_) | Err(_) => {
+            return Err(Error::Protocol {
+                url: endpoint.to_string(),
+                detail: format!(
+                    "the token answer is not valid JSON: {}",
+                    preview(&fetched.body)
+                ),
+            });
+        }
+    };
+    let Some(access_token) = raw.access_token.filter(|token| !token.is_empty()) else {
+        return Err(Error::Protocol {
+            url: endpoint.to_string(),
+            detail: "the token answer has no access_token".into(),
+        });
+    };
+    let token_type = raw.token_type.unwrap_or_else(|| "Bearer".to_owned());
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::Protocol {
+            url: endpoint.to_string(),
+            detail: format!("the token type is {token_type:?}; only Bearer tokens are supported"),
+        });
+    }
+    let received_at = secret::now();
+    let lifetime = match raw.expires_in {
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    Ok(Tokens {
+        access_token: SecretString::from(access_token),
+        token_type: "Bearer".to_owned(),
+        refresh_token: raw
+            .refresh_token
+            .filter(|token| !token.is_empty())
+            .map(SecretString::from)
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        scope: raw.scope.or_else(|| previous.and_then(|p| p.scope.clone())),
+        expires_at: lifetime.map(|seconds| received_at + seconds),
+        received_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(status: u16, body: &str) -> Fetched {
+        Fetched {
+            status,
+            body: bytes::Bytes::from(body.to_owned()),
+        }
+    }
+
+    fn endpoint() -> Url {
+        Url::parse("https://as.example/token").unwrap()
+    }
+
+    #[test]
+    fn a_normal_answer() {
+        let tokens = parse_token_response(
+            &endpoint(),
+            &fetched(200, r#"{"access_token":"at","token_type":"bearer","expires_in":"3600","refresh_token":"rt","scope":"a b"}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!(tokens.access_token.expose_secret(), "at");
+        assert_eq!(tokens.expires_at, Some(tokens.received_at + 3600));
+        assert_eq!(tokens.scope.as_deref(), Some("a b"));
+        assert!(!format!("{tokens:?}").contains("rt"));
+    }
+
+    #[test]
+    fn an_error_with_status_200_is_an_error() {
+        let error = parse_token_response(
+            &endpoint(),
+            &fetched(
+                200,
+                r#"{"error":"invalid_grant","error_description":"expired"}"#,
+            ),
+            None,
+        )
+        .unwrap_err();
+        match error {
+            Error::TokenEndpoint {
+                error, description, ..
+            } => {
+                assert_eq!(error, "invalid_grant");
+                assert_eq!(description.as_deref(), Some("expired"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refresh_keeps_what_the_answer_omits() {
+        let previous = parse_token_response(
+            &endpoint(),
+            &fetched(
+                200,
+                r#"{"access_token":"a1","token_type":"Bearer","refresh_token":"r1","scope":"s"}"#,
+            ),
+            None,
+        )
+        .unwrap();
+        let next = parse_token_response(
+            &endpoint(),
+            &fetched(200, r#"{"access_token":"a2","token_type":"Bearer"}"#),
+            Some(&previous),
+        )
+        .unwrap();
+        assert_eq!(next.refresh_token.unwrap().expose_secret(), "r1");
+        assert_eq!(next.scope.as_deref(), Some("s"));
+        assert_eq!(next.expires_at, None);
+    }
+
+    #[test]
+    fn refuses_other_token_types_and_garbage() {
+        let mac = parse_token_response(
+            &endpoint(),
+            &fetched(200, r#"{"access_token":"a","token_type":"mac"}"#),
+            None,
+        );
+        assert!(matches!(mac, Err(Error::Protocol { .. })));
+        let garbage = parse_token_response(&endpoint(), &fetched(200, "{not json"), None);
+        assert!(matches!(garbage, Err(Error::Protocol { .. })));
+        let server_error = parse_token_response(&endpoint(), &fetched(500, "oops"), None);
+        assert!(matches!(
+            server_error,
+            Err(Error::TokenEndpoint { status: 500, .. })
+        ));
+    }
+
+    #[test]
+    fn refresh_margin_scales_with_lifetime() {
+        assert_eq!(refresh_margin(3600), 60);
+        assert_eq!(refresh_margin(5), 0);
+        assert_eq!(refresh_margin(100), 10);
+        let tokens = Tokens {
+            access_token: SecretString::from("a".to_owned()),
+            token_type: "Bearer".into(),
+            refresh_token: None,
+            scope: None,
+            expires_at: Some(1000 + 3600),
+            received_at: 1000,
+        };
+        assert!(tokens.is_fresh(1000 + 3500));
+        assert!(!tokens.is_fresh(1000 + 3545));
+    }
+}

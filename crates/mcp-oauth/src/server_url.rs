@@ -1,0 +1,207 @@
+//! [`ServerUrl`]: the canonical form of an MCP server's URL.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::{Error, Result};
+
+/// The canonical URL of an MCP server (RFC 8707 §2): the `resource` sent to
+/// the authorization server and the key under which credentials are cached.
+///
+/// Scheme and host are lower-cased, a default port is dropped, the fragment
+/// is removed, the path is kept (two servers on one host never share
+/// credentials), and a bare origin has no trailing slash.
+///
+/// ```
+/// use mcp_oauth::ServerUrl;
+///
+/// let url = ServerUrl::parse("HTTPS://Example.COM:443/mcp#top").unwrap();
+/// assert_eq!(url.as_str(), "https://example.com/mcp");
+/// assert_eq!(ServerUrl::parse("https://example.com/").unwrap().as_str(), "https://example.com");
+/// assert!(ServerUrl::parse("ftp://example.com").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ServerUrl {
+    url: Url,
+    canonical: String,
+}
+
+impl ServerUrl {
+    /// Parses and canonicalizes an absolute `http(s)` URL with a host.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let mut url = Url::parse(text.trim()).map_err(|error| match error {
+            url::ParseError::RelativeUrlWithoutBase => {
+                invalid("not an absolute URL; include the scheme, e.g. https://example.com/mcp")
+            }
+            other => invalid(&other.to_string()),
+        })?;
+        match url.scheme() {
+            "http" | "https" => {}
+            scheme => {
+                return Err(invalid(&format!(
+                    "the scheme {scheme:?} is not supported; use http:// or https://"
+                )));
+            }
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("the URL has no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "credentials in the URL are not allowed; use the auth options",
+            ));
+        }
+        url.set_fragment(None);
+        let mut canonical = url.to_string();
+        if url.path() == "/" && url.query().is_none() {
+            canonical.pop();
+        }
+        Ok(Self { url, canonical })
+    }
+
+    /// The canonical URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Whether the host is a loopback address (`127.0.0.0/8`, `::1`,
+    /// `localhost`), where plain `http` is acceptable.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.url)
+    }
+
+    /// A file name for this server's cached credentials: readable, and unique
+    /// through a hash of the whole canonical URL.
+    pub(crate) fn cache_file_stem(&self) -> String {
+        let readable: String = format!(
+            "{}_{}",
+            self.url.host_str().unwrap_or("server"),
+            self.url.port().map(|p| p.to_string()).unwrap_or_default()
+        )
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+        let digest = Sha256::digest(self.canonical.as_bytes());
+        let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("{}-{hash}", readable.trim_end_matches('_'))
+    }
+}
+
+/// Whether `url`'s host is loopback.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical)
+    }
+}
+
+impl fmt::Debug for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerUrl({:?})", self.canonical)
+    }
+}
+
+impl std::str::FromStr for ServerUrl {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        Self::parse(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        let cases = [
+            ("https://EXAMPLE.com/mcp", "https://example.com/mcp"),
+            ("https://example.com:443/mcp", "https://example.com/mcp"),
+            ("http://example.com:80", "http://example.com"),
+            ("https://example.com:8443/", "https://example.com:8443"),
+            (
+                "https://example.com/a/b/?x=1#frag",
+                "https://example.com/a/b/?x=1",
+            ),
+            ("http://[::1]:9000/mcp", "http://[::1]:9000/mcp"),
+        ];
+        for (input, canonical) in cases {
+            assert_eq!(
+                ServerUrl::parse(input).unwrap().as_str(),
+                canonical,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_paths_on_one_host_never_share_a_cache_file() {
+        let a = ServerUrl::parse("https://example.com/a/mcp").unwrap();
+        let b = ServerUrl::parse("https://example.com/b/mcp").unwrap();
+        assert_ne!(a.cache_file_stem(), b.cache_file_stem());
+        assert!(
+            a.cache_file_stem().starts_with("example.com-"),
+            "{}",
+            a.cache_file_stem()
+        );
+        let same = ServerUrl::parse("HTTPS://example.com:443/a/mcp").unwrap();
+        assert_eq!(a.cache_file_stem(), same.cache_file_stem());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_server_url() {
+        for bad in [
+            "ftp://x/y",
+            "example.com/mcp",
+            "http://",
+            "https://user:pw@example.com/mcp",
+        ] {
+            assert!(ServerUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_detection() {
+        for (url, loopback) in [
+            ("http://127.0.0.1:1/mcp", true),
+            ("http://127.8.9.1/", true),
+            ("http://[::1]/", true),
+            ("http://LOCALHOST:3000", true),
+            ("http://example.com", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(
+                ServerUrl::parse(url).unwrap().is_loopback(),
+                loopback,
+                "{url}"
+            );
+        }
+    }
+}
