@@ -17,7 +17,7 @@ use super::{
     fetch::OAuthHttp,
     registration::{Registration, RegistrationKind, RegistrationRequest, register},
     token::{Grant, Tokens, request_tokens},
-    user_agent::{UserAgent, present},
+    user_agent::{Presented, UserAgent, present},
 };
 use crate::{
     Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
@@ -437,16 +437,20 @@ impl OAuth {
                 scope,
             },
         )?;
-        (settings.notice)(&format!(
-            "Authorize mcp-oauth for {} in your browser:\n  {url}\n(waiting for the redirect to {redirect_uri})",
-            bound.server
-        ));
-        let pasted = match settings.user_agent {
-            UserAgent::PrintUrl => Some(paste_lines()),
-            _ => None,
+        // The listener serves while the browser opens: a browser (or script)
+        // may come back before `present` returns.
+        let (paste, pasted) = tokio::sync::mpsc::channel(4);
+        let presenting = async {
+            // Where no browser opened, a pasted redirect URL completes the login too.
+            if present(&settings.user_agent, &url, &*settings.notice).await? == Presented::Printed {
+                feed_stdin_lines(paste);
+            }
+            Ok(())
         };
-        present(&settings.user_agent, &url, &*settings.notice).await?;
-        let response = callback.wait(&state, settings.timeout, pasted).await?;
+        let ((), response) = tokio::try_join!(
+            presenting,
+            callback.wait(&state, settings.timeout, Some(pasted))
+        )?;
         check_issuer(metadata, response.iss.as_deref())?;
         let token_endpoint = token_endpoint(metadata)?;
         let tokens = request_tokens(
@@ -569,9 +573,8 @@ fn is_rejected_grant(error: &Error) -> bool {
     matches!(error, Error::TokenEndpoint { error, .. } if error == "invalid_grant")
 }
 
-/// Lines typed on stdin: a pasted redirect URL completes a `PrintUrl` login.
-fn paste_lines() -> tokio::sync::mpsc::Receiver<String> {
-    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+/// Lines typed on stdin: a pasted redirect URL completes a printed login.
+fn feed_stdin_lines(sender: tokio::sync::mpsc::Sender<String>) {
     tokio::spawn(async move {
         use tokio::io::AsyncBufReadExt;
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -581,7 +584,6 @@ fn paste_lines() -> tokio::sync::mpsc::Receiver<String> {
             }
         }
     });
-    receiver
 }
 
 impl OAuthBuilder {

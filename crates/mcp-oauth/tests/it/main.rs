@@ -3,6 +3,7 @@
 mod bad_input;
 mod bearer;
 mod legacy_sse;
+mod oauth;
 mod stdio;
 mod streamable;
 mod support;
