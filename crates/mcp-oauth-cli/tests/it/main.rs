@@ -2,4 +2,5 @@
 
 mod commands;
 mod failures;
+mod oauth;
 mod support;

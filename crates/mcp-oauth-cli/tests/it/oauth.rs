@@ -1,0 +1,231 @@
+//! The OAuth flow through the CLI, with a scripted browser.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, TestServer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::{Run, mcp_oauth_with_env};
+
+/// A "browser" that follows the authorization redirect into the callback,
+/// as a person who approves at once would.
+fn scripted_browser(dir: &Path) -> String {
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nexec curl -s -L --max-time 10 -o /dev/null \"$1\"\n",
+    )
+    .unwrap();
+    // Run through sh: no exec of a file that was just written (ETXTBSY).
+    format!("sh {}", script.display())
+}
+
+async fn protected() -> (AuthServer, TestServer) {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    (auth, server)
+}
+
+async fn run(args: &[&str], cache: &Path, browser: &str) -> Run {
+    let mut full: Vec<&str> = args.to_vec();
+    let cache = cache.to_str().unwrap();
+    full.extend(["--cache-dir", cache, "--login-timeout", "15"]);
+    mcp_oauth_with_env(&full, &[("BROWSER", browser)]).await
+}
+
+#[tokio::test]
+async fn login_once_then_every_command_works_without_a_browser() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url();
+
+    let login = run(&["login", &url], &cache, &scripted_browser(dir.path())).await;
+    login.success();
+    assert!(
+        login
+            .stdout
+            .starts_with(&format!("Logged in to {url} via {}", auth.issuer())),
+        "{}",
+        login.stdout
+    );
+    assert!(
+        login.stderr.contains("/authorize?"),
+        "the URL is always printed: {}",
+        login.stderr
+    );
+
+    // No browser from now on: `false` would fail any attempt to open one.
+    let call = run(
+        &["call", &url, "add", "--args", r#"{"a":2,"b":40}"#],
+        &cache,
+        "false",
+    )
+    .await;
+    assert_eq!(call.success().stdout, "42\n");
+    let tools = run(&["tools", &url], &cache, "false").await;
+    assert!(tools.success().stdout.contains("echo "));
+    assert_eq!(
+        auth.requests()
+            .iter()
+            .filter(|r| r.kind == AuthRequestKind::Authorize)
+            .count(),
+        1
+    );
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_first_call_logs_in_by_itself() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let call = run(
+        &[
+            "call",
+            &server.url(),
+            "echo",
+            "--args",
+            r#"{"text":"authorized"}"#,
+        ],
+        &dir.path().join("cache"),
+        &scripted_browser(dir.path()),
+    )
+    .await;
+    assert_eq!(call.success().stdout, "authorized\n");
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_trace_level_run_never_logs_a_token_code_or_verifier() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let call = run(
+        &[
+            "-vv",
+            "call",
+            &server.url(),
+            "echo",
+            "--args",
+            r#"{"text":"x"}"#,
+        ],
+        &dir.path().join("cache"),
+        &scripted_browser(dir.path()),
+    )
+    .await;
+    call.success();
+    assert!(
+        call.stderr.contains("TRACE") || call.stderr.contains("DEBUG"),
+        "logging was on"
+    );
+    let token_request = auth
+        .requests()
+        .into_iter()
+        .find(|r| r.kind == AuthRequestKind::Token)
+        .unwrap();
+    let secrets = [
+        auth.tokens()[0].access_token.clone(),
+        token_request.param("code").unwrap().to_owned(),
+        token_request.param("code_verifier").unwrap().to_owned(),
+    ];
+    for secret in &secrets {
+        assert!(secret.len() > 8);
+        assert!(
+            !call.stderr.contains(secret.as_str()),
+            "a secret leaked into the log"
+        );
+        assert!(!call.stdout.contains(secret.as_str()));
+    }
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn no_browser_login_completes_with_the_pasted_redirect_url() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args([
+            "login",
+            &server.url(),
+            "--no-browser",
+            "--login-timeout",
+            "15",
+        ])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .env_remove("BROWSER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let paste = async {
+        // The person reads the URL on stderr, approves, and pastes where the
+        // browser landed (the callback is never reached here).
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            let Some(start) = line.find("http") else {
+                continue;
+            };
+            if !line.contains("/authorize?") {
+                continue;
+            }
+            let no_redirects = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let answer = no_redirects.get(&line[start..]).send().await.unwrap();
+            let landed = answer.headers()["location"].to_str().unwrap().to_owned();
+            stdin
+                .write_all(format!("{landed}\n").as_bytes())
+                .await
+                .unwrap();
+            return;
+        }
+        panic!("no authorization URL was printed");
+    };
+    tokio::time::timeout(Duration::from_secs(20), paste)
+        .await
+        .expect("bounded");
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("Logged in to"));
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_port_in_use_is_named_with_the_fix() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let login = run(
+        &["login", &server.url(), "--callback-port", &port],
+        &dir.path().join("cache"),
+        "false",
+    )
+    .await;
+    login.exit(6);
+    assert!(login.stderr.contains(&port), "{}", login.stderr);
+    assert!(login.stderr.contains("--callback-port"), "{}", login.stderr);
+    drop(busy);
+    auth.stop().await;
+    server.stop().await;
+}
