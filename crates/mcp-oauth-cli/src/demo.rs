@@ -1,101 +1,107 @@
-//! `mcp-oauth demo`: a server on loopback and the client at work on it.
+//! `mcp-oauth demo`: an authorization server and a protected MCP server on
+//! loopback, and the whole OAuth flow against them, explained.
 
 use std::time::Instant;
 
-use mcp_oauth::Client;
-use mcp_oauth_testkit::TestServer;
+use mcp_oauth::{Auth, Client, MemoryTokenStorage, OAuth, UserAgent, model::CallToolResult};
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode, TestServer};
 use serde_json::json;
 
 use crate::{
+    cli::Options,
     failure::{Exit, Failure},
     output::Output,
 };
 
-pub(crate) async fn run(out: &mut Output, serve: bool) -> Result<(), Failure> {
-    let server = TestServer::builder().start().await.map_err(|error| {
-        Failure::new(
-            Exit::Unreachable,
-            format!("could not start the demo server: {error}"),
-        )
-        .hint("is the loopback interface up?")
-    })?;
-    let url = server.url();
-    out.line(&format!("Started a demo MCP server at {url}"))?;
-
-    let started = Instant::now();
-    let client = Client::builder(&url).connect().await?;
-    let details = client.server();
-    out.line(&format!(
-        "1. Connected in {} ms: {} speaks protocol {} over {}",
-        started.elapsed().as_millis(),
-        details.name.as_deref().unwrap_or("the server"),
-        details.protocol_version,
-        client.connected_via()
-    ))?;
-
-    let started = Instant::now();
-    client.ping().await?;
-    out.line(&format!(
-        "2. ping answered in {} ms",
-        started.elapsed().as_millis()
-    ))?;
-
-    let tools = client.list_tools().await?;
-    let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
-    out.line(&format!(
-        "3. The server offers {} tools: {}",
-        names.len(),
-        names.join(", ")
-    ))?;
-
-    let arguments = json!({ "text": "Hello from mcp-oauth" });
-    let echoed = client
-        .call_tool("echo", arguments.as_object().cloned())
-        .await?;
-    out.line(&format!(
-        "4. call echo {arguments} -> {}",
-        first_text(&echoed)
-    ))?;
-    let arguments = json!({ "a": 2, "b": 3 });
-    let sum = client
-        .call_tool("add", arguments.as_object().cloned())
-        .await?;
-    out.line(&format!("5. call add {arguments} -> {}", first_text(&sum)))?;
-
-    client.close().await;
-    let requests = server.requests();
-    let deleted = requests
-        .iter()
-        .any(|request| request.http_method == "DELETE");
-    out.line(if deleted {
-        "6. Closed the session (the server saw a DELETE of it)."
-    } else {
-        "6. Closed the connection (2026-07-28 has no session to delete)."
-    })?;
-    out.line(&format!(
-        "The whole exchange took {} HTTP requests.",
-        requests.len()
-    ))?;
-
-    if serve {
+pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Result<(), Failure> {
+    let start_failed = |error: std::io::Error| {
+        Failure::new(Exit::Unreachable, format!("could not start the demo servers: {error}"))
+            .hint("is the loopback interface up?")
+    };
+    let auth = AuthServer::builder()
+        .login(LoginMode::Interactive)
+        .scopes_supported(&["mcp:tools", "offline_access"])
+        .start()
+        .await
+        .map_err(start_failed)?;
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .challenge_scope("mcp:tools")
+        .start()
+        .await
+        .map_err(start_failed)?;
+    let result = walk_through(options, out, &auth, &server).await;
+    if result.is_ok() && serve {
+        let url = server.url();
         out.line(&format!(
-            "\nThe demo server keeps running; in another terminal try:\n  \
-             mcp-oauth tools {url}\n  \
+            "\nThe demo servers keep running. In another terminal try:\n  \
+             mcp-oauth login {url}\n  \
              mcp-oauth call {url} echo --args '{{\"text\":\"hi\"}}'\n\
-             Press Ctrl-C to stop it."
+             (sign in as demo / demo). Press Ctrl-C to stop them."
         ))?;
         crate::commands::finish(out);
         let _ = tokio::signal::ctrl_c().await;
     }
     server.stop().await;
+    auth.stop().await;
+    result
+}
+
+async fn walk_through(
+    options: &Options,
+    out: &mut Output,
+    auth: &AuthServer,
+    server: &TestServer,
+) -> Result<(), Failure> {
+    let url = server.url();
+    out.line(&format!(
+        "Started a demo authorization server at {} and a protected MCP server at {url}.",
+        auth.issuer()
+    ))?;
+    let agent = if options.no_browser { UserAgent::PrintUrl } else { UserAgent::SystemBrowser };
+    // The demo's tokens stay in memory: nothing is written to your cache.
+    let oauth = OAuth::builder(&url)
+        .token_storage(MemoryTokenStorage::new())
+        .user_agent(agent)
+        .on_notice(|message| eprintln!("{message}\nSign in as demo / demo, then approve."))
+        .build()?;
+
+    let started = Instant::now();
+    let client = Client::builder(&url).auth(Auth::from(oauth.clone())).connect().await?;
+    let requests = auth.requests();
+    let count = |kind: AuthRequestKind| requests.iter().filter(|r| r.kind == kind).count();
+    let stored = oauth.stored().await?;
+    let client_id = stored.as_ref().and_then(|s| s.client_id()).unwrap_or("?").to_owned();
+    let scope = stored.as_ref().and_then(|s| s.scope()).unwrap_or("").to_owned();
+    out.line(&format!(
+        "1. The server answered the first request with 401 and named its authorization server.\n\
+         2. Discovery read {} metadata document(s); dynamic registration made the client {client_id}.\n\
+         3. You signed in and approved in the browser; the code came back to a loopback listener\n   \
+            and was exchanged, with its PKCE verifier, for a token with scope \"{scope}\".\n   \
+            ({} authorization request, {} token request, {} ms in all.)",
+        count(AuthRequestKind::Metadata),
+        count(AuthRequestKind::Authorize),
+        count(AuthRequestKind::Token),
+        started.elapsed().as_millis(),
+    ))?;
+
+    let arguments = json!({ "text": "Hello from mcp-oauth" });
+    let echoed = client.call_tool("echo", arguments.as_object().cloned()).await?;
+    out.line(&format!("4. With the token, call echo {arguments} -> {}", first_text(&echoed)))?;
+    client.close().await;
+
+    auth.clear_requests();
+    let again = Client::builder(&url).auth(Auth::from(oauth)).connect().await?;
+    let sum = again.call_tool("add", json!({ "a": 2, "b": 3 }).as_object().cloned()).await?;
+    again.close().await;
+    out.line(&format!(
+        "5. A second connection used the cached token ({} requests to the authorization server): add 2 3 -> {}",
+        auth.requests().len(),
+        first_text(&sum)
+    ))?;
     Ok(())
 }
 
-fn first_text(result: &mcp_oauth::model::CallToolResult) -> String {
-    result
-        .content
-        .first()
-        .and_then(|block| block.as_text())
-        .map(|t| t.text.clone())
-        .unwrap_or_default()
+fn first_text(result: &CallToolResult) -> String {
+    result.content.first().and_then(|block| block.as_text()).map(|t| t.text.clone()).unwrap_or_default()
 }

@@ -66,7 +66,7 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
             client.close().await;
             result
         }
-        Command::Demo(demo) => demo::run(out, demo.serve).await,
+        Command::Demo(demo) => demo::run(options, out, demo.serve).await,
         Command::Login(target) => login::login(options, &target.url, out).await,
         Command::Call(call) => {
             let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
