@@ -114,6 +114,60 @@ pub(crate) struct Options {
     #[arg(long, global = true, help_heading = "OAuth")]
     pub(crate) no_browser: bool,
 
+    /// How tokens are obtained: a person signs in (authorization-code), or a
+    /// machine does (client-credentials, cross-app-access).
+    #[arg(long, global = true, value_enum, default_value_t = GrantArg::AuthorizationCode, help_heading = "OAuth")]
+    pub(crate) grant: GrantArg,
+
+    /// A PEM private key: authenticate with a signed JWT (private_key_jwt).
+    #[arg(long, global = true, value_name = "FILE", help_heading = "OAuth")]
+    pub(crate) private_key: Option<PathBuf>,
+
+    /// The algorithm of --private-key: ES256 or RS256.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ALG",
+        default_value = "ES256",
+        help_heading = "OAuth"
+    )]
+    pub(crate) signing_alg: String,
+
+    /// Cross-app access: the identity provider's token endpoint.
+    #[arg(long, global = true, value_name = "URL", help_heading = "OAuth")]
+    pub(crate) idp_token_endpoint: Option<String>,
+
+    /// Cross-app access: the user's ID token from the identity provider.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_IDP_ID_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        help_heading = "OAuth"
+    )]
+    pub(crate) idp_id_token: Option<String>,
+
+    /// Cross-app access: this application's client id at the identity provider.
+    #[arg(long, global = true, value_name = "ID", help_heading = "OAuth")]
+    pub(crate) idp_client_id: Option<String>,
+
+    /// Cross-app access: its secret there, if one is needed.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_IDP_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET",
+        help_heading = "OAuth"
+    )]
+    pub(crate) idp_client_secret: Option<String>,
+
+    /// How to answer a server's requests for input: decline them, or accept
+    /// with the defaults of their form.
+    #[arg(long, global = true, value_enum, default_value_t = ElicitationArg::Decline)]
+    pub(crate) elicitation: ElicitationArg,
+
     /// Seconds to wait for the sign-in in the browser.
     #[arg(
         long,
@@ -135,6 +189,19 @@ pub(crate) struct Options {
     /// Seconds to wait for the connection and for each request.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
     pub(crate) timeout: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GrantArg {
+    AuthorizationCode,
+    ClientCredentials,
+    CrossAppAccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ElicitationArg {
+    Decline,
+    AcceptDefaults,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

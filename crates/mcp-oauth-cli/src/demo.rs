@@ -15,8 +15,11 @@ use crate::{
 
 pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Result<(), Failure> {
     let start_failed = |error: std::io::Error| {
-        Failure::new(Exit::Unreachable, format!("could not start the demo servers: {error}"))
-            .hint("is the loopback interface up?")
+        Failure::new(
+            Exit::Unreachable,
+            format!("could not start the demo servers: {error}"),
+        )
+        .hint("is the loopback interface up?")
     };
     let auth = AuthServer::builder()
         .login(LoginMode::Interactive)
@@ -58,7 +61,11 @@ async fn walk_through(
         "Started a demo authorization server at {} and a protected MCP server at {url}.",
         auth.issuer()
     ))?;
-    let agent = if options.no_browser { UserAgent::PrintUrl } else { UserAgent::SystemBrowser };
+    let agent = if options.no_browser {
+        UserAgent::PrintUrl
+    } else {
+        UserAgent::SystemBrowser
+    };
     // The demo's tokens stay in memory: nothing is written to your cache.
     let oauth = OAuth::builder(&url)
         .token_storage(MemoryTokenStorage::new())
@@ -67,12 +74,23 @@ async fn walk_through(
         .build()?;
 
     let started = Instant::now();
-    let client = Client::builder(&url).auth(Auth::from(oauth.clone())).connect().await?;
+    let client = Client::builder(&url)
+        .auth(Auth::from(oauth.clone()))
+        .connect()
+        .await?;
     let requests = auth.requests();
     let count = |kind: AuthRequestKind| requests.iter().filter(|r| r.kind == kind).count();
     let stored = oauth.stored().await?;
-    let client_id = stored.as_ref().and_then(|s| s.client_id()).unwrap_or("?").to_owned();
-    let scope = stored.as_ref().and_then(|s| s.scope()).unwrap_or("").to_owned();
+    let client_id = stored
+        .as_ref()
+        .and_then(|s| s.client_id())
+        .unwrap_or("?")
+        .to_owned();
+    let scope = stored
+        .as_ref()
+        .and_then(|s| s.scope())
+        .unwrap_or("")
+        .to_owned();
     out.line(&format!(
         "1. The server answered the first request with 401 and named its authorization server.\n\
          2. Discovery read {} metadata document(s); dynamic registration made the client {client_id}.\n\
@@ -86,13 +104,23 @@ async fn walk_through(
     ))?;
 
     let arguments = json!({ "text": "Hello from mcp-oauth" });
-    let echoed = client.call_tool("echo", arguments.as_object().cloned()).await?;
-    out.line(&format!("4. With the token, call echo {arguments} -> {}", first_text(&echoed)))?;
+    let echoed = client
+        .call_tool("echo", arguments.as_object().cloned())
+        .await?;
+    out.line(&format!(
+        "4. With the token, call echo {arguments} -> {}",
+        first_text(&echoed)
+    ))?;
     client.close().await;
 
     auth.clear_requests();
-    let again = Client::builder(&url).auth(Auth::from(oauth)).connect().await?;
-    let sum = again.call_tool("add", json!({ "a": 2, "b": 3 }).as_object().cloned()).await?;
+    let again = Client::builder(&url)
+        .auth(Auth::from(oauth))
+        .connect()
+        .await?;
+    let sum = again
+        .call_tool("add", json!({ "a": 2, "b": 3 }).as_object().cloned())
+        .await?;
     again.close().await;
     out.line(&format!(
         "5. A second connection used the cached token ({} requests to the authorization server): add 2 3 -> {}",
@@ -103,5 +131,10 @@ async fn walk_through(
 }
 
 fn first_text(result: &CallToolResult) -> String {
-    result.content.first().and_then(|block| block.as_text()).map(|t| t.text.clone()).unwrap_or_default()
+    result
+        .content
+        .first()
+        .and_then(|block| block.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
 }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use mcp_oauth::{Auth, OAuth, UserAgent};
+use mcp_oauth::{Auth, CrossAppAccess, OAuth, SigningAlgorithm, UserAgent};
 use serde_json::{Value, json};
 
 use crate::{
-    cli::{CallbackHostArg, Options},
+    cli::{CallbackHostArg, GrantArg, Options},
     failure::{Exit, Failure},
     output::Output,
 };
@@ -73,6 +73,38 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
     }
     if options.callback_host == CallbackHostArg::Localhost {
         builder = builder.callback_host_localhost();
+    }
+    if let Some(path) = &options.private_key {
+        let pem = std::fs::read_to_string(path).map_err(|error| {
+            bad(&format!(
+                "cannot read --private-key {}: {error}",
+                path.display()
+            ))
+        })?;
+        builder = builder.private_key_jwt(pem, options.signing_alg.parse::<SigningAlgorithm>()?);
+    }
+    builder = match options.grant {
+        GrantArg::AuthorizationCode => builder,
+        GrantArg::ClientCredentials => builder.client_credentials(),
+        GrantArg::CrossAppAccess => {
+            let (Some(endpoint), Some(id_token), Some(idp_client)) = (
+                &options.idp_token_endpoint,
+                &options.idp_id_token,
+                &options.idp_client_id,
+            ) else {
+                return Err(bad(
+                    "--grant cross-app-access needs --idp-token-endpoint, --idp-id-token and --idp-client-id",
+                ));
+            };
+            let mut idp = CrossAppAccess::new(endpoint, id_token, idp_client);
+            if let Some(secret) = &options.idp_client_secret {
+                idp = idp.idp_client_secret(secret);
+            }
+            builder.cross_app_access(idp)
+        }
+    };
+    if options.grant != GrantArg::AuthorizationCode && options.client_id.is_none() {
+        return Err(bad("machine-to-machine grants need --client-id"));
     }
     Ok(builder.build()?)
 }

@@ -10,10 +10,10 @@ mod output;
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
 use clap::Parser;
-use mcp_oauth::{Client, ClientBuilder, TransportMode};
+use mcp_oauth::{Client, ClientBuilder, ElicitationPolicy, TransportMode};
 
 use crate::{
-    cli::{Cli, Command, Options, StdioArgs, TransportArg},
+    cli::{Cli, Command, ElicitationArg, Options, StdioArgs, TransportArg},
     failure::{Exit, Failure},
     output::Output,
 };
@@ -132,7 +132,12 @@ fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder,
         TransportArg::Http => TransportMode::StreamableHttp,
         TransportArg::Sse => TransportMode::Sse,
     };
+    let elicitation = match options.elicitation {
+        ElicitationArg::Decline => ElicitationPolicy::Decline,
+        ElicitationArg::AcceptDefaults => ElicitationPolicy::AcceptDefaults,
+    };
     Ok(builder
+        .elicitation(elicitation)
         .transport(transport)
         .timeout(Duration::from_secs_f64(options.timeout)))
 }

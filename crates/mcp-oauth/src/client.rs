@@ -8,7 +8,9 @@ use crate::{
     model::{
         CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool,
     },
-    transport::{ConnectedVia, Connection, HttpCore, ServerDetails, TransportMode},
+    transport::{
+        ConnectedVia, Connection, ElicitationPolicy, HttpCore, ServerDetails, TransportMode,
+    },
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -64,6 +66,7 @@ pub struct ClientBuilder {
     auth: Auth,
     transport: TransportMode,
     timeout: Duration,
+    elicitation: ElicitationPolicy,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -195,6 +198,7 @@ impl ClientBuilder {
             auth: Auth::None,
             transport: TransportMode::Auto,
             timeout: DEFAULT_TIMEOUT,
+            elicitation: ElicitationPolicy::Decline,
         }
     }
 
@@ -218,9 +222,19 @@ impl ClientBuilder {
         self
     }
 
+    /// How to answer a server's requests for user input (default:
+    /// [`ElicitationPolicy::Decline`]).
+    pub fn elicitation(mut self, policy: ElicitationPolicy) -> Self {
+        self.elicitation = policy;
+        self
+    }
+
     /// Connects and completes the protocol handshake.
     pub async fn connect(self) -> Result<Client> {
         let timeout = self.timeout;
+        let handler = crate::transport::Handler {
+            elicitation: self.elicitation,
+        };
         let (target, connection, oauth) = match self.target {
             Target::Url(url) => {
                 let server = ServerUrl::parse(&url)?;
@@ -233,7 +247,7 @@ impl ClientBuilder {
                     within(
                         timeout,
                         &target,
-                        Connection::http(server.url(), transport, core.clone()),
+                        Connection::http(server.url(), transport, core.clone(), handler),
                     )
                     .await
                 })
@@ -247,7 +261,8 @@ impl ClientBuilder {
                     .get_program()
                     .to_string_lossy()
                     .into_owned();
-                let connection = within(timeout, &target, Connection::stdio(command)).await?;
+                let connection =
+                    within(timeout, &target, Connection::stdio(command, handler)).await?;
                 (target, connection, None)
             }
         };

@@ -55,13 +55,15 @@ mod server_url;
 mod store;
 mod transport;
 
-pub use auth::{Auth, IntoScopes, OAuth, OAuthBuilder, UserAgent};
+pub use auth::{
+    Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SigningAlgorithm, UserAgent,
+};
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Result};
 pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{FileTokenStorage, MemoryTokenStorage, StoredCredentials, TokenStorage};
-pub use transport::{ConnectedVia, ServerDetails, TransportMode};
+pub use transport::{ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode};
 pub use url;
 
 /// The MCP data types (tools, resources, prompts, content), as rmcp defines

@@ -174,11 +174,33 @@ async fn demo_logs_in_through_the_login_page_and_calls_tools() {
     let browser = format!("sh {script}");
     let run = mcp_oauth_with_env(&["demo"], &[("BROWSER", browser.as_str())]).await;
     run.success();
-    assert!(run.stdout.contains("a protected MCP server at http://127.0.0.1:"), "{}", run.stdout);
-    assert!(run.stdout.contains("dynamic registration made the client"), "{}", run.stdout);
-    assert!(run.stdout.contains("-> Hello from mcp-oauth"), "{}", run.stdout);
-    assert!(run.stdout.contains("(0 requests to the authorization server): add 2 3 -> 5"), "{}", run.stdout);
-    assert!(run.stderr.contains("Sign in as demo / demo"), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("a protected MCP server at http://127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("dynamic registration made the client"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("-> Hello from mcp-oauth"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("(0 requests to the authorization server): add 2 3 -> 5"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("Sign in as demo / demo"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The testkit's stdio server, built beside this binary by `cargo test --workspace`.

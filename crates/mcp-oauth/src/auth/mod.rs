@@ -11,6 +11,7 @@ mod callback;
 mod challenge;
 mod discovery;
 mod fetch;
+mod machine;
 mod oauth;
 mod registration;
 mod token;
@@ -18,6 +19,7 @@ mod user_agent;
 
 pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 pub use self::{
+    machine::{CrossAppAccess, SigningAlgorithm},
     oauth::{IntoScopes, OAuth, OAuthBuilder},
     user_agent::UserAgent,
 };

@@ -15,6 +15,7 @@ use super::{
     challenge::BearerChallenge,
     discovery::{AuthServerMetadata, MetadataSource, discover},
     fetch::OAuthHttp,
+    machine::{CrossAppAccess, SigningAlgorithm, SigningKey, client_credentials, cross_app_access},
     registration::{Registration, RegistrationKind, RegistrationRequest, register},
     token::{Grant, Tokens, request_tokens},
     user_agent::{Presented, UserAgent, present},
@@ -87,6 +88,19 @@ struct Settings {
     timeout: Duration,
     user_agent: UserAgent,
     notice: Notice,
+    grant: GrantKind,
+    private_key: Option<(SecretString, SigningAlgorithm)>,
+}
+
+/// How tokens are obtained.
+#[derive(Clone, Debug)]
+enum GrantKind {
+    /// A person signs in: the authorization code flow.
+    AuthorizationCode,
+    /// Machine to machine: `client_credentials`.
+    ClientCredentials,
+    /// Enterprise cross-app access: an ID-JAG, then `jwt-bearer`.
+    CrossAppAccess(Box<CrossAppAccess>),
 }
 
 impl fmt::Debug for OAuth {
@@ -143,6 +157,8 @@ impl Default for OAuthBuilder {
                 timeout: DEFAULT_TIMEOUT,
                 user_agent: UserAgent::SystemBrowser,
                 notice: Arc::new(|message| eprintln!("{message}")),
+                grant: GrantKind::AuthorizationCode,
+                private_key: None,
             },
         }
     }
@@ -375,6 +391,20 @@ impl OAuth {
             )
         };
 
+        if !matches!(self.inner.settings.grant, GrantKind::AuthorizationCode) {
+            let outcome = self
+                .machine_tokens(
+                    bound,
+                    &mut credentials,
+                    &metadata,
+                    &discovery.resource,
+                    scope.as_deref(),
+                )
+                .await;
+            session.credentials = Some(credentials);
+            return outcome;
+        }
+
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
@@ -466,6 +496,50 @@ impl OAuth {
             None,
         )
         .await?;
+        self.store_tokens(bound, credentials, tokens).await
+    }
+
+    /// Tokens without a person: `client_credentials` or cross-app access.
+    async fn machine_tokens(
+        &self,
+        bound: &Bound,
+        credentials: &mut StoredCredentials,
+        metadata: &AuthServerMetadata,
+        resource: &str,
+        scope: Option<&str>,
+    ) -> Result<()> {
+        let settings = &self.inner.settings;
+        let Some(client_id) = &settings.client_id else {
+            return Err(Error::InvalidConfig {
+                reason: "machine-to-machine grants need a client id (--client-id)".into(),
+            });
+        };
+        let key = match &settings.private_key {
+            Some((pem, algorithm)) => Some(SigningKey::from_pem(pem.expose_secret(), *algorithm)?),
+            None => None,
+        };
+        let mut registration =
+            Registration::fixed(client_id, settings.client_secret.clone(), metadata);
+        if key.is_some() {
+            registration.token_endpoint_auth_method = "private_key_jwt".into();
+        }
+        let tokens = match &settings.grant {
+            GrantKind::CrossAppAccess(idp) => {
+                cross_app_access(&bound.http, metadata, &registration, idp, scope, resource).await?
+            }
+            _ => {
+                client_credentials(
+                    &bound.http,
+                    metadata,
+                    &registration,
+                    key.as_ref(),
+                    scope,
+                    resource,
+                )
+                .await?
+            }
+        };
+        credentials.registration = Some(registration);
         self.store_tokens(bound, credentials, tokens).await
     }
 
@@ -678,8 +752,35 @@ impl OAuthBuilder {
         self
     }
 
+    /// Machine to machine: the `client_credentials` grant, no browser. Needs
+    /// [`client_id`](Self::client_id) and a secret or a
+    /// [`private_key_jwt`](Self::private_key_jwt) key.
+    pub fn client_credentials(mut self) -> Self {
+        self.settings.grant = GrantKind::ClientCredentials;
+        self
+    }
+
+    /// Authenticate with a JWT signed by this PEM private key
+    /// (`private_key_jwt`) instead of a client secret.
+    pub fn private_key_jwt(mut self, pem: impl Into<String>, algorithm: SigningAlgorithm) -> Self {
+        self.settings.private_key = Some((SecretString::from(pem.into()), algorithm));
+        self
+    }
+
+    /// Enterprise cross-app access: trade the user's identity-provider ID
+    /// token for an ID-JAG, then for an access token. Needs
+    /// [`client_id`](Self::client_id) and [`client_secret`](Self::client_secret).
+    pub fn cross_app_access(mut self, idp: CrossAppAccess) -> Self {
+        self.settings.grant = GrantKind::CrossAppAccess(Box::new(idp));
+        self
+    }
+
     /// Builds the helper.
     pub fn build(self) -> Result<OAuth> {
+        if let Some((pem, algorithm)) = &self.settings.private_key {
+            // A bad key is reported now, not at the first request.
+            SigningKey::from_pem(pem.expose_secret(), *algorithm)?;
+        }
         let Some(url) = self.mcp_url else {
             return Ok(OAuth {
                 inner: Arc::new(Inner {

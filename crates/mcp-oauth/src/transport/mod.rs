@@ -2,6 +2,7 @@
 //! handshake, and the translation of rmcp's errors into [`Error`].
 
 mod errors;
+mod handler;
 mod http;
 mod sse;
 mod stdio;
@@ -12,10 +13,10 @@ use std::{fmt, sync::Arc, time::Duration};
 use rmcp::{
     RoleClient,
     model::{
-        CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
-        DiscoverRequest, DiscoverRequestParams, GetPromptRequestParams, GetPromptResult,
-        Implementation, JsonObject, PingRequest, Prompt, ProtocolVersion,
-        ReadResourceRequestParams, ReadResourceResult, Resource, ServerResult, Tool,
+        CallToolRequestParams, CallToolResult, ClientRequest, DiscoverRequest,
+        DiscoverRequestParams, GetPromptRequestParams, GetPromptResult, JsonObject, PingRequest,
+        Prompt, ProtocolVersion, ReadResourceRequestParams, ReadResourceResult, Resource,
+        ServerResult, Tool,
     },
     service::{ClientLifecycleMode, Peer, RunningService, serve_client_with_lifecycle},
     transport::{
@@ -25,6 +26,8 @@ use rmcp::{
 use tokio::sync::Mutex;
 use url::Url;
 
+pub use self::handler::ElicitationPolicy;
+pub(crate) use self::handler::Handler;
 pub(crate) use self::http::{HttpCore, network_error, preview};
 use self::{
     errors::from_init_error, errors::from_service_error, sse::LegacySseTransport,
@@ -139,24 +142,29 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     /// Connects to an `http(s)` server.
-    pub(crate) async fn http(url: &Url, mode: TransportMode, core: HttpCore) -> Result<Self> {
+    pub(crate) async fn http(
+        url: &Url,
+        mode: TransportMode,
+        core: HttpCore,
+        handler: Handler,
+    ) -> Result<Self> {
         match mode {
-            TransportMode::StreamableHttp => Self::streamable(url, core).await,
-            TransportMode::Sse => Self::legacy_sse(url, core).await,
-            TransportMode::Auto => match Self::streamable(url, core.clone()).await {
+            TransportMode::StreamableHttp => Self::streamable(url, core, handler).await,
+            TransportMode::Sse => Self::legacy_sse(url, core, handler).await,
+            TransportMode::Auto => match Self::streamable(url, core.clone(), handler).await {
                 Err(Error::HttpStatus {
                     status: 400 | 404 | 405,
                     ..
                 }) => {
                     tracing::debug!(%url, "no Streamable HTTP here; trying legacy HTTP+SSE");
-                    Self::legacy_sse(url, core).await
+                    Self::legacy_sse(url, core, handler).await
                 }
                 other => other,
             },
         }
     }
 
-    async fn streamable(url: &Url, core: HttpCore) -> Result<Self> {
+    async fn streamable(url: &Url, core: HttpCore, handler: Handler) -> Result<Self> {
         let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
         // Servers may run without sessions (2026-07-28, or stateless before).
         config.allow_stateless = true;
@@ -169,11 +177,12 @@ impl Connection {
             url.as_str(),
             ConnectedVia::StreamableHttp,
             EndCause::default(),
+            handler,
         )
         .await
     }
 
-    async fn legacy_sse(url: &Url, core: HttpCore) -> Result<Self> {
+    async fn legacy_sse(url: &Url, core: HttpCore, handler: Handler) -> Result<Self> {
         let end_cause = EndCause::default();
         let transport = LegacySseTransport::connect(core, url, end_cause.clone()).await?;
         Self::start(
@@ -182,12 +191,13 @@ impl Connection {
             url.as_str(),
             ConnectedVia::Sse,
             end_cause,
+            handler,
         )
         .await
     }
 
     /// Starts `command` and speaks MCP over its stdin/stdout.
-    pub(crate) async fn stdio(command: tokio::process::Command) -> Result<Self> {
+    pub(crate) async fn stdio(command: tokio::process::Command, handler: Handler) -> Result<Self> {
         let target = stdio::describe(&command);
         let transport = stdio::spawn(command)?;
         Self::start(
@@ -196,6 +206,7 @@ impl Connection {
             &target,
             ConnectedVia::Stdio,
             EndCause::default(),
+            handler,
         )
         .await
     }
@@ -206,6 +217,7 @@ impl Connection {
         target: &str,
         via: ConnectedVia,
         end_cause: EndCause,
+        handler: Handler,
     ) -> Result<Self>
     where
         T: rmcp::transport::IntoTransport<RoleClient, E, A>,
@@ -218,7 +230,7 @@ impl Connection {
             },
             Lifecycle::Initialize => ClientLifecycleMode::Initialize,
         };
-        let service = serve_client_with_lifecycle(Handler, transport, mode)
+        let service = serve_client_with_lifecycle(handler, transport, mode)
             .await
             .map_err(|error| end_cause.explain(from_init_error(error, target)))?;
         Ok(Self {
@@ -337,20 +349,5 @@ impl Connection {
     fn error(&self, error: rmcp::ServiceError) -> Error {
         self.end_cause
             .explain(from_service_error(error, &self.target))
-    }
-}
-
-/// Our side of the protocol: who we are, and answers to server requests
-/// (`ping` is answered by rmcp's default).
-#[derive(Debug, Clone, Copy)]
-struct Handler;
-
-impl rmcp::ClientHandler for Handler {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("mcp-oauth", env!("CARGO_PKG_VERSION")),
-        )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
     }
 }
