@@ -7,7 +7,10 @@ use std::{collections::HashMap, sync::Arc};
 use futures::{StreamExt, stream::BoxStream};
 use http::{HeaderName, HeaderValue, StatusCode, header::ACCEPT};
 use rmcp::{
-    model::{ClientJsonRpcMessage, ClientRequest, ErrorData, ServerJsonRpcMessage},
+    model::{
+        ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, RequestId, ServerJsonRpcMessage,
+        ServerResult,
+    },
     transport::streamable_http_client::{
         AuthRequiredError, InsufficientScopeError, SseError, StreamableHttpClient,
         StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
@@ -92,26 +95,37 @@ impl StreamableClient {
                 )
                 .await;
         }
+        // Nothing is awaited for a notification or a response: any 2xx
+        // accepts it, whatever body a lenient server adds (202 is the rule).
+        if awaits_no_response(&message) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
         match media.as_deref() {
             Some("text/event-stream") => {
                 let events = SseStream::from_bytes_stream(cap_sse_events(
                     response.bytes_stream(),
                     limits.max_sse_event_size,
                 ));
-                Ok(StreamableHttpPostResponse::Sse(
-                    events.boxed(),
-                    new_session_id,
-                ))
+                let events = match discover_id(&message) {
+                    Some(id) => events
+                        .map(move |event| event.map(|sse| legacy_discover_event(sse, &id)))
+                        .boxed(),
+                    None => events.boxed(),
+                };
+                Ok(StreamableHttpPostResponse::Sse(events, new_session_id))
             }
             Some("application/json") => {
                 let body = read_body(uri, response, limits.max_json_response_size)
                     .await
                     .map_err(StreamableHttpError::Client)?;
-                if body.is_empty() && awaits_no_response(&message) {
-                    return Ok(StreamableHttpPostResponse::Accepted);
-                }
                 match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
-                    Ok(reply) => Ok(StreamableHttpPostResponse::Json(reply, new_session_id)),
+                    Ok(reply) => {
+                        let reply = match discover_id(&message) {
+                            Some(id) => legacy_discover_reply(reply, &id),
+                            None => reply,
+                        };
+                        Ok(StreamableHttpPostResponse::Json(reply, new_session_id))
+                    }
                     Err(error) if serde_json::from_slice::<serde_json::Value>(&body).is_ok() => {
                         Err(StreamableHttpError::Client(Error::Protocol {
                             url: uri.to_owned(),
@@ -130,10 +144,6 @@ impl StreamableClient {
                         ),
                     })),
                 }
-            }
-            // Some servers answer a notification with an empty 200.
-            _ if awaits_no_response(&message) && response.content_length() == Some(0) => {
-                Ok(StreamableHttpPostResponse::Accepted)
             }
             other => {
                 let other = other.map(str::to_owned);
@@ -204,6 +214,58 @@ impl StreamableClient {
             body: super::http::preview(&body),
         }))
     }
+}
+
+/// The id of a `server/discover` probe, if `message` is one.
+fn discover_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
+    match message {
+        ClientJsonRpcMessage::Request(request)
+            if matches!(request.request, ClientRequest::DiscoverRequest(_)) =>
+        {
+            Some(request.id.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Some servers from before 2026-07-28 answer every method, `server/discover`
+/// included, with an empty result. That is no discovery: turn it into the
+/// "method not found" an older server should send, so the handshake falls
+/// back to `initialize`.
+fn legacy_discover_reply(reply: ServerJsonRpcMessage, id: &RequestId) -> ServerJsonRpcMessage {
+    match &reply {
+        ServerJsonRpcMessage::Response(response)
+            if &response.id == id
+                && !matches!(response.result, ServerResult::DiscoverResult(_)) =>
+        {
+            tracing::debug!(
+                "the server answered server/discover with another result: an older server"
+            );
+            ServerJsonRpcMessage::error(
+                ErrorData::new(
+                    ErrorCode::METHOD_NOT_FOUND,
+                    "server/discover is not supported",
+                    None,
+                ),
+                Some(id.clone()),
+            )
+        }
+        _ => reply,
+    }
+}
+
+fn legacy_discover_event(mut event: Sse, id: &RequestId) -> Sse {
+    let Some(data) = event.data.as_deref() else {
+        return event;
+    };
+    let Ok(reply) = serde_json::from_str::<ServerJsonRpcMessage>(data) else {
+        return event;
+    };
+    let rewritten = legacy_discover_reply(reply, id);
+    if let Ok(text) = serde_json::to_string(&rewritten) {
+        event.data = Some(text);
+    }
+    event
 }
 
 fn awaits_no_response(message: &ClientJsonRpcMessage) -> bool {
@@ -380,5 +442,39 @@ impl StreamableHttpClient for StreamableClient {
             max_sse_event_size,
         ));
         Ok(events.boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_result_to_the_discover_probe_means_an_older_server() {
+        let id = RequestId::Number(7);
+        let empty: ServerJsonRpcMessage =
+            serde_json::from_str(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#).unwrap();
+        match legacy_discover_reply(empty, &id) {
+            ServerJsonRpcMessage::Error(error) => {
+                assert_eq!(error.error.code, ErrorCode::METHOD_NOT_FOUND)
+            }
+            other => panic!("{other:?}"),
+        }
+        let event = Sse {
+            data: Some(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#.into()),
+            ..Sse::default()
+        };
+        assert!(
+            legacy_discover_event(event, &id)
+                .data
+                .unwrap()
+                .contains("-32601")
+        );
+        let other_id: ServerJsonRpcMessage =
+            serde_json::from_str(r#"{"jsonrpc":"2.0","id":8,"result":{}}"#).unwrap();
+        assert!(matches!(
+            legacy_discover_reply(other_id, &id),
+            ServerJsonRpcMessage::Response(_)
+        ));
     }
 }
