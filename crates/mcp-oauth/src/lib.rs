@@ -55,15 +55,22 @@ mod server_url;
 mod store;
 mod transport;
 
+#[cfg(feature = "middleware")]
+pub use auth::OAuthMiddleware;
 pub use auth::{
     Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SigningAlgorithm, UserAgent,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Result};
+#[cfg(feature = "middleware")]
+pub use reqwest_middleware;
+pub use rmcp;
 pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{FileTokenStorage, MemoryTokenStorage, StoredCredentials, TokenStorage};
-pub use transport::{ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode};
+pub use transport::{
+    AuthorizedHttpClient, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
+};
 pub use url;
 
 /// The MCP data types (tools, resources, prompts, content), as rmcp defines

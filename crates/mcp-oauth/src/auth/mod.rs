@@ -12,11 +12,15 @@ mod challenge;
 mod discovery;
 mod fetch;
 mod machine;
+#[cfg(feature = "middleware")]
+mod middleware;
 mod oauth;
 mod registration;
 mod token;
 mod user_agent;
 
+#[cfg(feature = "middleware")]
+pub use self::middleware::OAuthMiddleware;
 pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 pub use self::{
     machine::{CrossAppAccess, SigningAlgorithm},
@@ -155,12 +159,36 @@ pub(crate) enum AfterRejection {
 #[derive(Debug, Clone)]
 pub(crate) struct Authorizer {
     auth: Arc<Auth>,
+    /// Whether a rejection may run the whole (interactive) OAuth flow right
+    /// here. Our `Client` runs it above the request instead, outside its
+    /// timeout; rmcp and middleware users have nothing above.
+    interactive: bool,
 }
 
 impl Authorizer {
     pub(crate) fn new(auth: Auth) -> Self {
         Self {
             auth: Arc::new(auth),
+            interactive: false,
+        }
+    }
+
+    /// An authorizer that runs the OAuth flow itself when refused.
+    pub(crate) fn interactive(auth: Auth) -> Self {
+        Self {
+            auth: Arc::new(auth),
+            interactive: true,
+        }
+    }
+
+    /// Whether the request to `url` may carry the credentials: OAuth tokens
+    /// go only to the origin of the server they were issued for.
+    pub(crate) fn allows(&self, url: &url::Url) -> bool {
+        match self.auth.as_ref() {
+            Auth::OAuth(oauth) => oauth
+                .server()
+                .is_some_and(|server| server.url().origin() == url.origin()),
+            _ => true,
         }
     }
 
@@ -186,13 +214,13 @@ impl Authorizer {
     }
 
     /// Called with every 401/403 and the header that was sent; returns
-    /// whether the request may be retried (quick steps only: a refresh, or a
-    /// token that changed meanwhile; the interactive flow runs above).
+    /// whether the request may be retried: after a refresh, or when the token
+    /// changed meanwhile, or (interactive only) after the whole flow.
     pub(crate) async fn on_rejection(
         &self,
         rejection: &Rejection,
         sent: Option<&HeaderValue>,
-    ) -> AfterRejection {
+    ) -> Result<AfterRejection> {
         tracing::debug!(
             url = %rejection.url,
             status = rejection.status,
@@ -201,7 +229,7 @@ impl Authorizer {
         );
         match self.auth.as_ref() {
             // A static token cannot be renewed here: the caller must fix it.
-            Auth::None | Auth::Bearer(_) => AfterRejection::GiveUp,
+            Auth::None | Auth::Bearer(_) => Ok(AfterRejection::GiveUp),
             Auth::OAuth(oauth) => {
                 let sent_token = sent
                     .and_then(|header| header.to_str().ok())
@@ -210,10 +238,17 @@ impl Authorizer {
                     .renew_after_rejection(sent_token, rejection.status)
                     .await
                 {
-                    AfterRejection::Retry
-                } else {
-                    AfterRejection::GiveUp
+                    return Ok(AfterRejection::Retry);
                 }
+                let step_up = rejection.status == 403
+                    && asks_for_more_scope(rejection.www_authenticate.as_deref());
+                if self.interactive && (rejection.status == 401 || step_up) {
+                    oauth
+                        .authorize(rejection.www_authenticate.as_deref())
+                        .await?;
+                    return Ok(AfterRejection::Retry);
+                }
+                Ok(AfterRejection::GiveUp)
             }
         }
     }
@@ -253,7 +288,7 @@ mod tests {
             www_authenticate: None,
         };
         assert_eq!(
-            authorizer.on_rejection(&rejection, None).await,
+            authorizer.on_rejection(&rejection, None).await.unwrap(),
             AfterRejection::GiveUp
         );
     }

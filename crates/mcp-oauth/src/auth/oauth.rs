@@ -204,6 +204,11 @@ impl OAuth {
         }
     }
 
+    /// The server this helper is for, once bound.
+    pub(crate) fn server(&self) -> Option<&ServerUrl> {
+        self.inner.bound.as_ref().map(|bound| &bound.server)
+    }
+
     fn bound(&self) -> Result<&Bound> {
         self.inner.bound.as_ref().ok_or_else(|| Error::InvalidConfig {
             reason: "OAuth has no server URL yet; use OAuth::builder(url) or connect a Client with it"

@@ -71,7 +71,13 @@ impl HttpCore {
         let mut retried = false;
         loop {
             let mut request = build(&self.http);
-            let sent = self.authorizer.header().await?;
+            // Credentials go only to the origin they belong to.
+            let allowed = url::Url::parse(url).is_ok_and(|url| self.authorizer.allows(&url));
+            let sent = if allowed {
+                self.authorizer.header().await?
+            } else {
+                None
+            };
             if let Some(header) = &sent {
                 request = request.header(AUTHORIZATION, header.clone());
             }
@@ -95,7 +101,7 @@ impl HttpCore {
                 && self
                     .authorizer
                     .on_rejection(&rejection, sent.as_ref())
-                    .await
+                    .await?
                     == AfterRejection::Retry
             {
                 retried = true;

@@ -26,13 +26,10 @@ use rmcp::{
 use tokio::sync::Mutex;
 use url::Url;
 
-pub use self::handler::ElicitationPolicy;
 pub(crate) use self::handler::Handler;
 pub(crate) use self::http::{HttpCore, network_error, preview};
-use self::{
-    errors::from_init_error, errors::from_service_error, sse::LegacySseTransport,
-    streamable::StreamableClient,
-};
+use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
+pub use self::{handler::ElicitationPolicy, streamable::AuthorizedHttpClient};
 use crate::{Error, Result};
 
 /// Which transport to use for an `http(s)` server.
@@ -169,8 +166,10 @@ impl Connection {
         // Servers may run without sessions (2026-07-28, or stateless before).
         config.allow_stateless = true;
         config.reinit_on_expired_session = true;
-        let transport =
-            StreamableHttpClientTransport::with_client(StreamableClient::new(core), config);
+        let transport = StreamableHttpClientTransport::with_client(
+            AuthorizedHttpClient::from_core(core),
+            config,
+        );
         Self::start(
             transport,
             Lifecycle::Negotiate,

@@ -27,14 +27,52 @@ const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
 type HttpResult<T> = Result<T, StreamableHttpError<Error>>;
 
-/// rmcp's Streamable HTTP client, backed by our [`HttpCore`].
+/// rmcp's Streamable HTTP client with our credentials, for people who use
+/// rmcp directly: every request gets its `Authorization` header from the
+/// [`Auth`](crate::Auth), and a 401 (or a 403 asking for more scope) runs
+/// the OAuth flow and sends the request again.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{Auth, AuthorizedHttpClient, OAuth};
+/// use mcp_oauth::rmcp::{
+///     ServiceExt,
+///     transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
+/// };
+///
+/// let url = "https://example.com/mcp";
+/// let http = AuthorizedHttpClient::new(Auth::from(OAuth::builder(url).build()?))?;
+/// let transport = StreamableHttpClientTransport::with_client(
+///     http,
+///     StreamableHttpClientTransportConfig::with_uri(url),
+/// );
+/// let client = ().serve(transport).await.expect("connected");
+/// let tools = client.list_all_tools().await.expect("listed");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct StreamableClient {
+pub struct AuthorizedHttpClient {
     core: HttpCore,
 }
 
-impl StreamableClient {
-    pub(crate) fn new(core: HttpCore) -> Self {
+impl AuthorizedHttpClient {
+    /// A client presenting `auth`. An OAuth helper must be built for its
+    /// server ([`OAuth::builder`](crate::OAuth::builder)).
+    pub fn new(auth: crate::Auth) -> crate::Result<Self> {
+        if let crate::Auth::OAuth(oauth) = &auth
+            && oauth.server().is_none()
+        {
+            return Err(Error::InvalidConfig {
+                reason: "give the OAuth helper its server URL: OAuth::builder(url)".into(),
+            });
+        }
+        let authorizer = crate::auth::Authorizer::interactive(auth);
+        Ok(Self {
+            core: HttpCore::new(authorizer, std::time::Duration::from_secs(60))?,
+        })
+    }
+
+    pub(crate) fn from_core(core: HttpCore) -> Self {
         Self { core }
     }
 
@@ -272,7 +310,7 @@ fn awaits_no_response(message: &ClientJsonRpcMessage) -> bool {
     !matches!(message, ClientJsonRpcMessage::Request(_))
 }
 
-impl StreamableHttpClient for StreamableClient {
+impl StreamableHttpClient for AuthorizedHttpClient {
     type Error = Error;
 
     async fn post_message(

@@ -1,0 +1,99 @@
+//! [`OAuthMiddleware`]: the same OAuth for any `reqwest-middleware` client.
+
+use http::{
+    Extensions, StatusCode,
+    header::{AUTHORIZATION, WWW_AUTHENTICATE},
+};
+use reqwest_middleware::{Middleware, Next, Result as MiddlewareResult};
+
+use super::{AfterRejection, Authorizer, OAuth, Rejection};
+use crate::{Auth, Error};
+
+/// Middleware for [`reqwest_middleware`] clients: requests to the OAuth
+/// helper's server get its `Authorization` header (and no other origin ever
+/// does); a 401, or a 403 asking for more scope, runs the flow and sends the
+/// request once more.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{OAuth, OAuthMiddleware};
+///
+/// let oauth = OAuth::builder("https://example.com/mcp").build()?;
+/// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(OAuthMiddleware::new(oauth)?)
+///     .build();
+/// let answer = http.get("https://example.com/mcp/whoami").send().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuthMiddleware {
+    authorizer: Authorizer,
+}
+
+impl OAuthMiddleware {
+    /// Middleware for the server `oauth` was built for.
+    pub fn new(oauth: OAuth) -> crate::Result<Self> {
+        if oauth.server().is_none() {
+            return Err(Error::InvalidConfig {
+                reason: "give the OAuth helper its server URL: OAuth::builder(url)".into(),
+            });
+        }
+        Ok(Self {
+            authorizer: Authorizer::interactive(Auth::OAuth(oauth)),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for OAuthMiddleware {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> MiddlewareResult<reqwest::Response> {
+        if !self.authorizer.allows(request.url()) {
+            return next.run(request, extensions).await;
+        }
+        // A streamed body cannot be sent twice; such a request is not retried.
+        let spare = request.try_clone();
+        let sent = self.authorizer.header().await.map_err(wrap)?;
+        if let Some(header) = &sent {
+            request.headers_mut().insert(AUTHORIZATION, header.clone());
+        }
+        let url = request.url().to_string();
+        let response = next.clone().run(request, extensions).await?;
+        let status = response.status();
+        if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+            return Ok(response);
+        }
+        let Some(mut retry) = spare else {
+            return Ok(response);
+        };
+        let rejection = Rejection {
+            url,
+            status: status.as_u16(),
+            www_authenticate: response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        };
+        if self
+            .authorizer
+            .on_rejection(&rejection, sent.as_ref())
+            .await
+            .map_err(wrap)?
+            != AfterRejection::Retry
+        {
+            return Ok(response);
+        }
+        if let Some(header) = self.authorizer.header().await.map_err(wrap)? {
+            retry.headers_mut().insert(AUTHORIZATION, header);
+        }
+        next.run(retry, extensions).await
+    }
+}
+
+fn wrap(error: Error) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::Middleware(error.into())
+}

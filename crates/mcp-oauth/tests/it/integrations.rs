@@ -1,0 +1,102 @@
+//! The same OAuth for people who use rmcp directly, and for any reqwest
+//! client through reqwest-middleware.
+
+use mcp_oauth::{
+    Auth, AuthorizedHttpClient, MemoryTokenStorage, OAuth, OAuthMiddleware, UserAgent,
+    rmcp::{
+        ServiceExt,
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    },
+};
+use mcp_oauth_testkit::{AuthServer, TestServer};
+use serde_json::json;
+
+use crate::support::TIMEOUT;
+
+fn scripted_oauth(server: &TestServer) -> OAuth {
+    OAuth::builder(server.url())
+        .token_storage(MemoryTokenStorage::new())
+        .timeout(TIMEOUT)
+        .on_notice(|_| {})
+        .user_agent(UserAgent::custom(|url| async move {
+            let _ = reqwest::get(url).await;
+            Ok(())
+        }))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rmcp_users_plug_oauth_into_the_streamable_http_transport() {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let http = AuthorizedHttpClient::new(Auth::from(scripted_oauth(&server))).unwrap();
+    let transport = StreamableHttpClientTransport::with_client(
+        http,
+        StreamableHttpClientTransportConfig::with_uri(server.url()),
+    );
+    let client = tokio::time::timeout(TIMEOUT, ().serve(transport))
+        .await
+        .unwrap()
+        .unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|tool| tool.name == "echo"));
+    client.cancel().await.unwrap();
+    assert_eq!(auth.issued_tokens(), 1);
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn any_reqwest_client_gets_oauth_through_the_middleware() {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let bystander = TestServer::builder().start().await.unwrap();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(OAuthMiddleware::new(scripted_oauth(&server)).unwrap())
+        .build();
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": { "name": "middleware-test", "version": "1" } }
+    });
+    let answer = http
+        .post(server.url())
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "the 401 was answered by authorizing");
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["result"]["serverInfo"]["name"], "mcp-oauth-testkit");
+
+    // Another origin never sees the token.
+    let elsewhere = http
+        .post(bystander.url())
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 200);
+    assert!(
+        bystander
+            .requests()
+            .iter()
+            .all(|r| r.authorization.is_none())
+    );
+    auth.stop().await;
+    server.stop().await;
+    bystander.stop().await;
+}
