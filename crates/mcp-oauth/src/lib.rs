@@ -1,10 +1,13 @@
 //! An MCP client that gets authentication right.
 //!
+//! Connect, and log in once in the browser: after that, tokens come from
+//! disk and are refreshed silently.
+//!
 //! ```no_run
 //! # async fn run() -> mcp_oauth::Result<()> {
-//! use mcp_oauth::Client;
+//! use mcp_oauth::{Auth, Client};
 //!
-//! let client = Client::builder("http://127.0.0.1:8000/mcp").connect().await?;
+//! let client = Client::builder("https://example.com/mcp").auth(Auth::oauth()).connect().await?;
 //! client.ping().await?;
 //! let result = client
 //!     .call_tool("echo", serde_json::json!({ "text": "hi" }).as_object().cloned())
@@ -14,13 +17,75 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # OAuth
+//!
+//! [`Auth::oauth()`] is the brief's `auth="oauth"`; [`OAuth::builder`] takes
+//! its parameters (scopes, client name, cache folder, extra registration
+//! metadata, callback port) and more (callback host, static client id and
+//! secret, a Client ID Metadata Document URL, the browser-step timeout, the
+//! [`UserAgent`]):
+//!
+//! ```no_run
+//! # async fn run() -> mcp_oauth::Result<()> {
+//! use mcp_oauth::{Auth, Client, OAuth, UserAgent};
+//!
+//! let oauth = OAuth::builder("https://example.com/mcp")
+//!     .scopes("read write")
+//!     .client_name("My agent")
+//!     .token_storage_cache_dir("/var/lib/my-agent/tokens")
+//!     .additional_client_metadata(serde_json::json!({ "logo_uri": "https://my.agent/logo.png" }))
+//!     .callback_port(8765)
+//!     .user_agent(UserAgent::PrintUrl)
+//!     .build()?;
+//! let client = Client::builder("https://example.com/mcp").auth(Auth::from(oauth)).connect().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The flow, step by step: cached tokens for this server are used without a
+//! request to the authorization server (and refreshed shortly before they
+//! expire); on a 401, discovery reads the protected resource metadata
+//! (RFC 9728) and the authorization server metadata (RFC 8414, OpenID
+//! Connect) in the specification's order, with the 2025-03-26 fallbacks;
+//! the client registers (static credentials, else a Client ID Metadata
+//! Document where supported, else dynamic registration as a native public
+//! client); a loopback listener waits for the redirect while the browser
+//! shows the sign-in; the code is exchanged with PKCE S256 and the
+//! `resource` indicator; the tokens are stored, then used. A 403
+//! `insufficient_scope` asks for the union of the scopes. Machine clients use
+//! [`OAuthBuilder::client_credentials`] (with a secret or a
+//! [`private_key_jwt`](OAuthBuilder::private_key_jwt) key) or
+//! [`OAuthBuilder::cross_app_access`].
+//!
+//! The same [`OAuth`] serves rmcp users ([`AuthorizedHttpClient`]) and any
+//! `reqwest` client ([`OAuthMiddleware`], feature `middleware`, on by
+//! default).
+//!
+//! # Token storage
+//!
+//! [`FileTokenStorage`] (the default) keeps one JSON document per server,
+//! written atomically, `0600` in a `0700` folder;
+//! `FileTokenStorage::new(url)?.clear().await?` forgets one server and
+//! [`FileTokenStorage::clear_all`] all of them. [`MemoryTokenStorage`] keeps
+//! nothing on disk; [`TokenStorage`] is yours to implement.
+//!
+//! # Security
+//!
+//! State is compared in constant time; the RFC 9207 `iss` and the metadata
+//! `issuer` are checked; a protected resource that names another resource is
+//! refused before any authorization request; an authorization server
+//! without PKCE S256 is refused; plain `http` is allowed only on loopback;
+//! only `http(s)` URLs are opened, never through a shell. Secrets live in
+//! [`secrecy`] types and never appear in `Debug` output, errors or logs;
+//! tokens go only to the origin of the server they were issued for, never
+//! across a redirect.
+//!
 //! # Transports
 //!
 //! - **Streamable HTTP** (MCP 2025-03-26 and later), JSON or event-stream
 //!   answers, with sessions (`Mcp-Session-Id`, renewed when the server
 //!   forgets them, deleted on [`Client::close`]) or without.
 //! - **Legacy HTTP+SSE** (MCP 2024-11-05). [`TransportMode::Auto`], the
-//!   default, tries Streamable HTTP first and falls back to it when the
+//!   default, tries Streamable HTTP first and falls back to legacy SSE when the
 //!   server answers the first POST with 400, 404 or 405.
 //! - **stdio**: a local server as a child process, see [`Client::stdio`].
 //!
@@ -32,18 +97,12 @@
 //! works with each: where a revision has no `ping` request (2026-07-28), it
 //! sends an uncached `server/discover` instead.
 //!
-//! # Credentials
-//!
-//! Every request takes its `Authorization` header from one place, the
-//! [`Auth`] given to the builder. Secrets are kept in [`secrecy`] types and
-//! never appear in `Debug` output, errors or logs, and no credential follows
-//! a redirect to another origin.
-//!
 //! # Errors
 //!
 //! Every failure is an [`Error`] whose variant says what went wrong
 //! (unreachable, timeout, not an MCP endpoint, HTTP status, JSON-RPC error
-//! from the server, ...) with the URL and the facts needed to act on it.
+//! from the server, OAuth discovery, registration, token endpoint, ...) with
+//! the URL and the facts needed to act on it.
 
 #![warn(missing_docs)]
 
