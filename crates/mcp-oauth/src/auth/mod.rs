@@ -7,6 +7,7 @@
 //! place where credentials enter and leave the client.
 
 mod authorize;
+mod builder;
 mod callback;
 mod challenge;
 mod discovery;
@@ -21,12 +22,13 @@ mod user_agent;
 
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
-pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 pub use self::{
+    builder::{IntoScopes, OAuthBuilder},
     machine::{CrossAppAccess, SigningAlgorithm},
-    oauth::{IntoScopes, OAuth, OAuthBuilder},
+    oauth::OAuth,
     user_agent::UserAgent,
 };
+pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 
 use std::{fmt, str::FromStr, sync::Arc};
 

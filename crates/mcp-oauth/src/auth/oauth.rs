@@ -11,6 +11,7 @@ use super::{
     authorize::{
         AuthorizationRequest, Pkce, authorization_url, check_issuer, choose_scope, union_scope,
     },
+    builder::OAuthBuilder,
     callback::{CallbackHost, CallbackServer},
     challenge::BearerChallenge,
     discovery::{AuthServerMetadata, MetadataSource, discover},
@@ -21,12 +22,12 @@ use super::{
     user_agent::{Presented, UserAgent, present},
 };
 use crate::{
-    Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
+    Error, Result, ServerUrl, StoredCredentials, TokenStorage,
     secret::{now, random_token},
 };
 
-const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(super) const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -51,50 +52,50 @@ type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct OAuth {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    settings: Settings,
+pub(super) struct Inner {
+    pub(super) settings: Settings,
     /// `None` for `Auth::oauth()` before it meets its server.
-    bound: Option<Bound>,
+    pub(super) bound: Option<Bound>,
 }
 
-struct Bound {
-    server: ServerUrl,
-    storage: Arc<dyn TokenStorage>,
-    http: OAuthHttp,
-    session: Mutex<Session>,
+pub(super) struct Bound {
+    pub(super) server: ServerUrl,
+    pub(super) storage: Arc<dyn TokenStorage>,
+    pub(super) http: OAuthHttp,
+    pub(super) session: Mutex<Session>,
 }
 
 #[derive(Default)]
-struct Session {
-    loaded: bool,
-    credentials: Option<StoredCredentials>,
+pub(super) struct Session {
+    pub(super) loaded: bool,
+    pub(super) credentials: Option<StoredCredentials>,
 }
 
 #[derive(Clone)]
-struct Settings {
-    scopes: Option<String>,
-    client_name: String,
-    cache_dir: Option<PathBuf>,
-    storage: Option<Arc<dyn TokenStorage>>,
-    additional_client_metadata: Option<Map<String, Value>>,
-    callback_port: Option<u16>,
-    callback_host: CallbackHost,
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-    client_metadata_url: Option<String>,
-    timeout: Duration,
-    user_agent: UserAgent,
-    notice: Notice,
-    grant: GrantKind,
-    private_key: Option<(SecretString, SigningAlgorithm)>,
+pub(super) struct Settings {
+    pub(super) scopes: Option<String>,
+    pub(super) client_name: String,
+    pub(super) cache_dir: Option<PathBuf>,
+    pub(super) storage: Option<Arc<dyn TokenStorage>>,
+    pub(super) additional_client_metadata: Option<Map<String, Value>>,
+    pub(super) callback_port: Option<u16>,
+    pub(super) callback_host: CallbackHost,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret: Option<SecretString>,
+    pub(super) client_metadata_url: Option<String>,
+    pub(super) timeout: Duration,
+    pub(super) user_agent: UserAgent,
+    pub(super) notice: Notice,
+    pub(super) grant: GrantKind,
+    pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
 }
 
 /// How tokens are obtained.
 #[derive(Clone, Debug)]
-enum GrantKind {
+pub(super) enum GrantKind {
     /// A person signs in: the authorization code flow.
     AuthorizationCode,
     /// Machine to machine: `client_credentials`.
@@ -121,46 +122,6 @@ impl fmt::Debug for OAuth {
             .field("callback_port", &settings.callback_port)
             .field("user_agent", &settings.user_agent)
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures an [`OAuth`]; see [`OAuth::builder`].
-#[must_use]
-pub struct OAuthBuilder {
-    mcp_url: Option<String>,
-    settings: Settings,
-}
-
-impl fmt::Debug for OAuthBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OAuthBuilder")
-            .field("mcp_url", &self.mcp_url)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for OAuthBuilder {
-    fn default() -> Self {
-        Self {
-            mcp_url: None,
-            settings: Settings {
-                scopes: None,
-                client_name: DEFAULT_CLIENT_NAME.to_owned(),
-                cache_dir: None,
-                storage: None,
-                additional_client_metadata: None,
-                callback_port: None,
-                callback_host: CallbackHost::Loopback,
-                client_id: None,
-                client_secret: None,
-                client_metadata_url: None,
-                timeout: DEFAULT_TIMEOUT,
-                user_agent: UserAgent::SystemBrowser,
-                notice: Arc::new(|message| eprintln!("{message}")),
-                grant: GrantKind::AuthorizationCode,
-                private_key: None,
-            },
-        }
     }
 }
 
@@ -663,191 +624,4 @@ fn feed_stdin_lines(sender: tokio::sync::mpsc::Sender<String>) {
             }
         }
     });
-}
-
-impl OAuthBuilder {
-    /// Scopes to request, as a space-separated string or a list:
-    /// `.scopes("read write")` or `.scopes(["read", "write"])`. Without
-    /// them, the server's challenge or metadata decides.
-    pub fn scopes(mut self, scopes: impl IntoScopes) -> Self {
-        self.settings.scopes = Some(scopes.into_scopes()).filter(|s| !s.is_empty());
-        self
-    }
-
-    /// The client name for dynamic registration (default `"mcp-oauth"`):
-    /// `.client_name("My agent")`.
-    pub fn client_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.client_name = name.into();
-        self
-    }
-
-    /// Where tokens are cached (default: `$MCP_OAUTH_CACHE_DIR`, else
-    /// `~/.local/share/mcp-oauth` on Linux): `.token_storage_cache_dir("/tmp/cache")`.
-    pub fn token_storage_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.cache_dir = Some(dir.into());
-        self
-    }
-
-    /// A storage of your own instead of files, e.g. `MemoryTokenStorage::new()`.
-    pub fn token_storage(mut self, storage: impl TokenStorage + 'static) -> Self {
-        self.settings.storage = Some(Arc::new(storage));
-        self
-    }
-
-    /// Extra fields for dynamic registration:
-    /// `.additional_client_metadata(json!({ "logo_uri": "https://..." }))`.
-    /// A value that is not a JSON object is ignored.
-    pub fn additional_client_metadata(mut self, metadata: Value) -> Self {
-        self.settings.additional_client_metadata = match metadata {
-            Value::Object(map) => Some(map),
-            _ => None,
-        };
-        self
-    }
-
-    /// A fixed port for the loopback callback (default: the port of the
-    /// cached registration, else any free port): `.callback_port(8765)`.
-    pub fn callback_port(mut self, port: u16) -> Self {
-        self.settings.callback_port = Some(port);
-        self
-    }
-
-    /// Use `localhost` instead of `127.0.0.1` in the redirect URI, for
-    /// servers that demand it: `.callback_host_localhost()`.
-    pub fn callback_host_localhost(mut self) -> Self {
-        self.settings.callback_host = CallbackHost::Localhost;
-        self
-    }
-
-    /// A client registered beforehand: `.client_id("my-client")`.
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.settings.client_id = Some(client_id.into());
-        self
-    }
-
-    /// The secret of that client: `.client_secret("…")`.
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.settings.client_secret = Some(SecretString::from(secret.into()));
-        self
-    }
-
-    /// A Client ID Metadata Document URL, used as the client id where the
-    /// server supports it: `.client_metadata_url("https://app.example/client.json")`.
-    pub fn client_metadata_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.client_metadata_url = Some(url.into());
-        self
-    }
-
-    /// How long to wait for the browser step (default 5 minutes).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeout = timeout;
-        self
-    }
-
-    /// How the authorization URL reaches the user (default: the system
-    /// browser): `.user_agent(UserAgent::PrintUrl)`.
-    pub fn user_agent(mut self, agent: UserAgent) -> Self {
-        self.settings.user_agent = agent;
-        self
-    }
-
-    /// Where progress messages (the authorization URL) go; default stderr.
-    pub fn on_notice(mut self, notice: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.settings.notice = Arc::new(notice);
-        self
-    }
-
-    /// Machine to machine: the `client_credentials` grant, no browser. Needs
-    /// [`client_id`](Self::client_id) and a secret or a
-    /// [`private_key_jwt`](Self::private_key_jwt) key.
-    pub fn client_credentials(mut self) -> Self {
-        self.settings.grant = GrantKind::ClientCredentials;
-        self
-    }
-
-    /// Authenticate with a JWT signed by this PEM private key
-    /// (`private_key_jwt`) instead of a client secret.
-    pub fn private_key_jwt(mut self, pem: impl Into<String>, algorithm: SigningAlgorithm) -> Self {
-        self.settings.private_key = Some((SecretString::from(pem.into()), algorithm));
-        self
-    }
-
-    /// Enterprise cross-app access: trade the user's identity-provider ID
-    /// token for an ID-JAG, then for an access token. Needs
-    /// [`client_id`](Self::client_id) and [`client_secret`](Self::client_secret).
-    pub fn cross_app_access(mut self, idp: CrossAppAccess) -> Self {
-        self.settings.grant = GrantKind::CrossAppAccess(Box::new(idp));
-        self
-    }
-
-    /// Builds the helper.
-    pub fn build(self) -> Result<OAuth> {
-        if let Some((pem, algorithm)) = &self.settings.private_key {
-            // A bad key is reported now, not at the first request.
-            SigningKey::from_pem(pem.expose_secret(), *algorithm)?;
-        }
-        let Some(url) = self.mcp_url else {
-            return Ok(OAuth {
-                inner: Arc::new(Inner {
-                    settings: self.settings,
-                    bound: None,
-                }),
-            });
-        };
-        let server = ServerUrl::parse(&url)?;
-        let storage: Arc<dyn TokenStorage> =
-            match (&self.settings.storage, &self.settings.cache_dir) {
-                (Some(storage), _) => storage.clone(),
-                (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir(server.as_str(), dir)?),
-                (None, None) => Arc::new(FileTokenStorage::new(server.as_str())?),
-            };
-        let bound = Bound {
-            server,
-            storage,
-            http: OAuthHttp::new()?,
-            session: Mutex::new(Session::default()),
-        };
-        Ok(OAuth {
-            inner: Arc::new(Inner {
-                settings: self.settings,
-                bound: Some(bound),
-            }),
-        })
-    }
-}
-
-/// Scopes as a space-separated string or a list of strings.
-pub trait IntoScopes {
-    /// The scopes, space-separated.
-    fn into_scopes(self) -> String;
-}
-
-impl IntoScopes for &str {
-    fn into_scopes(self) -> String {
-        self.split_whitespace().collect::<Vec<_>>().join(" ")
-    }
-}
-
-impl IntoScopes for String {
-    fn into_scopes(self) -> String {
-        self.as_str().into_scopes()
-    }
-}
-
-impl<const N: usize> IntoScopes for [&str; N] {
-    fn into_scopes(self) -> String {
-        self.join(" ").as_str().into_scopes()
-    }
-}
-
-impl IntoScopes for Vec<String> {
-    fn into_scopes(self) -> String {
-        self.join(" ").as_str().into_scopes()
-    }
-}
-
-impl IntoScopes for &[&str] {
-    fn into_scopes(self) -> String {
-        self.join(" ").as_str().into_scopes()
-    }
 }
