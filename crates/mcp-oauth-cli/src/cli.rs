@@ -30,6 +30,12 @@ pub(crate) enum Command {
     Call(CallArgs),
     /// Log in to a server now (OAuth in the browser) and cache the tokens.
     Login(UrlArg),
+    /// Forget the cached credentials of a server, or of all servers.
+    Logout(LogoutArgs),
+    /// List the servers with cached credentials.
+    Status,
+    /// Print a valid access token for a server (refreshed if needed).
+    Token(UrlArg),
     /// Start a demo MCP server on loopback and show the client at work on it.
     Demo(DemoArgs),
 }
@@ -210,6 +216,21 @@ pub(crate) enum CallbackHostArg {
     Loopback,
     #[value(name = "localhost")]
     Localhost,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogoutArgs {
+    /// The server to forget.
+    #[arg(
+        value_name = "URL",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub(crate) url: Option<String>,
+
+    /// Forget every server.
+    #[arg(long)]
+    pub(crate) all: bool,
 }
 
 /// Just the server URL.

@@ -1,5 +1,6 @@
 //! The `mcp-oauth` command.
 
+mod cache;
 mod cli;
 mod commands;
 mod demo;
@@ -68,6 +69,9 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
         }
         Command::Demo(demo) => demo::run(options, out, demo.serve).await,
         Command::Login(target) => login::login(options, &target.url, out).await,
+        Command::Logout(logout) => cache::logout(options, logout.url.as_deref(), out).await,
+        Command::Status => cache::status(options, out),
+        Command::Token(target) => cache::token(options, &target.url, out).await,
         Command::Call(call) => {
             let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
                 (true, [tool]) => (None, tool),
@@ -146,7 +150,8 @@ fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder,
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn,rmcp=off",
-        1 => "mcp_oauth=debug,mcp_oauth_cli=debug,warn",
+        // rmcp reports an expected 401 as an error; -vv shows it.
+        1 => "mcp_oauth=debug,mcp_oauth_cli=debug,warn,rmcp=off",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -229,3 +229,46 @@ async fn a_callback_port_in_use_is_named_with_the_fix() {
     auth.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn status_token_and_logout_manage_the_cache() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url();
+    run(&["login", &url], &cache, &scripted_browser(dir.path()))
+        .await
+        .success();
+
+    let status = run(&["status", "--json"], &cache, "false").await;
+    let listed: serde_json::Value = serde_json::from_str(&status.success().stdout).unwrap();
+    assert_eq!(listed[0]["server"], url.as_str());
+    assert_eq!(listed[0]["issuer"], auth.issuer().as_str());
+    assert_eq!(listed[0]["can_refresh"], true);
+    let status = run(&["status"], &cache, "false").await;
+    assert!(
+        status.success().stdout.contains("refreshable"),
+        "{}",
+        status.stdout
+    );
+
+    // `token` prints the cached token, for curl and scripts.
+    let token = run(&["token", &url], &cache, "false").await;
+    assert_eq!(token.success().stdout.trim(), auth.tokens()[0].access_token);
+
+    run(&["logout", &url], &cache, "false").await.success();
+    let status = run(&["status", "--json"], &cache, "false").await;
+    assert_eq!(status.success().stdout.trim(), "[]");
+    let token = run(&["token", &url], &cache, "false").await;
+    token.exit(6);
+    assert!(token.stderr.contains("mcp-oauth login"), "{}", token.stderr);
+
+    run(&["login", &url], &cache, &scripted_browser(dir.path()))
+        .await
+        .success();
+    run(&["logout", "--all"], &cache, "false").await.success();
+    let status = run(&["status", "--json"], &cache, "false").await;
+    assert_eq!(status.success().stdout.trim(), "[]");
+    auth.stop().await;
+    server.stop().await;
+}

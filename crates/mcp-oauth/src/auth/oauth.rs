@@ -210,6 +210,18 @@ impl OAuth {
         Ok(session)
     }
 
+    /// A valid access token for scripts (`mcp-oauth token`): the cached one,
+    /// refreshed when it is about to expire. Runs no interactive flow: when
+    /// there is no usable token, the error says to log in.
+    pub async fn token(&self) -> Result<SecretString> {
+        let server = self.bound()?.server.to_string();
+        self.access_token().await?.ok_or(Error::Unauthorized {
+            url: server,
+            status: 401,
+            www_authenticate: None,
+        })
+    }
+
     /// The access token for the next request: from memory or storage, and
     /// refreshed first when it is about to expire. `None` when there is none
     /// (the server's 401 will start the flow).
