@@ -286,6 +286,7 @@ const MAX_AUTHORIZATIONS: usize = 3;
 async fn authorized<T>(oauth: Option<&OAuth>, attempt: impl AsyncFn() -> Result<T>) -> Result<T> {
     let mut authorizations = 0;
     loop {
+        let generation = oauth.map(OAuth::generation);
         let result = attempt().await;
         let (
             Some(oauth),
@@ -305,7 +306,9 @@ async fn authorized<T>(oauth: Option<&OAuth>, attempt: impl AsyncFn() -> Result<
             return result;
         }
         authorizations += 1;
-        oauth.authorize(challenge).await?;
+        // A caller refused at the same time may have authorized since: then
+        // its tokens serve this request too, and no second flow runs.
+        oauth.authorize(challenge, generation).await?;
     }
 }
 

@@ -198,6 +198,7 @@ impl OAuthBuilder {
             storage,
             http: OAuthHttp::new()?,
             session: Mutex::new(Session::default()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         Ok(OAuth {
             inner: Arc::new(Inner {

@@ -236,6 +236,7 @@ impl Authorizer {
                 let sent_token = sent
                     .and_then(|header| header.to_str().ok())
                     .and_then(|header| header.strip_prefix("Bearer "));
+                let seen = oauth.generation();
                 if oauth
                     .renew_after_rejection(sent_token, rejection.status)
                     .await
@@ -246,7 +247,7 @@ impl Authorizer {
                     && asks_for_more_scope(rejection.www_authenticate.as_deref());
                 if self.interactive && (rejection.status == 401 || step_up) {
                     oauth
-                        .authorize(rejection.www_authenticate.as_deref())
+                        .authorize(rejection.www_authenticate.as_deref(), Some(seen))
                         .await?;
                     return Ok(AfterRejection::Retry);
                 }

@@ -66,6 +66,9 @@ pub(super) struct Bound {
     pub(super) storage: Arc<dyn TokenStorage>,
     pub(super) http: OAuthHttp,
     pub(super) session: Mutex<Session>,
+    /// Bumped whenever new tokens are stored, so that callers refused at the
+    /// same time run one authorization between them, not one each.
+    pub(super) generation: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -165,6 +168,13 @@ impl OAuth {
         }
     }
 
+    /// How many times new tokens were stored so far.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.bound.as_ref().map_or(0, |bound| {
+            bound.generation.load(std::sync::atomic::Ordering::SeqCst)
+        })
+    }
+
     /// The server this helper is for, once bound.
     pub(crate) fn server(&self) -> Option<&ServerUrl> {
         self.inner.bound.as_ref().map(|bound| &bound.server)
@@ -185,7 +195,7 @@ impl OAuth {
 
     /// Runs the authorization flow now (`mcp-oauth login`), whatever is cached.
     pub async fn login(&self) -> Result<()> {
-        self.authorize(None).await
+        self.authorize(None, None).await
     }
 
     /// Forgets the stored credentials of this server.
@@ -310,6 +320,9 @@ impl OAuth {
                 credentials.updated_at = now();
                 // Saved before use: a rotated refresh token must not be lost.
                 bound.storage.save(credentials).await?;
+                bound
+                    .generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 Ok(token)
             }
             Err(error) if is_rejected_grant(&error) => {
@@ -324,10 +337,23 @@ impl OAuth {
     /// The interactive flow, started by a 401 challenge (or none, for
     /// `login`). For a 403 `insufficient_scope`, asks for the union of the
     /// scopes granted and challenged.
-    pub(crate) async fn authorize(&self, www_authenticate: Option<&str>) -> Result<()> {
+    ///
+    /// `seen` is the token generation the refused request saw: when tokens
+    /// were stored since, another caller has just authorized and nothing
+    /// more is done. `None` always runs the flow.
+    pub(crate) async fn authorize(
+        &self,
+        www_authenticate: Option<&str>,
+        seen: Option<u64>,
+    ) -> Result<()> {
         let bound = self.bound()?;
         let challenge = www_authenticate.and_then(BearerChallenge::parse);
         let mut session = self.session().await?;
+        if seen
+            .is_some_and(|seen| seen != bound.generation.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Ok(());
+        }
         let discovery = discover(&bound.http, &bound.server, challenge.as_ref()).await?;
         tracing::debug!(issuer = %discovery.metadata.issuer, source = ?discovery.source, "discovered the authorization server");
         let metadata = discovery.metadata;
@@ -529,7 +555,11 @@ impl OAuth {
     ) -> Result<()> {
         credentials.tokens = Some(tokens);
         credentials.updated_at = now();
-        bound.storage.save(credentials).await
+        bound.storage.save(credentials).await?;
+        bound
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     /// Picks the client identity (static > metadata document > dynamic) and

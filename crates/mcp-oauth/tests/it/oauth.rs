@@ -420,3 +420,48 @@ async fn secrets_never_show_in_debug_output() {
     assert!(!shown.contains("super-secret-value"), "{shown}");
     assert!(shown.contains("cid"));
 }
+
+/// Many calls refused at once share one remedy: one refresh, or one
+/// authorization, never one each.
+#[tokio::test]
+async fn concurrent_refusals_share_one_refresh_or_one_authorization() {
+    use mcp_oauth_testkit::RefreshMode;
+    for mode in [RefreshMode::Rotating, RefreshMode::Off] {
+        let (auth, server) = protected(AuthServer::builder().refresh_tokens(mode)).await;
+        let client = connect(
+            &server,
+            oauth(&server).token_storage(MemoryTokenStorage::new()),
+        )
+        .await
+        .unwrap();
+        auth.expire_access_tokens();
+        auth.clear_requests();
+        let calls = (0..50).map(|n| {
+            let client = client.clone();
+            async move {
+                client
+                    .call_tool("echo", args(json!({ "text": n.to_string() })))
+                    .await
+            }
+        });
+        for (n, result) in futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                text_of(&result.unwrap_or_else(|e| panic!("{mode:?}: {e}"))),
+                n.to_string()
+            );
+        }
+        let tokens = count(&auth, AuthRequestKind::Token);
+        let authorizations = count(&auth, AuthRequestKind::Authorize);
+        match mode {
+            RefreshMode::Off => assert_eq!((authorizations, tokens), (1, 1), "{mode:?}"),
+            _ => assert_eq!((authorizations, tokens), (0, 1), "{mode:?}: one refresh"),
+        }
+        client.close().await;
+        auth.stop().await;
+        server.stop().await;
+    }
+}
