@@ -126,7 +126,9 @@ pub use reqwest_middleware;
 pub use rmcp;
 pub use secrecy;
 pub use server_url::ServerUrl;
-pub use store::{FileTokenStorage, MemoryTokenStorage, StoredCredentials, TokenStorage};
+pub use store::{
+    FileTokenStorage, MemoryTokenStorage, StorageLock, StoredCredentials, TokenStorage,
+};
 pub use transport::{
     AuthorizedHttpClient, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
 };

@@ -272,3 +272,75 @@ async fn status_token_and_logout_manage_the_cache() {
     auth.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn eight_processes_with_an_expired_token_make_one_refresh() {
+    let auth = AuthServer::builder()
+        .access_token_lifetime(Duration::from_secs(3))
+        .start()
+        .await
+        .unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url();
+    run(&["login", &url], &cache, &scripted_browser(dir.path()))
+        .await
+        .success();
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    auth.clear_requests();
+
+    let calls = (0..8).map(|n| {
+        let (cache, url) = (cache.clone(), url.clone());
+        async move {
+            let text = format!(r#"{{"text":"p{n}"}}"#);
+            run(&["call", &url, "echo", "--args", &text], &cache, "false").await
+        }
+    });
+    for (n, call) in futures::future::join_all(calls).await.iter().enumerate() {
+        assert_eq!(call.success().stdout, format!("p{n}\n"));
+    }
+    let tokens: Vec<_> = auth
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == AuthRequestKind::Token)
+        .collect();
+    assert_eq!(tokens.len(), 1, "one refresh for all eight: {tokens:#?}");
+    assert_eq!(tokens[0].param("grant_type"), Some("refresh_token"));
+    assert!(
+        auth.requests()
+            .iter()
+            .all(|r| r.kind != AuthRequestKind::Authorize)
+    );
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn four_processes_without_tokens_share_one_login() {
+    let (auth, server) = protected().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let browser = scripted_browser(dir.path());
+    let url = server.url();
+    let calls = (0..4).map(|n| {
+        let (cache, url, browser) = (cache.clone(), url.clone(), browser.clone());
+        async move {
+            let text = format!(r#"{{"text":"q{n}"}}"#);
+            run(&["call", &url, "echo", "--args", &text], &cache, &browser).await
+        }
+    });
+    for (n, call) in futures::future::join_all(calls).await.iter().enumerate() {
+        assert_eq!(call.success().stdout, format!("q{n}\n"));
+    }
+    let count = |kind| auth.requests().iter().filter(|r| r.kind == kind).count();
+    assert_eq!(count(AuthRequestKind::Authorize), 1, "one browser login");
+    assert_eq!(count(AuthRequestKind::Register), 1);
+    assert_eq!(count(AuthRequestKind::Token), 1);
+    auth.stop().await;
+    server.stop().await;
+}

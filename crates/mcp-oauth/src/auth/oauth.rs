@@ -27,6 +27,9 @@ use crate::{
 };
 
 pub(super) const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
+/// How long to wait for another process's refresh (a token request is
+/// bounded well below this).
+const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Notice = Arc<dyn Fn(&str) + Send + Sync>;
@@ -276,10 +279,50 @@ impl OAuth {
         }
     }
 
+    /// Re-reads the stored credentials (another process may have refreshed
+    /// or logged in while we waited for the lock) and adopts them; returns
+    /// their access token when it is fresh and not the one we had.
+    async fn adopt_newer_tokens(
+        &self,
+        bound: &Bound,
+        session: &mut Session,
+    ) -> Result<Option<SecretString>> {
+        let had = session
+            .credentials
+            .as_ref()
+            .and_then(|c| c.tokens.as_ref())
+            .map(|tokens| tokens.access_token.expose_secret().to_owned());
+        let Some(stored) = bound.storage.load().await? else {
+            return Ok(None);
+        };
+        let newer = stored
+            .tokens
+            .as_ref()
+            .filter(|tokens| {
+                tokens.is_fresh(now())
+                    && Some(tokens.access_token.expose_secret()) != had.as_deref()
+            })
+            .map(|tokens| tokens.access_token.clone());
+        session.credentials = Some(stored);
+        if newer.is_some() {
+            tracing::debug!(server = %bound.server, "another process renewed the tokens; using them");
+            bound
+                .generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(newer)
+    }
+
     /// The refresh grant. `invalid_grant` drops the tokens (a new
     /// authorization follows); other failures keep everything.
     async fn refresh(&self, session: &mut Session) -> Result<SecretString> {
         let bound = self.bound()?;
+        // One refresh at a time across processes: a rotated refresh token is
+        // spent once. The lock spans only the token request.
+        let _lock = bound.storage.lock(REFRESH_LOCK_WAIT).await?;
+        if let Some(token) = self.adopt_newer_tokens(bound, session).await? {
+            return Ok(token);
+        }
         let Some(credentials) = session.credentials.as_mut() else {
             return Err(Error::InvalidConfig {
                 reason: "nothing to refresh".into(),
@@ -351,6 +394,20 @@ impl OAuth {
         let mut session = self.session().await?;
         if seen
             .is_some_and(|seen| seen != bound.generation.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Ok(());
+        }
+        // One sign-in at a time across processes; the others wait for its
+        // tokens (bounded by the sign-in timeout) and use them.
+        let _lock = bound
+            .storage
+            .lock(self.inner.settings.timeout + REFRESH_LOCK_WAIT)
+            .await?;
+        if self
+            .adopt_newer_tokens(bound, &mut session)
+            .await?
+            .is_some()
+            && seen.is_some()
         {
             return Ok(());
         }

@@ -7,7 +7,7 @@ use std::{
 
 use futures::future::BoxFuture;
 
-use super::{SCHEMA_VERSION, StoredCredentials, TokenStorage};
+use super::{SCHEMA_VERSION, StorageLock, StoredCredentials, TokenStorage};
 use crate::{Error, Result, ServerUrl};
 
 /// The environment variable that moves the default cache folder.
@@ -166,6 +166,58 @@ impl TokenStorage for FileTokenStorage {
 
     fn clear(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { remove_if_present(&self.path()) })
+    }
+
+    fn lock(&self, wait: std::time::Duration) -> BoxFuture<'_, Result<StorageLock>> {
+        Box::pin(async move { self.lock_sidecar(wait).await })
+    }
+}
+
+impl FileTokenStorage {
+    /// The lock is on a sidecar file: the document itself is replaced by
+    /// rename, which would drop a lock taken on it.
+    fn lock_path(&self) -> PathBuf {
+        self.dir
+            .join(format!("{}.lock", self.server.cache_file_stem()))
+    }
+
+    async fn lock_sidecar(&self, wait: std::time::Duration) -> Result<StorageLock> {
+        create_private_dir(&self.dir)?;
+        let path = self.lock_path();
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|error| storage_error(&path, &error))?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StorageLock::holding(file)),
+                Err(std::fs::TryLockError::WouldBlock)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Storage {
+                        path: path.display().to_string(),
+                        reason: format!(
+                            "another mcp-oauth process has held these credentials for over {} s; \
+                             try again when it is done",
+                            wait.as_secs()
+                        ),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(error)) => {
+                    return Err(storage_error(&path, &error));
+                }
+            }
+        }
     }
 }
 

@@ -138,4 +138,32 @@ pub trait TokenStorage: Send + Sync + fmt::Debug {
     fn save<'a>(&'a self, credentials: &'a StoredCredentials) -> BoxFuture<'a, Result<()>>;
     /// Forgets everything stored.
     fn clear(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Holds other processes off these credentials until the returned guard
+    /// is dropped, waiting at most `wait` for one that holds them. Taken
+    /// around a refresh (so a rotating refresh token is used once) and around
+    /// a login (so one browser sign-in serves every process). The default
+    /// does nothing: a store private to one process needs no lock.
+    fn lock(&self, wait: std::time::Duration) -> BoxFuture<'_, Result<StorageLock>> {
+        let _ = wait;
+        Box::pin(async { Ok(StorageLock::none()) })
+    }
+}
+
+/// A held [`TokenStorage::lock`]; dropping it releases the lock.
+#[derive(Debug)]
+pub struct StorageLock {
+    _file: Option<std::fs::File>,
+}
+
+impl StorageLock {
+    /// A guard that holds nothing.
+    pub fn none() -> Self {
+        Self { _file: None }
+    }
+
+    /// A guard that holds an OS lock on `file` (released when it closes).
+    pub fn holding(file: std::fs::File) -> Self {
+        Self { _file: Some(file) }
+    }
 }
