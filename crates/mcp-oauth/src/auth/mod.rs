@@ -16,6 +16,7 @@ mod machine;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod oauth;
+mod refresh;
 mod registration;
 mod token;
 mod user_agent;

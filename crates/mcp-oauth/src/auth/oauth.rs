@@ -29,7 +29,7 @@ use crate::{
 pub(super) const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
 /// How long to wait for another process's refresh (a token request is
 /// bounded well below this).
-const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
+pub(super) const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Notice = Arc<dyn Fn(&str) + Send + Sync>;
@@ -183,7 +183,7 @@ impl OAuth {
         self.inner.bound.as_ref().map(|bound| &bound.server)
     }
 
-    fn bound(&self) -> Result<&Bound> {
+    pub(super) fn bound(&self) -> Result<&Bound> {
         self.inner.bound.as_ref().ok_or_else(|| Error::InvalidConfig {
             reason: "OAuth has no server URL yet; use OAuth::builder(url) or connect a Client with it"
                 .into(),
@@ -213,7 +213,7 @@ impl OAuth {
         Ok(())
     }
 
-    async fn session(&self) -> Result<MutexGuard<'_, Session>> {
+    pub(super) async fn session(&self) -> Result<MutexGuard<'_, Session>> {
         let bound = self.bound()?;
         let mut session = bound.session.lock().await;
         if !session.loaded {
@@ -221,160 +221,6 @@ impl OAuth {
             session.loaded = true;
         }
         Ok(session)
-    }
-
-    /// A valid access token for scripts (`mcp-oauth token`): the cached one,
-    /// refreshed when it is about to expire. Runs no interactive flow: when
-    /// there is no usable token, the error says to log in.
-    pub async fn token(&self) -> Result<SecretString> {
-        let server = self.bound()?.server.to_string();
-        self.access_token().await?.ok_or(Error::Unauthorized {
-            url: server,
-            status: 401,
-            www_authenticate: None,
-        })
-    }
-
-    /// The access token for the next request: from memory or storage, and
-    /// refreshed first when it is about to expire. `None` when there is none
-    /// (the server's 401 will start the flow).
-    pub(crate) async fn access_token(&self) -> Result<Option<SecretString>> {
-        let mut session = self.session().await?;
-        let Some(tokens) = session.credentials.as_ref().and_then(|c| c.tokens.as_ref()) else {
-            return Ok(None);
-        };
-        if tokens.is_fresh(now()) {
-            return Ok(Some(tokens.access_token.clone()));
-        }
-        if tokens.refresh_token.is_none() {
-            return Ok(None);
-        }
-        match self.refresh(&mut session).await {
-            Ok(token) => Ok(Some(token)),
-            Err(error) if is_rejected_grant(&error) => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// After a 401/403: `true` when the request should be sent again because
-    /// the token changed meanwhile or a refresh succeeded.
-    pub(crate) async fn renew_after_rejection(&self, sent: Option<&str>, status: u16) -> bool {
-        let Ok(mut session) = self.session().await else {
-            return false;
-        };
-        let current = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
-        let current_token = current.map(|tokens| tokens.access_token.expose_secret().to_owned());
-        if current_token.as_deref() != sent && current_token.is_some() {
-            return true;
-        }
-        if status != 401 || current.is_none_or(|tokens| tokens.refresh_token.is_none()) {
-            return false;
-        }
-        match self.refresh(&mut session).await {
-            Ok(_) => true,
-            Err(error) => {
-                tracing::debug!(%error, "refresh after a 401 failed");
-                false
-            }
-        }
-    }
-
-    /// Re-reads the stored credentials (another process may have refreshed
-    /// or logged in while we waited for the lock) and adopts them; returns
-    /// their access token when it is fresh and not the one we had.
-    async fn adopt_newer_tokens(
-        &self,
-        bound: &Bound,
-        session: &mut Session,
-    ) -> Result<Option<SecretString>> {
-        let had = session
-            .credentials
-            .as_ref()
-            .and_then(|c| c.tokens.as_ref())
-            .map(|tokens| tokens.access_token.expose_secret().to_owned());
-        let Some(stored) = bound.storage.load().await? else {
-            return Ok(None);
-        };
-        let newer = stored
-            .tokens
-            .as_ref()
-            .filter(|tokens| {
-                tokens.is_fresh(now())
-                    && Some(tokens.access_token.expose_secret()) != had.as_deref()
-            })
-            .map(|tokens| tokens.access_token.clone());
-        session.credentials = Some(stored);
-        if newer.is_some() {
-            tracing::debug!(server = %bound.server, "another process renewed the tokens; using them");
-            bound
-                .generation
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        Ok(newer)
-    }
-
-    /// The refresh grant. `invalid_grant` drops the tokens (a new
-    /// authorization follows); other failures keep everything.
-    async fn refresh(&self, session: &mut Session) -> Result<SecretString> {
-        let bound = self.bound()?;
-        // One refresh at a time across processes: a rotated refresh token is
-        // spent once. The lock spans only the token request.
-        let _lock = bound.storage.lock(REFRESH_LOCK_WAIT).await?;
-        if let Some(token) = self.adopt_newer_tokens(bound, session).await? {
-            return Ok(token);
-        }
-        let Some(credentials) = session.credentials.as_mut() else {
-            return Err(Error::InvalidConfig {
-                reason: "nothing to refresh".into(),
-            });
-        };
-        let (Some(metadata), Some(registration), Some(tokens)) = (
-            &credentials.authorization_server,
-            &credentials.registration,
-            &credentials.tokens,
-        ) else {
-            return Err(Error::InvalidConfig {
-                reason: "incomplete credentials; log in again".into(),
-            });
-        };
-        let Some(refresh_token) = &tokens.refresh_token else {
-            return Err(Error::InvalidConfig {
-                reason: "no refresh token".into(),
-            });
-        };
-        let token_endpoint = token_endpoint(metadata)?;
-        tracing::debug!(server = %bound.server, "refreshing the access token");
-        let result = request_tokens(
-            &bound.http,
-            token_endpoint,
-            registration,
-            &Grant::Refresh {
-                refresh_token,
-                scope: tokens.scope.as_deref(),
-            },
-            credentials.resource.as_deref(),
-            Some(tokens),
-        )
-        .await;
-        match result {
-            Ok(fresh) => {
-                let token = fresh.access_token.clone();
-                credentials.tokens = Some(fresh);
-                credentials.updated_at = now();
-                // Saved before use: a rotated refresh token must not be lost.
-                bound.storage.save(credentials).await?;
-                bound
-                    .generation
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                Ok(token)
-            }
-            Err(error) if is_rejected_grant(&error) => {
-                credentials.tokens = None;
-                bound.storage.save(credentials).await?;
-                Err(error)
-            }
-            Err(error) => Err(error),
-        }
     }
 
     /// The interactive flow, started by a 401 challenge (or none, for
@@ -698,7 +544,7 @@ impl OAuth {
     }
 }
 
-fn token_endpoint(metadata: &AuthServerMetadata) -> Result<&str> {
+pub(super) fn token_endpoint(metadata: &AuthServerMetadata) -> Result<&str> {
     metadata
         .token_endpoint
         .as_deref()
@@ -706,10 +552,6 @@ fn token_endpoint(metadata: &AuthServerMetadata) -> Result<&str> {
             url: metadata.issuer.clone(),
             reason: "the authorization server metadata has no token_endpoint".into(),
         })
-}
-
-fn is_rejected_grant(error: &Error) -> bool {
-    matches!(error, Error::TokenEndpoint { error, .. } if error == "invalid_grant")
 }
 
 /// Lines typed on stdin: a pasted redirect URL completes a printed login.

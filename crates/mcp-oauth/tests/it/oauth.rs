@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use mcp_oauth::{Auth, Client, Error, MemoryTokenStorage, OAuth, OAuthBuilder, UserAgent};
 use mcp_oauth_testkit::{
-    AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, MetadataLocation, PrmMode, TestServer,
+    AuthFault, AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, MetadataLocation, PrmMode,
+    TestServer,
 };
 use serde_json::json;
 
@@ -464,4 +465,115 @@ async fn concurrent_refusals_share_one_refresh_or_one_authorization() {
         auth.stop().await;
         server.stop().await;
     }
+}
+
+/// A client whose access token has just expired (1 s lifetime).
+async fn expired_client(server: &TestServer, cache: &std::path::Path) {
+    let client = connect(server, oauth(server).token_storage_cache_dir(cache))
+        .await
+        .unwrap();
+    client.close().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_leads_to_one_new_login() {
+    let (auth, server) =
+        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
+    let cache = tempfile::tempdir().unwrap();
+    expired_client(&server, cache.path()).await;
+    auth.revoke_refresh_tokens();
+    auth.clear_requests();
+    let client = connect(
+        &server,
+        oauth(&server).token_storage_cache_dir(cache.path()),
+    )
+    .await
+    .unwrap();
+    client.ping().await.unwrap();
+    client.close().await;
+    assert_eq!(
+        count(&auth, AuthRequestKind::Authorize),
+        1,
+        "{:#?}",
+        auth.requests()
+    );
+    assert_eq!(
+        count(&auth, AuthRequestKind::Register),
+        0,
+        "the registration is kept"
+    );
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_authorization_server_that_is_down_keeps_the_tokens_and_says_so() {
+    let (auth, server) =
+        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
+    let cache = tempfile::tempdir().unwrap();
+    expired_client(&server, cache.path()).await;
+    auth.set_fault(Some(AuthFault::TokenServerError));
+    let error = connect(
+        &server,
+        oauth(&server).token_storage_cache_dir(cache.path()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::TokenEndpoint { status: 500, .. }),
+        "{error:?}"
+    );
+    let stored = mcp_oauth::FileTokenStorage::in_dir(&server.url(), cache.path()).unwrap();
+    use mcp_oauth::TokenStorage;
+    assert!(
+        stored.load().await.unwrap().unwrap().can_refresh(),
+        "the refresh token is kept"
+    );
+
+    auth.set_fault(None);
+    auth.clear_requests();
+    let client = connect(
+        &server,
+        oauth(&server).token_storage_cache_dir(cache.path()),
+    )
+    .await
+    .unwrap();
+    client.ping().await.unwrap();
+    client.close().await;
+    assert_eq!(
+        count(&auth, AuthRequestKind::Authorize),
+        0,
+        "recovered by refreshing"
+    );
+    assert_eq!(count(&auth, AuthRequestKind::Token), 1);
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_forgotten_client_is_registered_again_once() {
+    let (auth, server) =
+        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
+    let cache = tempfile::tempdir().unwrap();
+    expired_client(&server, cache.path()).await;
+    auth.forget_clients();
+    auth.clear_requests();
+    let client = connect(
+        &server,
+        oauth(&server).token_storage_cache_dir(cache.path()),
+    )
+    .await
+    .unwrap();
+    client.ping().await.unwrap();
+    client.close().await;
+    assert_eq!(
+        count(&auth, AuthRequestKind::Register),
+        1,
+        "{:#?}",
+        auth.requests()
+    );
+    assert_eq!(count(&auth, AuthRequestKind::Authorize), 1);
+    auth.stop().await;
+    server.stop().await;
 }
