@@ -344,3 +344,72 @@ async fn four_processes_without_tokens_share_one_login() {
     auth.stop().await;
     server.stop().await;
 }
+
+/// SIGKILL at random moments while the CLI refreshes and writes the store,
+/// hundreds of times: the document always parses and keeps a refresh token.
+#[tokio::test]
+async fn killed_at_any_moment_the_store_is_never_torn() {
+    use mcp_oauth_testkit::RefreshMode;
+    let auth = AuthServer::builder()
+        .access_token_lifetime(Duration::ZERO)
+        .refresh_tokens(RefreshMode::Stable)
+        .start()
+        .await
+        .unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url();
+    run(&["login", &url], &cache, &scripted_browser(dir.path()))
+        .await
+        .success();
+    let document = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    for round in 0..200 {
+        // Every `token` run refreshes (the lifetime is zero) and so writes.
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+            .args(["token", &url, "--cache-dir"])
+            .arg(&cache)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        tokio::time::sleep(Duration::from_micros(seed % 50_000)).await;
+        let _ = child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .expect("bounded");
+        let text = std::fs::read_to_string(&document).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("round {round}: torn document: {error}"));
+        assert!(
+            parsed["tokens"]["refresh_token"].is_string(),
+            "round {round}: {text}"
+        );
+    }
+    // And it still works.
+    let token = run(&["token", &url], &cache, "false").await;
+    assert!(!token.success().stdout.trim().is_empty());
+    let writes = auth
+        .requests()
+        .iter()
+        .filter(|r| r.kind == AuthRequestKind::Token)
+        .count();
+    eprintln!("{writes} refreshes completed or cut short in 200 killed runs");
+    assert!(writes > 20, "the loop did write: {writes} refreshes");
+    auth.stop().await;
+    server.stop().await;
+}

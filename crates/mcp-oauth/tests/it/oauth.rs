@@ -437,7 +437,8 @@ async fn concurrent_refusals_share_one_refresh_or_one_authorization() {
         .unwrap();
         auth.expire_access_tokens();
         auth.clear_requests();
-        let calls = (0..50).map(|n| {
+        // 1,000 calls across the expiry: one remedy, no failed call.
+        let calls = (0..1000).map(|n| {
             let client = client.clone();
             async move {
                 client
