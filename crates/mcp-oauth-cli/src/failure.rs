@@ -158,6 +158,10 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "refused for your safety; check the server URL".to_owned(),
             ),
+            Error::Throttled { .. } => (
+                Exit::Unauthorized,
+                "something keeps failing after sign-in; run with -v to see what".to_owned(),
+            ),
             Error::UserAgent { .. } => (
                 Exit::Unauthorized,
                 "use --no-browser and open the printed URL yourself".to_owned(),

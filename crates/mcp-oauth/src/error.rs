@@ -218,6 +218,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// Too many token requests or sign-ins for one server in a short time:
+    /// a brake against loops that would hammer the authorization server or
+    /// open browser tabs without end.
+    #[error("{reason} for {url}; try again in a minute")]
+    Throttled {
+        /// The MCP server concerned.
+        url: String,
+        /// What was refused, e.g. "more than 5 sign-ins in a minute".
+        reason: String,
+    },
+
     /// Reading or writing the token store failed; nothing was overwritten.
     #[error("token storage at {path} failed: {reason}")]
     Storage {

@@ -199,6 +199,7 @@ impl OAuthBuilder {
             http: OAuthHttp::new()?,
             session: Mutex::new(Session::default()),
             generation: std::sync::atomic::AtomicU64::new(0),
+            brakes: std::sync::Mutex::default(),
         };
         Ok(OAuth {
             inner: Arc::new(Inner {

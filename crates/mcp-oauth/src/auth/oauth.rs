@@ -72,6 +72,62 @@ pub(super) struct Bound {
     /// Bumped whenever new tokens are stored, so that callers refused at the
     /// same time run one authorization between them, not one each.
     pub(super) generation: std::sync::atomic::AtomicU64,
+    pub(super) brakes: std::sync::Mutex<Brakes>,
+}
+
+/// Token requests and sign-ins in the last minute, per server.
+#[derive(Debug, Default)]
+pub(super) struct Brakes {
+    token_requests: std::collections::VecDeque<std::time::Instant>,
+    sign_ins: std::collections::VecDeque<std::time::Instant>,
+}
+
+const BRAKE_WINDOW: Duration = Duration::from_secs(60);
+const MAX_TOKEN_REQUESTS: usize = 20;
+const MAX_SIGN_INS: usize = 5;
+
+impl Bound {
+    /// Counts a token request, or refuses it past the limit.
+    pub(super) fn brake_token_request(&self) -> Result<()> {
+        self.brake(
+            |brakes| &mut brakes.token_requests,
+            MAX_TOKEN_REQUESTS,
+            "token requests",
+        )
+    }
+
+    /// Counts a sign-in (a browser launch), or refuses it past the limit.
+    pub(super) fn brake_sign_in(&self) -> Result<()> {
+        self.brake(|brakes| &mut brakes.sign_ins, MAX_SIGN_INS, "sign-ins")
+    }
+
+    fn brake(
+        &self,
+        pick: impl Fn(&mut Brakes) -> &mut std::collections::VecDeque<std::time::Instant>,
+        limit: usize,
+        what: &str,
+    ) -> Result<()> {
+        let mut brakes = self
+            .brakes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recent = pick(&mut brakes);
+        let now = std::time::Instant::now();
+        while recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > BRAKE_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= limit {
+            return Err(Error::Throttled {
+                url: self.server.to_string(),
+                reason: format!("more than {limit} {what} in a minute"),
+            });
+        }
+        recent.push_back(now);
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -374,6 +430,7 @@ impl OAuth {
                 scope,
             },
         )?;
+        bound.brake_sign_in()?;
         // The listener serves while the browser opens: a browser (or script)
         // may come back before `present` returns.
         let (paste, pasted) = tokio::sync::mpsc::channel(4);
@@ -390,6 +447,7 @@ impl OAuth {
         )?;
         check_issuer(metadata, response.iss.as_deref())?;
         let token_endpoint = token_endpoint(metadata)?;
+        bound.brake_token_request()?;
         let tokens = request_tokens(
             &bound.http,
             token_endpoint,
@@ -430,6 +488,7 @@ impl OAuth {
         if key.is_some() {
             registration.token_endpoint_auth_method = "private_key_jwt".into();
         }
+        bound.brake_token_request()?;
         let tokens = match &settings.grant {
             GrantKind::CrossAppAccess(idp) => {
                 cross_app_access(&bound.http, metadata, &registration, idp, scope, resource).await?

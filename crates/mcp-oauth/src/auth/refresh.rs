@@ -145,6 +145,7 @@ impl OAuth {
         };
         let token_endpoint = token_endpoint(metadata)?;
         tracing::debug!(server = %bound.server, "refreshing the access token");
+        bound.brake_token_request()?;
         let result = request_tokens(
             &bound.http,
             token_endpoint,

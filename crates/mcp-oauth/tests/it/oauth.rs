@@ -578,3 +578,30 @@ async fn a_forgotten_client_is_registered_again_once() {
     auth.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_login_loop_is_braked() {
+    let (auth, server) = protected(AuthServer::builder()).await;
+    let oauth = oauth(&server)
+        .token_storage(MemoryTokenStorage::new())
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        oauth.login().await.unwrap();
+    }
+    let error = oauth.login().await.unwrap_err();
+    assert!(matches!(error, Error::Throttled { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("more than 5 sign-ins in a minute"),
+        "{error}"
+    );
+    assert_eq!(
+        count(&auth, AuthRequestKind::Authorize),
+        5,
+        "no sixth browser tab"
+    );
+    auth.stop().await;
+    server.stop().await;
+}
