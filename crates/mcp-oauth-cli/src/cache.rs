@@ -44,7 +44,7 @@ pub(crate) fn status(options: &Options, out: &mut Output) -> Result<(), Failure>
 fn describe(stored: &StoredCredentials) -> String {
     let expiry = match stored.expires_at() {
         Some(at) if at <= now() => "expired".to_owned(),
-        Some(at) => format!("expires in {} min", (at - now()) / 60),
+        Some(at) => format!("expires in {}", crate::login::describe_seconds(at - now())),
         None => "no expiry".to_owned(),
     };
     format!(

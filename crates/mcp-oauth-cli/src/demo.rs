@@ -21,8 +21,10 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
         )
         .hint("is the loopback interface up?")
     };
+    // Short-lived tokens, so that `demo --serve` shows refresh at work.
     let auth = AuthServer::builder()
         .login(LoginMode::Interactive)
+        .access_token_lifetime(std::time::Duration::from_secs(30))
         .scopes_supported(&["mcp:tools", "offline_access"])
         .start()
         .await
@@ -40,7 +42,8 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
             "\nThe demo servers keep running. In another terminal try:\n  \
              mcp-oauth login {url}\n  \
              mcp-oauth call {url} echo --args '{{\"text\":\"hi\"}}'\n\
-             (sign in as demo / demo). Press Ctrl-C to stop them."
+             (sign in as demo / demo). Access tokens live 30 s here: a call after that\n\
+             refreshes silently, with no browser. Press Ctrl-C to stop them."
         ))?;
         crate::commands::finish(out);
         let _ = tokio::signal::ctrl_c().await;

@@ -158,7 +158,7 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn describe_seconds(seconds: u64) -> String {
+pub(crate) fn describe_seconds(seconds: u64) -> String {
     match seconds {
         0..=119 => format!("{seconds} s"),
         120..=7199 => format!("{} min", seconds / 60),
