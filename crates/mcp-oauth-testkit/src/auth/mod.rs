@@ -432,6 +432,12 @@ impl AuthServer {
         lock(&self.state.store).clients.clear();
     }
 
+    /// Pre-registered clients become unknown as well (`invalid_client`), so
+    /// tests can check that a client never drops credentials it was given.
+    pub fn forget_pre_registered_clients(&self) {
+        lock(&self.state.store).pre_registered_forgotten = true;
+    }
+
     /// Replaces the injected faults at run time (`None`: no faults).
     pub fn set_fault(&self, fault: Option<AuthFault>) {
         *lock(&self.state.faults) = fault.into_iter().collect();

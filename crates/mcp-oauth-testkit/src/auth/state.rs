@@ -115,6 +115,8 @@ pub(crate) struct Refresh {
 pub(crate) struct Store {
     /// Dynamically registered clients, in registration order.
     pub(crate) clients: Vec<Client>,
+    /// Pre-registered clients are unknown too (as after a misconfiguration).
+    pub(crate) pre_registered_forgotten: bool,
     pub(crate) pending: HashMap<String, Pending>,
     /// Login sessions (Interactive), by cookie value.
     pub(crate) sessions: HashSet<String>,
@@ -229,17 +231,17 @@ impl AuthState {
 
     /// A registered, pre-registered or (CIMD) URL-named client.
     pub(crate) fn client(&self, client_id: &str) -> Option<Client> {
-        if let Some(client) = lock(&self.store)
-            .clients
-            .iter()
-            .find(|c| c.client_id == client_id)
-        {
+        let store = lock(&self.store);
+        if let Some(client) = store.clients.iter().find(|c| c.client_id == client_id) {
             return Some(client.clone());
         }
+        let pre_registered_forgotten = store.pre_registered_forgotten;
+        drop(store);
         if let Some(pre) = self
             .cfg
             .pre_registered
             .iter()
+            .filter(|_| !pre_registered_forgotten)
             .find(|c| c.client_id == client_id)
         {
             return Some(Client {

@@ -605,3 +605,43 @@ async fn a_login_loop_is_braked() {
     auth.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn static_credentials_are_never_dropped() {
+    use mcp_oauth::TokenStorage;
+    use mcp_oauth_testkit::PreRegistered;
+    let auth = AuthServer::builder()
+        .dynamic_registration(false)
+        .access_token_lifetime(Duration::from_secs(1))
+        .pre_registered(PreRegistered::confidential("given-client", "given-secret"))
+        .start()
+        .await
+        .unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let storage = MemoryTokenStorage::new();
+    let builder = || {
+        oauth(&server)
+            .token_storage(storage.clone())
+            .client_id("given-client")
+            .client_secret("given-secret")
+    };
+    let client = connect(&server, builder()).await.unwrap();
+    client.close().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    auth.forget_pre_registered_clients();
+    let error = connect(&server, builder()).await.unwrap_err();
+    assert!(matches!(error, Error::TokenEndpoint { .. }), "{error:?}");
+    let stored = storage.load().await.unwrap().unwrap();
+    assert_eq!(
+        stored.client_id(),
+        Some("given-client"),
+        "kept: the user gave it"
+    );
+    assert_eq!(count(&auth, AuthRequestKind::Register), 0);
+    auth.stop().await;
+    server.stop().await;
+}
