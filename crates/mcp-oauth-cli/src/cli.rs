@@ -36,6 +36,9 @@ pub(crate) enum Command {
     Status,
     /// Print a valid access token for a server (refreshed if needed).
     Token(UrlArg),
+    /// Bridge stdio to a remote server, for hosts that only start local
+    /// servers: stdin/stdout carry MCP, everything else goes to stderr.
+    Proxy(UrlArg),
     /// Start a demo MCP server on loopback and show the client at work on it.
     Demo(DemoArgs),
 }

@@ -72,6 +72,19 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Logout(logout) => cache::logout(options, logout.url.as_deref(), out).await,
         Command::Status => cache::status(options, out),
         Command::Token(target) => cache::token(options, &target.url, out).await,
+        Command::Proxy(target) => {
+            let auth = login::auth_for(options, &target.url)?;
+            let input = tokio::io::BufReader::new(tokio::io::stdin());
+            mcp_oauth::bridge_stdio(
+                &target.url,
+                auth,
+                transport_mode(options),
+                input,
+                tokio::io::stdout(),
+            )
+            .await?;
+            Ok(())
+        }
         Command::Call(call) => {
             let (url, tool) = match (call.stdio.stdio, call.positional.as_slice()) {
                 (true, [tool]) => (None, tool),
@@ -131,11 +144,7 @@ fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder,
             "--timeout must be a number of seconds between 0 and 86400",
         ));
     }
-    let transport = match options.transport {
-        TransportArg::Auto => TransportMode::Auto,
-        TransportArg::Http => TransportMode::StreamableHttp,
-        TransportArg::Sse => TransportMode::Sse,
-    };
+    let transport = transport_mode(options);
     let elicitation = match options.elicitation {
         ElicitationArg::Decline => ElicitationPolicy::Decline,
         ElicitationArg::AcceptDefaults => ElicitationPolicy::AcceptDefaults,
@@ -144,6 +153,14 @@ fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder,
         .elicitation(elicitation)
         .transport(transport)
         .timeout(Duration::from_secs_f64(options.timeout)))
+}
+
+fn transport_mode(options: &Options) -> TransportMode {
+    match options.transport {
+        TransportArg::Auto => TransportMode::Auto,
+        TransportArg::Http => TransportMode::StreamableHttp,
+        TransportArg::Sse => TransportMode::Sse,
+    }
 }
 
 /// Logs go to stderr; stdout is for results. `RUST_LOG` overrides `-v`.

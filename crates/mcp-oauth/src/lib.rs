@@ -131,6 +131,7 @@ pub use store::{
 };
 pub use transport::{
     AuthorizedHttpClient, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
+    bridge_stdio,
 };
 pub use url;
 

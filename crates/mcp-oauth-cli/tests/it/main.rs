@@ -3,4 +3,5 @@
 mod commands;
 mod failures;
 mod oauth;
+mod proxy;
 mod support;

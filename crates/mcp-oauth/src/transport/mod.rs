@@ -1,6 +1,7 @@
 //! Everything rmcp is confined to: the three transports, the protocol
 //! handshake, and the translation of rmcp's errors into [`Error`].
 
+mod bridge;
 mod errors;
 mod handler;
 mod http;
@@ -28,8 +29,10 @@ use url::Url;
 
 pub(crate) use self::handler::Handler;
 pub(crate) use self::http::{HttpCore, network_error, preview};
+pub use self::{
+    bridge::bridge_stdio, handler::ElicitationPolicy, streamable::AuthorizedHttpClient,
+};
 use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
-pub use self::{handler::ElicitationPolicy, streamable::AuthorizedHttpClient};
 use crate::{Error, Result};
 
 /// Which transport to use for an `http(s)` server.

@@ -1,0 +1,130 @@
+//! `mcp-oauth proxy`: a scripted stdio host talks to a protected remote
+//! server through the bridge.
+
+use std::{process::Stdio, time::Duration};
+
+use mcp_oauth_testkit::{AuthServer, ServerMode, TestServer};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Starts the proxy, plays a host's part of the protocol, then closes stdin.
+async fn host_session(url: &str, cache: &std::path::Path, browser: &str) {
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
+        .arg(cache)
+        .env("BROWSER", browser)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut host = Host {
+        stdin: proxy.stdin.take().unwrap(),
+        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
+    };
+    let initialized = host
+        .ask(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": { "name": "scripted-host", "version": "1" } }
+        }))
+        .await;
+    assert_eq!(initialized["id"], 1);
+    assert_eq!(
+        initialized["result"]["serverInfo"]["name"], "mcp-oauth-testkit",
+        "{initialized}"
+    );
+    host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+        .await;
+    let listed = host
+        .ask(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
+        .await;
+    assert!(
+        listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "echo"),
+        "{listed}"
+    );
+    let called = host
+        .ask(json!({
+            "jsonrpc": "2.0", "id": "three", "method": "tools/call",
+            "params": { "name": "echo", "arguments": { "text": "through the proxy" } }
+        }))
+        .await;
+    assert_eq!(called["id"], "three");
+    assert_eq!(called["result"]["content"][0]["text"], "through the proxy");
+    drop(host);
+    let status = tokio::time::timeout(Duration::from_secs(10), proxy.wait())
+        .await
+        .expect("exits when stdin closes");
+    assert!(status.unwrap().success());
+}
+
+/// The host's side of the pipes.
+struct Host {
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Host {
+    async fn tell(&mut self, message: Value) {
+        self.stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn ask(&mut self, message: Value) -> Value {
+        self.tell(message).await;
+        let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .expect("a line");
+        serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("stdout carries only JSON-RPC: {line}"))
+    }
+}
+
+fn scripted_browser(dir: &std::path::Path) -> String {
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nexec curl -s -L --max-time 10 -o /dev/null \"$1\"\n",
+    )
+    .unwrap();
+    format!("sh {}", script.display())
+}
+
+#[tokio::test]
+async fn a_host_reaches_a_protected_server_through_the_proxy() {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    // The first start logs in; the second uses the cached token, no browser.
+    host_session(&server.url(), &cache, &scripted_browser(dir.path())).await;
+    host_session(&server.url(), &cache, "false").await;
+    assert_eq!(auth.issued_tokens(), 1);
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_proxy_falls_back_to_legacy_sse() {
+    let server = TestServer::builder()
+        .mode(ServerMode::LegacySse)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    host_session(&server.url(), &dir.path().join("cache"), "false").await;
+    server.stop().await;
+}

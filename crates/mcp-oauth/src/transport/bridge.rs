@@ -1,0 +1,256 @@
+//! A stdio ↔ remote bridge: for hosts that only start local (stdio) MCP
+//! servers. Every message goes through as it is, both ways; credentials,
+//! sessions and the transport are the bridge's business.
+
+use std::time::Duration;
+
+use rmcp::{
+    RoleClient,
+    model::{ClientJsonRpcMessage, ErrorData, ServerJsonRpcMessage},
+    transport::{
+        StreamableHttpClientTransport, Transport,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::{
+    EndCause, HttpCore, TransportMode, sse::LegacySseTransport, streamable::AuthorizedHttpClient,
+};
+use crate::{Auth, Error, Result, ServerUrl, auth::Authorizer};
+
+/// Bridges MCP messages between a local stdio peer (`input`/`output`,
+/// one JSON-RPC message per line) and the remote server at `url`.
+///
+/// The host's own handshake goes through untouched. A 401 from the server
+/// runs the OAuth flow right there (the browser opens; progress goes to
+/// stderr, never to `output`). Returns when `input` ends or the remote
+/// side closes; a Streamable HTTP session is deleted on the way out.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{Auth, TransportMode, bridge_stdio};
+/// use tokio::io::BufReader;
+///
+/// let url = "https://example.com/mcp";
+/// let auth = Auth::from(mcp_oauth::OAuth::builder(url).build()?);
+/// bridge_stdio(url, auth, TransportMode::Auto, BufReader::new(tokio::io::stdin()), tokio::io::stdout()).await?;
+/// # Ok(()) }
+/// ```
+pub async fn bridge_stdio<R, W>(
+    url: &str,
+    auth: Auth,
+    mode: TransportMode,
+    input: R,
+    mut output: W,
+) -> Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let server = ServerUrl::parse(url)?;
+    let authorizer = Authorizer::interactive(auth.for_server(&server)?);
+    let core = HttpCore::new(authorizer, Duration::from_secs(60))?;
+    let mut lines = input.lines();
+    // The first message decides the transport: it must reach the server.
+    let Some(first) = next_message(&mut lines, &mut output).await? else {
+        return Ok(());
+    };
+    match mode {
+        TransportMode::Sse => {
+            let remote =
+                LegacySseTransport::connect(core, server.url(), EndCause::default()).await?;
+            pump(remote, Some(first), lines, output).await
+        }
+        TransportMode::StreamableHttp | TransportMode::Auto => {
+            let mut remote = streamable(&server, core.clone());
+            match remote.send(first.clone()).await {
+                Ok(()) => pump(remote, None, lines, output).await,
+                Err(error) if mode == TransportMode::Auto && falls_back(&error) => {
+                    tracing::info!(url = %server, "no Streamable HTTP here; bridging to legacy HTTP+SSE");
+                    let remote =
+                        LegacySseTransport::connect(core, server.url(), EndCause::default())
+                            .await?;
+                    pump(remote, Some(first), lines, output).await
+                }
+                Err(error) => {
+                    reply_error(&mut output, &first, &describe(&error)).await?;
+                    Err(Error::Protocol {
+                        url: server.to_string(),
+                        detail: describe(&error),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn streamable(
+    server: &ServerUrl,
+    core: HttpCore,
+) -> StreamableHttpClientTransport<AuthorizedHttpClient> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(server.as_str());
+    config.allow_stateless = true;
+    config.reinit_on_expired_session = true;
+    StreamableHttpClientTransport::with_client(AuthorizedHttpClient::from_core(core), config)
+}
+
+/// Moves messages both ways until either side ends.
+async fn pump<T, R, W>(
+    mut remote: T,
+    first: Option<ClientJsonRpcMessage>,
+    mut lines: tokio::io::Lines<R>,
+    mut output: W,
+) -> Result<()>
+where
+    T: Transport<RoleClient>,
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (failures, mut failed) = tokio::sync::mpsc::channel::<(ClientJsonRpcMessage, String)>(16);
+    let send = |remote: &mut T, message: ClientJsonRpcMessage| {
+        let sending = remote.send(message.clone());
+        let failures = failures.clone();
+        // Sends run concurrently: a slow tool call must not hold back others.
+        tokio::spawn(async move {
+            if let Err(error) = sending.await {
+                let _ = failures.send((message, error.to_string())).await;
+            }
+        });
+    };
+    if let Some(first) = first {
+        send(&mut remote, first);
+    }
+    loop {
+        tokio::select! {
+            line = next_message(&mut lines, &mut output) => match line? {
+                Some(message) => send(&mut remote, message),
+                None => break,
+            },
+            incoming = remote.receive() => match incoming {
+                Some(message) => write_line(&mut output, &message).await?,
+                None => {
+                    tracing::info!("the remote server closed the connection");
+                    break;
+                }
+            },
+            Some((message, reason)) = failed.recv() => reply_error(&mut output, &message, &reason).await?,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), remote.close()).await;
+    Ok(())
+}
+
+/// The next message from the host; a line that is not JSON-RPC is answered
+/// with a parse error, not forwarded.
+async fn next_message<R, W>(
+    lines: &mut tokio::io::Lines<R>,
+    output: &mut W,
+) -> Result<Option<ClientJsonRpcMessage>>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let Some(line) = lines
+            .next_line()
+            .await
+            .map_err(|error| local_error(&error))?
+        else {
+            return Ok(None);
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<ClientJsonRpcMessage>(&line) {
+            Ok(message) => return Ok(Some(message)),
+            Err(error) => {
+                tracing::warn!(%error, "the host sent a line that is not a JSON-RPC message");
+                let reply = serde_json::json!({
+                    "jsonrpc": "2.0", "id": null,
+                    "error": { "code": -32700, "message": format!("not a JSON-RPC message: {error}") }
+                });
+                write_raw(output, &reply.to_string()).await?;
+            }
+        }
+    }
+}
+
+async fn reply_error<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    message: &ClientJsonRpcMessage,
+    reason: &str,
+) -> Result<()> {
+    // Only a request waits for an answer.
+    let ClientJsonRpcMessage::Request(request) = message else {
+        tracing::warn!(reason, "could not forward a message");
+        return Ok(());
+    };
+    let error = ErrorData::internal_error(format!("mcp-oauth proxy: {reason}"), None);
+    write_line(
+        output,
+        &ServerJsonRpcMessage::error(error, Some(request.id.clone())),
+    )
+    .await
+}
+
+async fn write_line<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    message: &ServerJsonRpcMessage,
+) -> Result<()> {
+    let text = serde_json::to_string(message).map_err(|error| Error::Protocol {
+        url: "stdio".into(),
+        detail: format!("could not encode a message: {error}"),
+    })?;
+    write_raw(output, &text).await
+}
+
+async fn write_raw<W: AsyncWrite + Unpin>(output: &mut W, text: &str) -> Result<()> {
+    output
+        .write_all(text.as_bytes())
+        .await
+        .map_err(|error| local_error(&error))?;
+    output
+        .write_all(b"\n")
+        .await
+        .map_err(|error| local_error(&error))?;
+    output.flush().await.map_err(|error| local_error(&error))
+}
+
+fn local_error(error: &std::io::Error) -> Error {
+    Error::Closed {
+        url: "stdio".into(),
+        detail: error.to_string(),
+    }
+}
+
+fn falls_back<E: std::error::Error + 'static>(error: &E) -> bool {
+    matches!(
+        find_ours(error),
+        Some(Error::HttpStatus {
+            status: 400 | 404 | 405,
+            ..
+        })
+    )
+}
+
+fn describe<E: std::error::Error + 'static>(error: &E) -> String {
+    find_ours(error).map_or_else(|| error.to_string(), |ours| ours.to_string())
+}
+
+/// Our own error inside rmcp's, when there is one.
+fn find_ours<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(ours) = error.downcast_ref::<Error>() {
+            return Some(ours);
+        }
+        if let Some(rmcp::transport::streamable_http_client::StreamableHttpError::Client(ours)) =
+            error.downcast_ref::<rmcp::transport::streamable_http_client::StreamableHttpError<Error>>()
+        {
+            return Some(ours);
+        }
+        current = error.source();
+    }
+    None
+}
