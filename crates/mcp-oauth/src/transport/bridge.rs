@@ -2,11 +2,11 @@
 //! servers. Every message goes through as it is, both ways; credentials,
 //! sessions and the transport are the bridge's business.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use rmcp::{
     RoleClient,
-    model::{ClientJsonRpcMessage, ErrorData, ServerJsonRpcMessage},
+    model::{ClientJsonRpcMessage, ErrorData, RequestId, ServerJsonRpcMessage},
     transport::{
         StreamableHttpClientTransport, Transport,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -60,18 +60,28 @@ where
         TransportMode::Sse => {
             let remote =
                 LegacySseTransport::connect(core, server.url(), EndCause::default()).await?;
-            pump(remote, Some(first), lines, output).await
+            pump(remote, Some(first), lines, output, HashSet::new()).await
         }
         TransportMode::StreamableHttp | TransportMode::Auto => {
             let mut remote = streamable(&server, core.clone());
             match remote.send(first.clone()).await {
-                Ok(()) => pump(remote, None, lines, output).await,
+                // The first request's answer is still to come through `receive`.
+                Ok(()) => {
+                    pump(
+                        remote,
+                        None,
+                        lines,
+                        output,
+                        request_id(&first).into_iter().collect(),
+                    )
+                    .await
+                }
                 Err(error) if mode == TransportMode::Auto && falls_back(&error) => {
                     tracing::info!(url = %server, "no Streamable HTTP here; bridging to legacy HTTP+SSE");
                     let remote =
                         LegacySseTransport::connect(core, server.url(), EndCause::default())
                             .await?;
-                    pump(remote, Some(first), lines, output).await
+                    pump(remote, Some(first), lines, output, HashSet::new()).await
                 }
                 Err(error) => {
                     reply_error(&mut output, &first, &describe(&error)).await?;
@@ -82,6 +92,13 @@ where
                 }
             }
         }
+    }
+}
+
+fn request_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
+    match message {
+        ClientJsonRpcMessage::Request(request) => Some(request.id.clone()),
+        _ => None,
     }
 }
 
@@ -101,6 +118,7 @@ async fn pump<T, R, W>(
     first: Option<ClientJsonRpcMessage>,
     mut lines: tokio::io::Lines<R>,
     mut output: W,
+    mut pending: HashSet<RequestId>,
 ) -> Result<()>
 where
     T: Transport<RoleClient>,
@@ -108,37 +126,93 @@ where
     W: AsyncWrite + Unpin,
 {
     let (failures, mut failed) = tokio::sync::mpsc::channel::<(ClientJsonRpcMessage, String)>(16);
-    let send = |remote: &mut T, message: ClientJsonRpcMessage| {
-        let sending = remote.send(message.clone());
+    // Sends run concurrently (a slow tool call must not hold back others),
+    // but each is handed to the transport in the host's order: polled once
+    // here, which queues it, then finished in the background.
+    let send = async |remote: &mut T, message: ClientJsonRpcMessage| {
+        let mut sending = Box::pin(remote.send(message.clone()));
         let failures = failures.clone();
-        // Sends run concurrently: a slow tool call must not hold back others.
-        tokio::spawn(async move {
-            if let Err(error) = sending.await {
-                let _ = failures.send((message, error.to_string())).await;
+        let outcome = match futures::poll!(sending.as_mut()) {
+            std::task::Poll::Ready(outcome) => outcome,
+            std::task::Poll::Pending => {
+                tokio::spawn(async move {
+                    if let Err(error) = sending.await {
+                        let _ = failures.send((message, error.to_string())).await;
+                    }
+                });
+                return;
             }
-        });
+        };
+        if let Err(error) = outcome {
+            let _ = failures.send((message, error.to_string())).await;
+        }
     };
     if let Some(first) = first {
-        send(&mut remote, first);
+        pending.extend(request_id(&first));
+        send(&mut remote, first).await;
     }
+    // When the host closes stdin, its requests still in flight are answered
+    // (within a bound) before the bridge closes.
+    let mut input_open = true;
+    let mut drain_until = tokio::time::Instant::now();
     loop {
+        if !input_open && pending.is_empty() {
+            break;
+        }
         tokio::select! {
-            line = next_message(&mut lines, &mut output) => match line? {
-                Some(message) => send(&mut remote, message),
-                None => break,
+            line = next_message(&mut lines, &mut output), if input_open => match line? {
+                Some(message) => {
+                    tracing::trace!(?message, "from the host");
+                    if let ClientJsonRpcMessage::Request(request) = &message {
+                        pending.insert(request.id.clone());
+                    }
+                    send(&mut remote, message).await;
+                }
+                None => {
+                    tracing::debug!(pending = pending.len(), "the host closed its input");
+                    input_open = false;
+                    drain_until = tokio::time::Instant::now() + DRAIN_TIME;
+                }
             },
             incoming = remote.receive() => match incoming {
-                Some(message) => write_line(&mut output, &message).await?,
+                Some(message) => {
+                    tracing::trace!(?message, "from the server");
+                    if let Some(id) = answered(&message) {
+                        pending.remove(id);
+                    }
+                    write_line(&mut output, &message).await?;
+                }
                 None => {
                     tracing::info!("the remote server closed the connection");
                     break;
                 }
             },
-            Some((message, reason)) = failed.recv() => reply_error(&mut output, &message, &reason).await?,
+            Some((message, reason)) = failed.recv() => {
+                if let ClientJsonRpcMessage::Request(request) = &message {
+                    pending.remove(&request.id);
+                }
+                reply_error(&mut output, &message, &reason).await?;
+            }
+            () = tokio::time::sleep_until(drain_until), if !input_open => {
+                tracing::warn!(unanswered = pending.len(), "closing with requests unanswered");
+                break;
+            }
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), remote.close()).await;
     Ok(())
+}
+
+/// How long answers to requests in flight are awaited after stdin closes.
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+
+/// The request a server message answers, if it is an answer.
+fn answered(message: &ServerJsonRpcMessage) -> Option<&RequestId> {
+    match message {
+        ServerJsonRpcMessage::Response(response) => Some(&response.id),
+        ServerJsonRpcMessage::Error(error) => error.id.as_ref(),
+        _ => None,
+    }
 }
 
 /// The next message from the host; a line that is not JSON-RPC is answered
