@@ -75,14 +75,9 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Proxy(target) => {
             let auth = login::auth_for(options, &target.url)?;
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            mcp_oauth::bridge_stdio(
-                &target.url,
-                auth,
-                transport_mode(options),
-                input,
-                tokio::io::stdout(),
-            )
-            .await?;
+            let (mode, output) = (transport_mode(options), tokio::io::stdout());
+            mcp_oauth::bridge_stdio_until(&target.url, auth, mode, input, output, terminated())
+                .await?;
             Ok(())
         }
         Command::Call(call) => {
@@ -153,6 +148,18 @@ fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder,
         .elicitation(elicitation)
         .transport(transport)
         .timeout(Duration::from_secs_f64(options.timeout)))
+}
+
+/// Completes on SIGTERM (never elsewhere), so the proxy can end cleanly.
+async fn terminated() {
+    #[cfg(unix)]
+    if let Ok(mut signal) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        signal.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await;
 }
 
 fn transport_mode(options: &Options) -> TransportMode {

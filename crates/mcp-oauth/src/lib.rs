@@ -131,7 +131,7 @@ pub use store::{
 };
 pub use transport::{
     AuthorizedHttpClient, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
-    bridge_stdio,
+    bridge_stdio, bridge_stdio_until,
 };
 pub use url;
 

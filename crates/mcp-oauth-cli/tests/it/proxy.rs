@@ -128,3 +128,56 @@ async fn the_proxy_falls_back_to_legacy_sse() {
     host_session(&server.url(), &dir.path().join("cache"), "false").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
+    let server = TestServer::builder()
+        .protocol_versions(&["2025-06-18", "2025-11-25"])
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["proxy", &server.url(), "--cache-dir"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut host = Host {
+        stdin: proxy.stdin.take().unwrap(),
+        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
+    };
+    let initialized = host
+        .ask(json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                        "clientInfo": { "name": "scripted-host", "version": "1" } }
+        }))
+        .await;
+    assert_eq!(initialized["id"], 1);
+    host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+        .await;
+    let listed = host
+        .ask(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
+        .await;
+    assert_eq!(listed["id"], 2);
+    let pid = proxy.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), proxy.wait())
+        .await
+        .expect("bounded");
+    assert!(status.unwrap().success(), "a clean exit");
+    assert!(
+        server.requests().iter().any(|r| r.http_method == "DELETE"),
+        "the session was deleted"
+    );
+    drop(host);
+    server.stop().await;
+}

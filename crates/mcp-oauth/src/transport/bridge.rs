@@ -42,12 +42,30 @@ pub async fn bridge_stdio<R, W>(
     auth: Auth,
     mode: TransportMode,
     input: R,
-    mut output: W,
+    output: W,
 ) -> Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    bridge_stdio_until(url, auth, mode, input, output, std::future::pending()).await
+}
+
+/// [`bridge_stdio`] that also ends, cleanly (the remote session deleted),
+/// when `shutdown` completes: for SIGTERM.
+pub async fn bridge_stdio_until<R, W>(
+    url: &str,
+    auth: Auth,
+    mode: TransportMode,
+    input: R,
+    mut output: W,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let shutdown = std::pin::pin!(shutdown);
     let server = ServerUrl::parse(url)?;
     let authorizer = Authorizer::interactive(auth.for_server(&server)?);
     let core = HttpCore::new(authorizer, Duration::from_secs(60))?;
@@ -60,28 +78,22 @@ where
         TransportMode::Sse => {
             let remote =
                 LegacySseTransport::connect(core, server.url(), EndCause::default()).await?;
-            pump(remote, Some(first), lines, output, HashSet::new()).await
+            pump(remote, Some(first), lines, output, HashSet::new(), shutdown).await
         }
         TransportMode::StreamableHttp | TransportMode::Auto => {
             let mut remote = streamable(&server, core.clone());
             match remote.send(first.clone()).await {
                 // The first request's answer is still to come through `receive`.
                 Ok(()) => {
-                    pump(
-                        remote,
-                        None,
-                        lines,
-                        output,
-                        request_id(&first).into_iter().collect(),
-                    )
-                    .await
+                    let pending = request_id(&first).into_iter().collect();
+                    pump(remote, None, lines, output, pending, shutdown).await
                 }
                 Err(error) if mode == TransportMode::Auto && falls_back(&error) => {
                     tracing::info!(url = %server, "no Streamable HTTP here; bridging to legacy HTTP+SSE");
                     let remote =
                         LegacySseTransport::connect(core, server.url(), EndCause::default())
                             .await?;
-                    pump(remote, Some(first), lines, output, HashSet::new()).await
+                    pump(remote, Some(first), lines, output, HashSet::new(), shutdown).await
                 }
                 Err(error) => {
                     reply_error(&mut output, &first, &describe(&error)).await?;
@@ -119,6 +131,7 @@ async fn pump<T, R, W>(
     mut lines: tokio::io::Lines<R>,
     mut output: W,
     mut pending: HashSet<RequestId>,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Result<()>
 where
     T: Transport<RoleClient>,
@@ -192,6 +205,10 @@ where
                     pending.remove(&request.id);
                 }
                 reply_error(&mut output, &message, &reason).await?;
+            }
+            () = shutdown.as_mut() => {
+                tracing::info!("shutting down");
+                break;
             }
             () = tokio::time::sleep_until(drain_until), if !input_open => {
                 tracing::warn!(unanswered = pending.len(), "closing with requests unanswered");

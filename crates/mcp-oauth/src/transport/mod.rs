@@ -30,7 +30,9 @@ use url::Url;
 pub(crate) use self::handler::Handler;
 pub(crate) use self::http::{HttpCore, network_error, preview};
 pub use self::{
-    bridge::bridge_stdio, handler::ElicitationPolicy, streamable::AuthorizedHttpClient,
+    bridge::{bridge_stdio, bridge_stdio_until},
+    handler::ElicitationPolicy,
+    streamable::AuthorizedHttpClient,
 };
 use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
 use crate::{Error, Result};
