@@ -100,6 +100,9 @@ pub(crate) async fn token(options: &Options, url: &str, out: &mut Output) -> Res
     let token = oauth.token().await.map_err(|error| {
         Failure::from(error).hint(format!("log in first: mcp-oauth login {url}"))
     })?;
+    if options.json {
+        return out.json(&json!({ "server": url, "access_token": token.expose_secret() }));
+    }
     out.line(token.expose_secret())
 }
 

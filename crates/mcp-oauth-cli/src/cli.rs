@@ -39,6 +39,12 @@ pub(crate) enum Command {
     /// Bridge stdio to a remote server, for hosts that only start local
     /// servers: stdin/stdout carry MCP, everything else goes to stderr.
     Proxy(UrlArg),
+    /// Print shell completions, e.g. `mcp-oauth completions bash > /etc/bash_completion.d/mcp-oauth`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
     /// Start a demo MCP server on loopback and show the client at work on it.
     Demo(DemoArgs),
 }
@@ -198,6 +204,13 @@ pub(crate) struct Options {
     /// Seconds to wait for the connection and for each request.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
     pub(crate) timeout: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,7 +14,7 @@ use clap::Parser;
 use mcp_oauth::{Client, ClientBuilder, ElicitationPolicy, TransportMode};
 
 use crate::{
-    cli::{Cli, Command, ElicitationArg, Options, StdioArgs, TransportArg},
+    cli::{Cli, Command, ElicitationArg, Options, ShellArg, StdioArgs, TransportArg},
     failure::{Exit, Failure},
     output::Output,
 };
@@ -72,6 +72,21 @@ async fn run(cli: Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Logout(logout) => cache::logout(options, logout.url.as_deref(), out).await,
         Command::Status => cache::status(options, out),
         Command::Token(target) => cache::token(options, &target.url, out).await,
+        Command::Completions { shell } => {
+            let shell = match shell {
+                ShellArg::Bash => clap_complete::Shell::Bash,
+                ShellArg::Zsh => clap_complete::Shell::Zsh,
+                ShellArg::Fish => clap_complete::Shell::Fish,
+            };
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "mcp-oauth",
+                &mut script,
+            );
+            out.text(&String::from_utf8_lossy(&script))
+        }
         Command::Proxy(target) => {
             let auth = login::auth_for(options, &target.url)?;
             let input = tokio::io::BufReader::new(tokio::io::stdin());

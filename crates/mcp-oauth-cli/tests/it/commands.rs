@@ -241,3 +241,19 @@ async fn stdio_servers_are_reached_with_a_command_after_double_dash() {
     run.exit(3);
     assert!(run.stderr.contains("no such program"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn completions_for_bash_zsh_and_fish() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef mcp-oauth"),
+        ("fish", "complete -c mcp-oauth"),
+    ] {
+        let run = mcp_oauth(&["completions", shell]).await;
+        assert!(run.success().stdout.contains(marker), "{shell}");
+        for command in ["login", "proxy", "status", "callback-port"] {
+            assert!(run.stdout.contains(command), "{shell} completes {command}");
+        }
+    }
+    mcp_oauth(&["completions", "powershell-2"]).await.exit(2);
+}

@@ -255,6 +255,12 @@ async fn status_token_and_logout_manage_the_cache() {
     // `token` prints the cached token, for curl and scripts.
     let token = run(&["token", &url], &cache, "false").await;
     assert_eq!(token.success().stdout.trim(), auth.tokens()[0].access_token);
+    let token = run(&["token", &url, "--json"], &cache, "false").await;
+    let token: serde_json::Value = serde_json::from_str(&token.success().stdout).unwrap();
+    assert_eq!(
+        token["access_token"],
+        auth.tokens()[0].access_token.as_str()
+    );
 
     run(&["logout", &url], &cache, "false").await.success();
     let status = run(&["status", "--json"], &cache, "false").await;
