@@ -19,7 +19,7 @@
 //!
 //! # OAuth
 //!
-//! [`Auth::oauth()`] is the brief's `auth="oauth"`; [`OAuth::builder`] takes
+//! [`Auth::oauth()`] is FastMCP's `auth="oauth"`; [`OAuth::builder`] takes
 //! its parameters (scopes, client name, cache folder, extra registration
 //! metadata, callback port) and more (callback host, static client id and
 //! secret, a Client ID Metadata Document URL, the browser-step timeout, the

@@ -1,4 +1,4 @@
-//! [`OAuthBuilder`]: the brief's parameters, and more.
+//! [`OAuthBuilder`]: the parameters of FastMCP's `OAuth` helper, and more.
 
 use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 

@@ -48,7 +48,7 @@ use crate::{Error, Result};
 /// // Debug output never shows the token.
 /// assert_eq!(format!("{bearer:?}"), "Auth::Bearer([redacted])");
 /// assert_eq!("none".parse::<Auth>().unwrap(), Auth::None);
-/// // The brief's `auth="oauth"`: OAuth with every default.
+/// // Like FastMCP's `auth="oauth"`: OAuth with every default.
 /// assert_eq!("oauth".parse::<Auth>().unwrap(), Auth::oauth());
 /// # let _ = none;
 /// ```
@@ -71,7 +71,7 @@ impl Auth {
     }
 
     /// OAuth with all defaults, for whatever server the client connects to:
-    /// the brief's `auth="oauth"`. Configure it with [`OAuth::builder`].
+    /// FastMCP's `auth="oauth"`. Configure it with [`OAuth::builder`].
     pub fn oauth() -> Self {
         Self::OAuth(OAuth::deferred())
     }

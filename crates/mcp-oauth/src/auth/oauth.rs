@@ -1,5 +1,6 @@
-//! [`OAuth`]: the brief's helper. Token check, discovery, registration, the
-//! browser step, the code exchange, caching and refresh, for one server.
+//! [`OAuth`]: OAuth 2.1 for one server, as FastMCP's `OAuth` helper does it:
+//! token check, discovery, registration, the browser step, the code
+//! exchange, caching and refresh.
 
 use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
@@ -34,7 +35,7 @@ pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// OAuth 2.1 for one MCP server: the brief's `OAuth` helper.
+/// OAuth 2.1 for one MCP server, in the manner of FastMCP's `OAuth` helper.
 ///
 /// Cached tokens are used without any request to the authorization server;
 /// an expired one is refreshed; when the server answers 401 (or 403 for more

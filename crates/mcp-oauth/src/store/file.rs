@@ -13,7 +13,7 @@ use crate::{Error, Result, ServerUrl};
 /// The environment variable that moves the default cache folder.
 pub(crate) const CACHE_DIR_ENV: &str = "MCP_OAUTH_CACHE_DIR";
 
-/// The brief's token storage: one JSON document per MCP server in a cache
+/// FastMCP-style token storage: one JSON document per MCP server in a cache
 /// folder, keyed by the canonical server URL.
 ///
 /// Documents are written atomically (temporary file, `fsync`, rename), so a
