@@ -5,20 +5,7 @@ use std::{path::Path, process::Stdio, time::Duration};
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::{Run, mcp_oauth_with_env};
-
-/// A "browser" that follows the authorization redirect into the callback,
-/// as a person who approves at once would.
-fn scripted_browser(dir: &Path) -> String {
-    let script = dir.join("browser.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nexec curl -s -L --max-time 10 -o /dev/null \"$1\"\n",
-    )
-    .unwrap();
-    // Run through sh: no exec of a file that was just written (ETXTBSY).
-    format!("sh {}", script.display())
-}
+use crate::support::{Run, mcp_oauth_with_env, scripted_browser};
 
 async fn protected() -> (AuthServer, TestServer) {
     let auth = AuthServer::builder().start().await.unwrap();

@@ -7,30 +7,12 @@ use mcp_oauth_testkit::{AuthServer, ServerMode, TestServer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use crate::support::scripted_browser;
+
 /// Starts the proxy, plays a host's part of the protocol, then closes stdin.
 async fn host_session(url: &str, cache: &std::path::Path, browser: &str) {
-    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
-        .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
-        .arg(cache)
-        .env("BROWSER", browser)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut host = Host {
-        stdin: proxy.stdin.take().unwrap(),
-        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
-    };
-    let initialized = host
-        .ask(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": { "protocolVersion": "2025-06-18", "capabilities": {},
-                        "clientInfo": { "name": "scripted-host", "version": "1" } }
-        }))
-        .await;
-    assert_eq!(initialized["id"], 1);
+    let (mut proxy, mut host) = start_proxy(url, cache, browser);
+    let initialized = host.initialize().await;
     assert_eq!(
         initialized["result"]["serverInfo"]["name"], "mcp-oauth-testkit",
         "{initialized}"
@@ -63,6 +45,25 @@ async fn host_session(url: &str, cache: &std::path::Path, browser: &str) {
     assert!(status.unwrap().success());
 }
 
+/// Starts `mcp-oauth proxy url` with the host's pipes.
+fn start_proxy(url: &str, cache: &std::path::Path, browser: &str) -> (tokio::process::Child, Host) {
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
+        .arg(cache)
+        .env("BROWSER", browser)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let host = Host {
+        stdin: proxy.stdin.take().unwrap(),
+        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
+    };
+    (proxy, host)
+}
+
 /// The host's side of the pipes.
 struct Host {
     stdin: tokio::process::ChildStdin,
@@ -77,6 +78,19 @@ impl Host {
             .unwrap();
     }
 
+    /// The host's `initialize`, answered through the proxy.
+    async fn initialize(&mut self) -> Value {
+        let answer = self
+            .ask(json!({
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                            "clientInfo": { "name": "scripted-host", "version": "1" } }
+            }))
+            .await;
+        assert_eq!(answer["id"], 1, "{answer}");
+        answer
+    }
+
     async fn ask(&mut self, message: Value) -> Value {
         self.tell(message).await;
         let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
@@ -87,16 +101,6 @@ impl Host {
         serde_json::from_str(&line)
             .unwrap_or_else(|_| panic!("stdout carries only JSON-RPC: {line}"))
     }
-}
-
-fn scripted_browser(dir: &std::path::Path) -> String {
-    let script = dir.join("browser.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\nexec curl -s -L --max-time 10 -o /dev/null \"$1\"\n",
-    )
-    .unwrap();
-    format!("sh {}", script.display())
 }
 
 #[tokio::test]
@@ -137,27 +141,8 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
-        .args(["proxy", &server.url(), "--cache-dir"])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut host = Host {
-        stdin: proxy.stdin.take().unwrap(),
-        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
-    };
-    let initialized = host
-        .ask(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": { "protocolVersion": "2025-06-18", "capabilities": {},
-                        "clientInfo": { "name": "scripted-host", "version": "1" } }
-        }))
-        .await;
-    assert_eq!(initialized["id"], 1);
+    let (mut proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
+    host.initialize().await;
     host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
         .await;
     let listed = host
