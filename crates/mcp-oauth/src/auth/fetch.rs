@@ -1,7 +1,10 @@
 //! The HTTP client of the OAuth steps: bounded bodies and times, no
 //! redirect to another origin, codes and secrets only where they belong.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -43,20 +46,27 @@ pub(crate) enum BasicAuth<'a> {
     },
 }
 
-#[derive(Debug, Clone)]
+/// Built on first use: a run that finds its token cached makes no OAuth
+/// request and should not pay for setting up TLS clients.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct OAuthHttp {
-    client: reqwest::Client,
-    protocol_version: &'static str,
+    /// Metadata and registration: redirects within one origin are followed.
+    client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
+    /// Token requests: no redirect is ever followed.
+    token_client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
 }
+
+const PROTOCOL_VERSION: &str = "2025-11-25";
 
 impl OAuthHttp {
     pub(crate) fn new() -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
-            // Metadata may move within its origin; nothing may leave it.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+        Ok(Self::default())
+    }
+
+    fn client(&self) -> Result<&reqwest::Client> {
+        // Metadata may move within its origin; nothing may leave it.
+        let built = self.client.get_or_init(|| {
+            build_client(reqwest::redirect::Policy::custom(|attempt| {
                 let same_origin = attempt
                     .previous()
                     .first()
@@ -67,30 +77,31 @@ impl OAuthHttp {
                     attempt.follow()
                 }
             }))
-            .build()
-            .map_err(|error| Error::InvalidConfig {
-                reason: format!("could not set up the HTTP client: {error}"),
-            })?;
-        Ok(Self {
-            client,
-            protocol_version: "2025-11-25",
-        })
+        });
+        built.as_ref().map_err(|reason| setup_error(reason))
+    }
+
+    fn token_client(&self) -> Result<&reqwest::Client> {
+        let built = self
+            .token_client
+            .get_or_init(|| build_client(reqwest::redirect::Policy::none()));
+        built.as_ref().map_err(|reason| setup_error(reason))
     }
 
     /// GET a metadata document.
     pub(crate) async fn get_json(&self, url: &Url) -> Result<Fetched> {
         let request = self
-            .client
+            .client()?
             .get(url.clone())
             .header(ACCEPT, "application/json")
-            .header("mcp-protocol-version", self.protocol_version);
+            .header("mcp-protocol-version", PROTOCOL_VERSION);
         self.read(url, request).await
     }
 
     /// POST a JSON document (dynamic registration).
     pub(crate) async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Result<Fetched> {
         let request = self
-            .client
+            .client()?
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .json(body);
@@ -107,7 +118,7 @@ impl OAuthHttp {
     ) -> Result<Fetched> {
         let body = serde_urlencoded(form);
         let mut request = self
-            .client
+            .token_client()?
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -147,6 +158,24 @@ impl OAuthHttp {
             .await
             .map_err(|error| network_error(url.as_str(), &error))?;
         read_response(url, response).await
+    }
+}
+
+fn build_client(
+    redirects: reqwest::redirect::Policy,
+) -> std::result::Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
+        .timeout(TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(redirects)
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+fn setup_error(reason: &str) -> Error {
+    Error::InvalidConfig {
+        reason: format!("could not set up the HTTP client: {reason}"),
     }
 }
 

@@ -186,10 +186,8 @@ pub(crate) async fn register(
         .json::<Registered>()
         .map_err(|error| Error::Registration {
             url: endpoint.to_string(),
-            reason: format!(
-                "the answer is not a registration ({error}): {}",
-                preview(&fetched.body)
-            ),
+            // Not quoted: a registration answer may carry a client secret.
+            reason: format!("the answer is not a registration ({error})"),
         })?;
     // Honour the method the server assigned; a secret implies a confidential one.
     let method = registered.token_endpoint_auth_method.unwrap_or_else(|| {

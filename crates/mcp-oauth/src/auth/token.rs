@@ -13,7 +13,7 @@ use super::{
     fetch::{BasicAuth, Fetched, OAuthHttp},
     registration::Registration,
 };
-use crate::{Error, Result, secret, transport::preview};
+use crate::{Error, Result, secret};
 
 /// Tokens as stored: the expiry is absolute, so it survives a restart.
 #[derive(Clone, Serialize, Deserialize)]
@@ -194,18 +194,17 @@ pub(crate) fn parse_token_response(
             return Err(refused(error, error_description));
         }
         Ok(raw) if fetched.is_success() => raw,
+        // A token answer may hold a token even when malformed: its body is
+        // never quoted in an error.
         _ if !fetched.is_success() => {
-            return Err(refused(
-                format!("HTTP {}", fetched.status),
-                Some(preview(&fetched.body)),
-            ));
+            return Err(refused(format!("HTTP {}", fetched.status), None));
         }
         Ok(_) | Err(_) => {
             return Err(Error::Protocol {
                 url: endpoint.to_string(),
                 detail: format!(
-                    "the token answer is not valid JSON: {}",
-                    preview(&fetched.body)
+                    "the token answer is not valid JSON ({} bytes)",
+                    fetched.body.len()
                 ),
             });
         }
