@@ -129,6 +129,13 @@ pub(crate) struct Options {
     #[arg(long, global = true, help_heading = "OAuth")]
     pub(crate) no_browser: bool,
 
+    /// Sign in with the device authorization grant (RFC 8628): a code and a
+    /// URL are shown to open on any device, and this one waits for approval.
+    /// No browser or callback port is needed here. The authorization server
+    /// must offer it.
+    #[arg(long, global = true, help_heading = "OAuth")]
+    pub(crate) device: bool,
+
     /// How tokens are obtained: a person signs in (authorization-code), or a
     /// machine does (client-credentials, cross-app-access).
     #[arg(long, global = true, value_enum, default_value_t = GrantArg::AuthorizationCode, help_heading = "OAuth")]

@@ -11,6 +11,7 @@ use crate::{
     cli::Options,
     failure::{Exit, Failure},
     output::Output,
+    spinner::Spinner,
 };
 
 pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Result<(), Failure> {
@@ -26,6 +27,7 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
         .login(LoginMode::Interactive)
         .access_token_lifetime(std::time::Duration::from_secs(30))
         .scopes_supported(&["mcp:tools", "offline_access"])
+        .device_authorization(std::time::Duration::from_secs(5))
         .start()
         .await
         .map_err(start_failed)?;
@@ -42,7 +44,9 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
             "\nThe demo servers keep running. In another terminal try:\n  \
              mcp-oauth login {url}\n  \
              mcp-oauth call {url} echo --args '{{\"text\":\"hi\"}}'\n\
-             (sign in as demo / demo). Access tokens live 30 s here: a call after that\n\
+             (sign in as demo / demo), or sign in from any device with\n  \
+             mcp-oauth login --device {url}\n\
+             Access tokens live 30 s here: a call after that\n\
              refreshes silently, with no browser. Press Ctrl-C to stop them."
         ))?;
         crate::commands::finish(out);
@@ -70,11 +74,15 @@ async fn walk_through(
         UserAgent::SystemBrowser
     };
     // The demo's tokens stay in memory: nothing is written to your cache.
+    let spinner = Spinner::new();
+    let notices = spinner.clone();
     let oauth = OAuth::builder(&url)
         .token_storage(MemoryTokenStorage::new())
         .user_agent(agent)
-        .on_notice(|message| eprintln!("{message}\nSign in as demo / demo, then approve."))
+        .on_notice(move |message| notices.print(message))
+        .on_sign_in(move |state| spinner.follow(state))
         .build()?;
+    eprintln!("Sign in as demo / demo, then approve.");
 
     let started = Instant::now();
     let client = Client::builder(&url)

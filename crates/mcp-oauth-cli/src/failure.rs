@@ -136,6 +136,12 @@ impl From<Error> for Failure {
                  and paste the URL the browser was redirected to"
                     .to_owned(),
             ),
+            Error::AuthorizationDenied { error, .. } if error == "expired_token" => (
+                Exit::Unauthorized,
+                "the code expired before it was approved; run the command again and approve \
+                 it sooner"
+                    .to_owned(),
+            ),
             Error::AuthorizationDenied { .. } => (
                 Exit::Unauthorized,
                 "the sign-in was refused; run the command again to retry".to_owned(),

@@ -10,6 +10,7 @@ use crate::{
     cli::{CallbackHostArg, GrantArg, Options},
     failure::{Exit, Failure},
     output::Output,
+    spinner::Spinner,
 };
 
 /// The credentials for `url`: `--bearer` when given, else OAuth.
@@ -32,7 +33,11 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
             "--login-timeout must be a number of seconds between 0 and 86400",
         ));
     }
+    let spinner = Spinner::new();
+    let notices = spinner.clone();
     let mut builder = OAuth::builder(url)
+        .on_notice(move |message| notices.print(message))
+        .on_sign_in(move |state| spinner.follow(state))
         .client_name(options.client_name.clone())
         .timeout(Duration::from_secs_f64(seconds))
         .user_agent(if options.no_browser {
@@ -84,6 +89,7 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
         builder = builder.private_key_jwt(pem, options.signing_alg.parse::<SigningAlgorithm>()?);
     }
     builder = match options.grant {
+        GrantArg::AuthorizationCode if options.device => builder.device_authorization(),
         GrantArg::AuthorizationCode => builder,
         GrantArg::ClientCredentials => builder.client_credentials(),
         GrantArg::CrossAppAccess => {
@@ -103,6 +109,11 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
             builder.cross_app_access(idp)
         }
     };
+    if options.device && options.grant != GrantArg::AuthorizationCode {
+        return Err(bad(
+            "--device is a way for a person to sign in; it does not go with --grant",
+        ));
+    }
     if options.grant != GrantArg::AuthorizationCode && options.client_id.is_none() {
         return Err(bad("machine-to-machine grants need --client-id"));
     }

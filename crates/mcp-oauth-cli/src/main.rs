@@ -7,6 +7,7 @@ mod demo;
 mod failure;
 mod login;
 mod output;
+mod spinner;
 
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 

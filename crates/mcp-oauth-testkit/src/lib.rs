@@ -63,8 +63,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use auth::{
-    AuthFault, AuthRequest, AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, IssuedToken,
-    LoginMode, MetadataLocation, PreRegistered, RefreshMode, RegisteredClient,
+    AuthFault, AuthRequest, AuthRequestKind, AuthServer, AuthServerBuilder, DeviceRequest,
+    DeviceStatus, IssMode, IssuedToken, LoginMode, MetadataLocation, PreRegistered, RefreshMode,
+    RegisteredClient,
 };
 pub use config::{Fault, ResponseStyle, ServerMode};
 pub use log::RecordedRequest;

@@ -111,14 +111,12 @@ impl Client {
     /// so there the client sends `server/discover`, the cheapest request every
     /// such server answers, and never serves it from a cache.
     pub async fn ping(&self) -> Result<()> {
-        self.request(async |connection| connection.ping().await)
-            .await
+        self.request(|connection| connection.ping()).await
     }
 
     /// All tools of the server, following `nextCursor` through every page.
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
-        self.request(async |connection| connection.list_tools().await)
-            .await
+        self.request(|connection| connection.list_tools()).await
     }
 
     /// Calls the tool `name` with `arguments` (a JSON object, or `None`).
@@ -130,26 +128,24 @@ impl Client {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult> {
-        self.request(async |connection| connection.call_tool(name, arguments.clone()).await)
+        self.request(|connection| connection.call_tool(name, arguments.clone()))
             .await
     }
 
     /// All resources of the server, through every page.
     pub async fn list_resources(&self) -> Result<Vec<Resource>> {
-        self.request(async |connection| connection.list_resources().await)
-            .await
+        self.request(|connection| connection.list_resources()).await
     }
 
     /// Reads the resource at `uri`.
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
-        self.request(async |connection| connection.read_resource(uri).await)
+        self.request(|connection| connection.read_resource(uri))
             .await
     }
 
     /// All prompts of the server, through every page.
     pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
-        self.request(async |connection| connection.list_prompts().await)
-            .await
+        self.request(|connection| connection.list_prompts()).await
     }
 
     /// Gets the prompt `name`, filled in with `arguments`.
@@ -158,7 +154,7 @@ impl Client {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<GetPromptResult> {
-        self.request(async |connection| connection.get_prompt(name, arguments.clone()).await)
+        self.request(|connection| connection.get_prompt(name, arguments.clone()))
             .await
     }
 
@@ -182,10 +178,16 @@ impl Client {
     /// Runs a request within the timeout; when the server asks for
     /// authorization, runs the OAuth flow (outside the timeout: a person is
     /// at work) and sends the request again.
-    async fn request<T>(&self, call: impl AsyncFn(&Connection) -> Result<T>) -> Result<T> {
-        let inner = &self.inner;
-        authorized(inner.oauth.as_ref(), async || {
-            within(inner.timeout, &inner.target, call(&inner.connection)).await
+    ///
+    /// Plain closures returning futures, not async closures: the futures of
+    /// the public methods must be `Send` for any caller's `tokio::spawn`.
+    async fn request<'a, T, F>(&'a self, call: impl Fn(&'a Connection) -> F) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + 'a,
+    {
+        let inner = &*self.inner;
+        authorized(inner.oauth.as_ref(), || {
+            within(inner.timeout, &inner.target, call(&inner.connection))
         })
         .await
     }
@@ -243,13 +245,12 @@ impl ClientBuilder {
                 let core = HttpCore::new(authorizer, timeout)?;
                 let target = server.to_string();
                 let transport = self.transport;
-                let connection = authorized(oauth.as_ref(), async || {
+                let connection = authorized(oauth.as_ref(), || {
                     within(
                         timeout,
                         &target,
                         Connection::http(server.url(), transport, core.clone(), handler),
                     )
-                    .await
                 })
                 .await?;
                 (target, connection, oauth)
@@ -283,7 +284,10 @@ const MAX_AUTHORIZATIONS: usize = 3;
 
 /// Runs `attempt`; when it is refused for lack of authorization and OAuth is
 /// configured, authorizes and runs it again.
-async fn authorized<T>(oauth: Option<&OAuth>, attempt: impl AsyncFn() -> Result<T>) -> Result<T> {
+async fn authorized<T, F>(oauth: Option<&OAuth>, attempt: impl Fn() -> F) -> Result<T>
+where
+    F: Future<Output = Result<T>>,
+{
     let mut authorizations = 0;
     loop {
         let generation = oauth.map(OAuth::generation);

@@ -117,7 +117,7 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SigningAlgorithm, UserAgent,
+    Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm, UserAgent,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Result};

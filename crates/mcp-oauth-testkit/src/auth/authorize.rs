@@ -297,7 +297,7 @@ label{display:block;margin:.8rem 0}input{display:block;width:100%;padding:.4rem;
 box-sizing:border-box}button{padding:.5rem 1.2rem;margin-right:.5rem}\
 .error{color:#b00020}.hint{color:#666;font-size:.85rem}dt{font-weight:600}dd{margin:0 0 .6rem}";
 
-fn page(title: &str, body: &str) -> String {
+pub(super) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

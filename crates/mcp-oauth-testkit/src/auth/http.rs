@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use url::form_urlencoded;
 
 use super::state::{AuthState, Client, Redirects, valid_redirect_uri};
-use super::{AuthFault, AuthRequest, AuthRequestKind, IssMode, authorize, token};
+use super::{AuthFault, AuthRequest, AuthRequestKind, IssMode, authorize, device, token};
 use crate::server::lock;
 
 /// Bodies beyond this are refused.
@@ -121,7 +121,10 @@ fn classify(state: &AuthState, path: &str) -> AuthRequestKind {
         "/authorize" => AuthRequestKind::Authorize,
         "/token" => AuthRequestKind::Token,
         "/register" => AuthRequestKind::Register,
-        "/login" | "/consent" => AuthRequestKind::Interaction,
+        "/login" | "/consent" | "/device" => AuthRequestKind::Interaction,
+        "/device_authorization" if state.cfg.device.is_some() => {
+            AuthRequestKind::DeviceAuthorization
+        }
         _ => AuthRequestKind::Other,
     }
 }
@@ -142,6 +145,13 @@ async fn route(
             authorize::authorize(state, incoming)
         }
         AuthRequestKind::Authorize => method_not_allowed("GET"),
+        AuthRequestKind::Interaction if path.ends_with("/device") => {
+            if method == Method::POST {
+                device::verify(state, incoming)
+            } else {
+                device::verification_page(state, incoming)
+            }
+        }
         AuthRequestKind::Interaction if method == Method::POST => {
             if path.ends_with("/login") {
                 authorize::login(state, incoming)
@@ -152,6 +162,10 @@ async fn route(
         AuthRequestKind::Interaction => method_not_allowed("POST"),
         AuthRequestKind::Token if method == Method::POST => token::token(state, incoming).await,
         AuthRequestKind::Token => method_not_allowed("POST"),
+        AuthRequestKind::DeviceAuthorization if method == Method::POST => {
+            device::device_authorization(state, incoming)
+        }
+        AuthRequestKind::DeviceAuthorization => method_not_allowed("POST"),
         AuthRequestKind::Other => not_found(),
     }
 }
@@ -202,6 +216,15 @@ pub(crate) fn metadata_document(state: &AuthState) -> Value {
             json!(format!("{base}/register")),
         );
     }
+    if cfg.device.is_some() {
+        obj.insert(
+            "device_authorization_endpoint".to_owned(),
+            json!(format!("{base}/device_authorization")),
+        );
+        if let Some(Value::Array(grants)) = obj.get_mut("grant_types_supported") {
+            grants.push(json!(device::DEVICE_CODE_GRANT));
+        }
+    }
     if let Some(methods) = &cfg.pkce_methods {
         obj.insert(
             "code_challenge_methods_supported".to_owned(),
@@ -237,6 +260,19 @@ fn register(state: &AuthState, incoming: &Incoming) -> Response {
             uris.iter().map(|u| u.as_str().map(str::to_owned)).collect()
         }
         _ => None,
+    };
+    // A client that only uses the device grant has no redirect URI (RFC 8628 §3.4 / RFC 7591 §2).
+    let device_only = submitted
+        .get("grant_types")
+        .and_then(Value::as_array)
+        .is_some_and(|grants| {
+            state.cfg.device.is_some()
+                && !grants.iter().any(|g| g == "authorization_code")
+                && grants.iter().any(|g| g == device::DEVICE_CODE_GRANT)
+        });
+    let redirect_uris = match redirect_uris {
+        None if device_only => Some(Vec::new()),
+        other => other,
     };
     let Some(redirect_uris) = redirect_uris else {
         return error(

@@ -11,6 +11,7 @@
 //! accepts only access tokens this server issued for it.
 
 mod authorize;
+mod device;
 mod http;
 mod state;
 mod token;
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::log::Answered;
 use crate::server::lock;
 
+pub use device::{DeviceRequest, DeviceStatus};
 pub(crate) use http::{owns, serve as serve_http};
 pub(crate) use state::{AuthState, TokenCheck};
 
@@ -89,6 +91,8 @@ pub enum AuthFault {
     RegistrationRequiresClientName,
     /// Every metadata request (`/.well-known/...`) answers 500.
     MetadataServerError,
+    /// The first poll of each device code answers `slow_down`.
+    DeviceSlowDown,
 }
 
 /// Whether and how the authorization response carries RFC 9207 `iss`.
@@ -201,6 +205,8 @@ pub enum AuthRequestKind {
     Interaction,
     /// The token endpoint.
     Token,
+    /// The device authorization endpoint (RFC 8628).
+    DeviceAuthorization,
     /// Anything else.
     Other,
 }
@@ -274,7 +280,7 @@ pub struct IssuedToken {
     pub scopes: Vec<String>,
     /// The RFC 8707 resource (audience); `None` when the client named none.
     pub resource: Option<String>,
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials` or `device_code`.
     pub grant_type: String,
     /// Revoked by the reuse of a rotated refresh token or of the authorization code.
     pub revoked: bool,
@@ -300,6 +306,7 @@ pub(crate) struct AuthConfig {
     pub(crate) login: LoginMode,
     pub(crate) access_lifetime: Duration,
     pub(crate) refresh: RefreshMode,
+    pub(crate) device: Option<device::DeviceConfig>,
 }
 
 impl Default for AuthConfig {
@@ -319,6 +326,7 @@ impl Default for AuthConfig {
             login: LoginMode::AutoApprove,
             access_lifetime: Duration::from_secs(3600),
             refresh: RefreshMode::Rotating,
+            device: None,
         }
     }
 }

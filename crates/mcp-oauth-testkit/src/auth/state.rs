@@ -124,6 +124,8 @@ pub(crate) struct Store {
     /// In issue order.
     pub(crate) access: Vec<Access>,
     pub(crate) refresh: HashMap<String, Refresh>,
+    /// Device authorization requests, by device code.
+    pub(crate) devices: HashMap<String, super::device::DeviceGrant>,
     pub(crate) next_family: u64,
 }
 

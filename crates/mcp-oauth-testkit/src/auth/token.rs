@@ -10,15 +10,16 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
+use super::device::{self, DEVICE_CODE_GRANT};
 use super::http::{Incoming, build, json_response, oauth_error, repeated, text};
 use super::state::{Access, AuthState, Client, Refresh, Store, valid_resource};
 use super::{AuthFault, RefreshMode};
 use crate::server::lock;
 
 /// A refusal, already shaped as the HTTP response.
-type Refusal = Box<Response>;
+pub(super) type Refusal = Box<Response>;
 
-fn refuse(error: &str, description: &str) -> Refusal {
+pub(super) fn refuse(error: &str, description: &str) -> Refusal {
     Box::new(oauth_error(StatusCode::BAD_REQUEST, error, description))
 }
 
@@ -67,7 +68,7 @@ pub(crate) async fn token(state: &AuthState, incoming: &Incoming) -> Response {
 
 /// What a successful grant produced.
 #[derive(Debug)]
-struct Issued {
+pub(super) struct Issued {
     access_token: String,
     refresh_token: Option<String>,
     scopes: Vec<String>,
@@ -91,6 +92,7 @@ fn grant(state: &AuthState, incoming: &Incoming) -> Result<Issued, Refusal> {
         Some("authorization_code") => authorization_code(state, incoming, &client),
         Some("refresh_token") => refresh(state, incoming, &client),
         Some("client_credentials") => client_credentials(state, incoming, &client),
+        Some(DEVICE_CODE_GRANT) => device::device_code(state, incoming, &client),
         Some(other) => Err(refuse(
             "unsupported_grant_type",
             &format!("Unsupported grant_type: {other}"),
@@ -137,7 +139,7 @@ fn form_decode(text: &str) -> String {
 }
 
 /// Authenticates the client with the method it registered.
-fn authenticate(state: &AuthState, incoming: &Incoming) -> Result<Client, Refusal> {
+pub(super) fn authenticate(state: &AuthState, incoming: &Incoming) -> Result<Client, Refusal> {
     let basic = basic_credentials(incoming);
     let used_basic = basic.is_some();
     let basic = match basic {
@@ -195,7 +197,7 @@ fn authenticate(state: &AuthState, incoming: &Incoming) -> Result<Client, Refusa
 }
 
 /// The single `resource` of the token request, validated.
-fn requested_resource(incoming: &Incoming) -> Result<Option<String>, Refusal> {
+pub(super) fn requested_resource(incoming: &Incoming) -> Result<Option<String>, Refusal> {
     match incoming.form("resource") {
         Some(resource) if !valid_resource(resource) => Err(refuse(
             "invalid_target",
@@ -384,15 +386,20 @@ fn client_credentials(
 
 /// What an access token is issued for.
 #[derive(Debug)]
-struct NewToken<'a> {
-    client_id: &'a str,
-    scopes: Vec<String>,
-    resource: Option<String>,
-    grant_type: &'static str,
-    family: Option<u64>,
+pub(super) struct NewToken<'a> {
+    pub(super) client_id: &'a str,
+    pub(super) scopes: Vec<String>,
+    pub(super) resource: Option<String>,
+    pub(super) grant_type: &'static str,
+    pub(super) family: Option<u64>,
 }
 
-fn issue(state: &AuthState, store: &mut Store, new: NewToken<'_>, with_refresh: bool) -> Issued {
+pub(super) fn issue(
+    state: &AuthState,
+    store: &mut Store,
+    new: NewToken<'_>,
+    with_refresh: bool,
+) -> Issued {
     let access_token = state.new_id();
     store.access.push(Access {
         token: access_token.clone(),

@@ -12,6 +12,7 @@ use super::{
     machine::{CrossAppAccess, SigningAlgorithm, SigningKey},
     oauth::{
         Bound, DEFAULT_CLIENT_NAME, DEFAULT_TIMEOUT, GrantKind, Inner, OAuth, Session, Settings,
+        SignIn,
     },
     user_agent::UserAgent,
 };
@@ -50,6 +51,7 @@ impl Default for OAuthBuilder {
                 timeout: DEFAULT_TIMEOUT,
                 user_agent: UserAgent::SystemBrowser,
                 notice: Arc::new(|message| eprintln!("{message}")),
+                sign_in: None,
                 grant: GrantKind::AuthorizationCode,
                 private_key: None,
             },
@@ -146,6 +148,24 @@ impl OAuthBuilder {
     /// Where progress messages (the authorization URL) go; default stderr.
     pub fn on_notice(mut self, notice: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.settings.notice = Arc::new(notice);
+        self
+    }
+
+    /// Called when an interactive sign-in starts waiting for the person and
+    /// when that wait ends, e.g. to run a spinner:
+    /// `.on_sign_in(|state| if state == SignIn::Waiting { /* start */ })`.
+    pub fn on_sign_in(mut self, hook: impl Fn(SignIn) + Send + Sync + 'static) -> Self {
+        self.settings.sign_in = Some(Arc::new(hook));
+        self
+    }
+
+    /// A person signs in with the device authorization grant (RFC 8628)
+    /// instead of a browser redirect: a code and a URL are shown (through
+    /// [`on_notice`](Self::on_notice)) to open on any device, and this one
+    /// polls until the person approves. Needs an authorization server that
+    /// publishes a `device_authorization_endpoint`, and no callback port.
+    pub fn device_authorization(mut self) -> Self {
+        self.settings.grant = GrantKind::Device;
         self
     }
 

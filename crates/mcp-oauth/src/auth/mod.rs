@@ -7,9 +7,11 @@
 //! place where credentials enter and leave the client.
 
 mod authorize;
+mod browser;
 mod builder;
 mod callback;
 mod challenge;
+mod device;
 mod discovery;
 mod fetch;
 mod machine;
@@ -26,7 +28,7 @@ pub use self::middleware::OAuthMiddleware;
 pub use self::{
     builder::{IntoScopes, OAuthBuilder},
     machine::{CrossAppAccess, SigningAlgorithm},
-    oauth::OAuth,
+    oauth::{OAuth, SignIn},
     user_agent::UserAgent,
 };
 pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};

@@ -9,23 +9,18 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::{
-    authorize::{
-        AuthorizationRequest, Pkce, authorization_url, check_issuer, choose_scope, union_scope,
-    },
+    authorize::{choose_scope, union_scope},
     builder::OAuthBuilder,
-    callback::{CallbackHost, CallbackServer},
+    callback::CallbackHost,
     challenge::BearerChallenge,
-    discovery::{AuthServerMetadata, MetadataSource, discover},
+    discovery::{AuthServerMetadata, discover},
     fetch::OAuthHttp,
     machine::{CrossAppAccess, SigningAlgorithm, SigningKey, client_credentials, cross_app_access},
-    registration::{Registration, RegistrationKind, RegistrationRequest, register},
-    token::{Grant, Tokens, request_tokens},
-    user_agent::{Presented, UserAgent, present},
+    registration::{Registration, RegistrationKind},
+    token::Tokens,
+    user_agent::UserAgent,
 };
-use crate::{
-    Error, Result, ServerUrl, StoredCredentials, TokenStorage,
-    secret::{now, random_token},
-};
+use crate::{Error, Result, ServerUrl, StoredCredentials, TokenStorage, secret::now};
 
 pub(super) const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
 /// How long to wait for another process's refresh (a token request is
@@ -34,6 +29,19 @@ pub(super) const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+type SignInHook = Arc<dyn Fn(SignIn) + Send + Sync>;
+
+/// Where an interactive sign-in stands, for a progress display such as a
+/// spinner; see [`OAuthBuilder::on_sign_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignIn {
+    /// The sign-in page was shown (a browser opened, a URL or a device code
+    /// printed); waiting for the person.
+    Waiting,
+    /// The wait is over, signed in or not.
+    Done,
+}
 
 /// OAuth 2.1 for one MCP server, in the manner of FastMCP's `OAuth` helper.
 ///
@@ -152,6 +160,7 @@ pub(super) struct Settings {
     pub(super) timeout: Duration,
     pub(super) user_agent: UserAgent,
     pub(super) notice: Notice,
+    pub(super) sign_in: Option<SignInHook>,
     pub(super) grant: GrantKind,
     pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
 }
@@ -161,6 +170,8 @@ pub(super) struct Settings {
 pub(super) enum GrantKind {
     /// A person signs in: the authorization code flow.
     AuthorizationCode,
+    /// A person signs in on any device: the device authorization grant.
+    Device,
     /// Machine to machine: `client_credentials`.
     ClientCredentials,
     /// Enterprise cross-app access: an ID-JAG, then `jwt-bearer`.
@@ -355,7 +366,10 @@ impl OAuth {
             )
         };
 
-        if !matches!(self.inner.settings.grant, GrantKind::AuthorizationCode) {
+        if matches!(
+            self.inner.settings.grant,
+            GrantKind::ClientCredentials | GrantKind::CrossAppAccess(_)
+        ) {
             let outcome = self
                 .machine_tokens(
                     bound,
@@ -372,8 +386,17 @@ impl OAuth {
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let result = self
-                .authorize_once(
+            let result = if matches!(self.inner.settings.grant, GrantKind::Device) {
+                self.authorize_device(
+                    bound,
+                    &mut credentials,
+                    &metadata,
+                    &discovery.resource,
+                    scope.as_deref(),
+                )
+                .await
+            } else {
+                self.authorize_once(
                     bound,
                     &mut credentials,
                     &metadata,
@@ -381,16 +404,19 @@ impl OAuth {
                     &discovery.resource,
                     scope.as_deref(),
                 )
-                .await;
+                .await
+            };
             match result {
                 // A dynamic registration the server no longer knows: register again, once.
-                Err(Error::TokenEndpoint { ref error, .. })
-                    if attempt == 1
-                        && (error == "invalid_client" || error == "unauthorized_client")
-                        && credentials
-                            .registration
-                            .as_ref()
-                            .is_some_and(|r| r.kind == RegistrationKind::Dynamic) =>
+                Err(
+                    Error::TokenEndpoint { ref error, .. }
+                    | Error::AuthorizationDenied { ref error, .. },
+                ) if attempt == 1
+                    && (error == "invalid_client" || error == "unauthorized_client")
+                    && credentials
+                        .registration
+                        .as_ref()
+                        .is_some_and(|r| r.kind == RegistrationKind::Dynamic) =>
                 {
                     tracing::info!(
                         "the authorization server rejected the cached client; registering again"
@@ -402,67 +428,6 @@ impl OAuth {
         };
         session.credentials = Some(credentials);
         outcome
-    }
-
-    async fn authorize_once(
-        &self,
-        bound: &Bound,
-        credentials: &mut StoredCredentials,
-        metadata: &AuthServerMetadata,
-        source: MetadataSource,
-        resource: &str,
-        scope: Option<&str>,
-    ) -> Result<()> {
-        let settings = &self.inner.settings;
-        let (callback, registration) = self
-            .prepare_client(bound, credentials, metadata, source, scope)
-            .await?;
-        let redirect_uri = callback.redirect_uri().clone();
-        let pkce = Pkce::new()?;
-        let state = random_token()?;
-        let url = authorization_url(
-            metadata,
-            &AuthorizationRequest {
-                client_id: &registration.client_id,
-                redirect_uri: &redirect_uri,
-                challenge: &pkce.challenge,
-                state: &state,
-                resource,
-                scope,
-            },
-        )?;
-        bound.brake_sign_in()?;
-        // The listener serves while the browser opens: a browser (or script)
-        // may come back before `present` returns.
-        let (paste, pasted) = tokio::sync::mpsc::channel(4);
-        let presenting = async {
-            // Where no browser opened, a pasted redirect URL completes the login too.
-            if present(&settings.user_agent, &url, &*settings.notice).await? == Presented::Printed {
-                feed_stdin_lines(paste);
-            }
-            Ok(())
-        };
-        let ((), response) = tokio::try_join!(
-            presenting,
-            callback.wait(&state, settings.timeout, Some(pasted))
-        )?;
-        check_issuer(metadata, response.iss.as_deref())?;
-        let token_endpoint = token_endpoint(metadata)?;
-        bound.brake_token_request()?;
-        let tokens = request_tokens(
-            &bound.http,
-            token_endpoint,
-            &registration,
-            &Grant::AuthorizationCode {
-                code: &response.code,
-                verifier: &pkce.verifier,
-                redirect_uri: &redirect_uri,
-            },
-            Some(resource),
-            None,
-        )
-        .await?;
-        self.store_tokens(bound, credentials, tokens).await
     }
 
     /// Tokens without a person: `client_credentials` or cross-app access.
@@ -510,7 +475,13 @@ impl OAuth {
         self.store_tokens(bound, credentials, tokens).await
     }
 
-    async fn store_tokens(
+    pub(super) fn signal(&self, state: SignIn) {
+        if let Some(hook) = &self.inner.settings.sign_in {
+            hook(state);
+        }
+    }
+
+    pub(super) async fn store_tokens(
         &self,
         bound: &Bound,
         credentials: &mut StoredCredentials,
@@ -524,84 +495,6 @@ impl OAuth {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
-
-    /// Picks the client identity (static > metadata document > dynamic) and
-    /// binds the callback listener its redirect URI needs.
-    async fn prepare_client(
-        &self,
-        bound: &Bound,
-        credentials: &mut StoredCredentials,
-        metadata: &AuthServerMetadata,
-        source: MetadataSource,
-        scope: Option<&str>,
-    ) -> Result<(CallbackServer, Registration)> {
-        let settings = &self.inner.settings;
-        let host = settings.callback_host;
-        if let Some(client_id) = &settings.client_id {
-            let callback = CallbackServer::bind(host, settings.callback_port.unwrap_or(0)).await?;
-            let registration =
-                Registration::fixed(client_id, settings.client_secret.clone(), metadata);
-            credentials.registration = Some(registration.clone());
-            return Ok((callback, registration));
-        }
-        if let Some(document) = &settings.client_metadata_url
-            && metadata.client_id_metadata_document_supported
-        {
-            let callback = CallbackServer::bind(host, settings.callback_port.unwrap_or(0)).await?;
-            let registration = Registration::metadata_document(document);
-            credentials.registration = Some(registration.clone());
-            return Ok((callback, registration));
-        }
-        let cached = credentials
-            .registration
-            .take()
-            .filter(|r| r.kind == RegistrationKind::Dynamic && !r.is_expired(now()));
-        // Reuse the cached registration's port when it is free: most servers
-        // bind a registration to its exact redirect URI.
-        let cached_port = cached
-            .as_ref()
-            .and_then(|r| r.redirect_uri.as_deref())
-            .and_then(|uri| url::Url::parse(uri).ok())
-            .and_then(|uri| uri.port());
-        let callback = match (settings.callback_port, cached_port) {
-            (Some(port), _) => CallbackServer::bind(host, port).await?,
-            (None, Some(port)) => match CallbackServer::bind(host, port).await {
-                Ok(callback) => callback,
-                Err(_) => CallbackServer::bind(host, 0).await?,
-            },
-            (None, None) => CallbackServer::bind(host, 0).await?,
-        };
-        if let Some(registration) = cached.filter(|r| r.fits_redirect(callback.redirect_uri())) {
-            credentials.registration = Some(registration.clone());
-            return Ok((callback, registration));
-        }
-        let registration = register(
-            &bound.http,
-            metadata,
-            &RegistrationRequest {
-                client_name: &settings.client_name,
-                redirect_uri: callback.redirect_uri(),
-                scope,
-                additional: settings.additional_client_metadata.as_ref(),
-            },
-        )
-        .await
-        .map_err(|error| match (source, error) {
-            // Nothing of OAuth answered anywhere: say so rather than "404 at /register".
-            (MetadataSource::LegacyDefaults, Error::Registration { url, .. }) => Error::Discovery {
-                url,
-                reason: "the server asks for authorization but publishes no OAuth metadata and \
-                         offers no registration; if it takes a static token, pass it as a bearer token"
-                    .into(),
-            },
-            (_, error) => error,
-        })?;
-        credentials.registration = Some(registration.clone());
-        credentials.updated_at = now();
-        // Kept even if the browser step fails, so the next try reuses it.
-        bound.storage.save(credentials).await?;
-        Ok((callback, registration))
-    }
 }
 
 pub(super) fn token_endpoint(metadata: &AuthServerMetadata) -> Result<&str> {
@@ -612,17 +505,4 @@ pub(super) fn token_endpoint(metadata: &AuthServerMetadata) -> Result<&str> {
             url: metadata.issuer.clone(),
             reason: "the authorization server metadata has no token_endpoint".into(),
         })
-}
-
-/// Lines typed on stdin: a pasted redirect URL completes a printed login.
-fn feed_stdin_lines(sender: tokio::sync::mpsc::Sender<String>) {
-    tokio::spawn(async move {
-        use tokio::io::AsyncBufReadExt;
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if !line.trim().is_empty() && sender.send(line.trim().to_owned()).await.is_err() {
-                break;
-            }
-        }
-    });
 }

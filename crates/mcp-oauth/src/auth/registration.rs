@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{discovery::AuthServerMetadata, fetch::OAuthHttp};
+use super::{discovery::AuthServerMetadata, fetch::OAuthHttp, token::DEVICE_CODE_GRANT};
 use crate::{Error, Result, secret, transport::preview};
 
 /// How the client identity was obtained.
@@ -112,6 +112,12 @@ impl Registration {
         matches!(self.client_secret_expires_at, Some(at) if at != 0 && at <= now)
     }
 
+    /// Whether this identity may use the device grant: a dynamic registration
+    /// counts only if it was made for it (without a redirect URI).
+    pub(crate) fn fits_device(&self) -> bool {
+        self.kind != RegistrationKind::Dynamic || self.redirect_uri.is_none()
+    }
+
     /// Whether a dynamic registration was made for this redirect URI.
     pub(crate) fn fits_redirect(&self, redirect_uri: &Url) -> bool {
         match (self.kind, &self.redirect_uri) {
@@ -126,7 +132,8 @@ impl Registration {
 #[derive(Debug)]
 pub(crate) struct RegistrationRequest<'a> {
     pub(crate) client_name: &'a str,
-    pub(crate) redirect_uri: &'a Url,
+    /// `None`: a client that only uses the device grant, so has no redirect URI.
+    pub(crate) redirect_uri: Option<&'a Url>,
     pub(crate) scope: Option<&'a str>,
     pub(crate) additional: Option<&'a Map<String, Value>>,
 }
@@ -203,7 +210,7 @@ pub(crate) async fn register(
         client_secret: registered.client_secret,
         client_secret_expires_at: registered.client_secret_expires_at,
         token_endpoint_auth_method: method,
-        redirect_uri: Some(request.redirect_uri.to_string()),
+        redirect_uri: request.redirect_uri.map(Url::to_string),
         kind: RegistrationKind::Dynamic,
     })
 }
@@ -211,14 +218,23 @@ pub(crate) async fn register(
 /// The registration document: ours first, then the user's additions, which
 /// may override anything but the redirect URI.
 pub(crate) fn registration_body(request: &RegistrationRequest<'_>) -> Value {
-    let mut body = json!({
-        "client_name": request.client_name,
-        "redirect_uris": [request.redirect_uri.as_str()],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
-        "application_type": "native",
-    });
+    let mut body = match request.redirect_uri {
+        Some(redirect_uri) => json!({
+            "client_name": request.client_name,
+            "redirect_uris": [redirect_uri.as_str()],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+        }),
+        None => json!({
+            "client_name": request.client_name,
+            "grant_types": [DEVICE_CODE_GRANT, "refresh_token"],
+            "response_types": [],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+        }),
+    };
     if let (Some(scope), Some(object)) = (request.scope, body.as_object_mut()) {
         object.insert("scope".into(), json!(scope));
     }
@@ -250,7 +266,7 @@ mod tests {
         let extra = json!({ "logo_uri": "https://x/logo.png", "redirect_uris": ["http://evil"] });
         let body = registration_body(&RegistrationRequest {
             client_name: "mcp-oauth",
-            redirect_uri: &redirect,
+            redirect_uri: Some(&redirect),
             scope: Some("read write"),
             additional: extra.as_object(),
         });

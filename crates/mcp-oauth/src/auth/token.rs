@@ -15,6 +15,9 @@ use super::{
 };
 use crate::{Error, Result, secret};
 
+/// The `grant_type` of RFC 8628's device access token request.
+pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// Tokens as stored: the expiry is absolute, so it survives a restart.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Tokens {
@@ -78,6 +81,9 @@ pub(crate) enum Grant<'a> {
         refresh_token: &'a SecretString,
         scope: Option<&'a str>,
     },
+    DeviceCode {
+        device_code: &'a SecretString,
+    },
 }
 
 impl fmt::Debug for Grant<'_> {
@@ -85,6 +91,7 @@ impl fmt::Debug for Grant<'_> {
         f.write_str(match self {
             Self::AuthorizationCode { .. } => "Grant::AuthorizationCode",
             Self::Refresh { .. } => "Grant::Refresh",
+            Self::DeviceCode { .. } => "Grant::DeviceCode",
         })
     }
 }
@@ -125,6 +132,10 @@ pub(crate) async fn request_tokens(
             if let Some(scope) = scope {
                 form.push(("scope", scope));
             }
+        }
+        Grant::DeviceCode { device_code } => {
+            form.push(("grant_type", DEVICE_CODE_GRANT));
+            form.push(("device_code", device_code.expose_secret()));
         }
     }
     if let Some(resource) = resource {

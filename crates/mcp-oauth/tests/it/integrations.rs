@@ -100,3 +100,56 @@ async fn any_reqwest_client_gets_oauth_through_the_middleware() {
     server.stop().await;
     bystander.stop().await;
 }
+
+/// Programs run clients on their own tasks: every future the client hands
+/// out must be `Send` for `tokio::spawn`, OAuth and all.
+#[tokio::test]
+async fn client_futures_run_on_spawned_tasks() {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let oauth = scripted_oauth(&server);
+    let url = server.url();
+    let client = tokio::spawn(async move {
+        mcp_oauth::Client::builder(url)
+            .auth(Auth::from(oauth))
+            .timeout(TIMEOUT)
+            .connect()
+            .await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let calls: Vec<_> = (0..4)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let arguments = json!({ "text": format!("call {n}") });
+                client
+                    .call_tool("echo", arguments.as_object().cloned())
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_ok());
+    }
+    let pinger = client.clone();
+    tokio::spawn(async move { pinger.ping().await })
+        .await
+        .unwrap()
+        .unwrap();
+    let bridge = mcp_oauth::bridge_stdio(
+        "http://127.0.0.1:9/mcp",
+        Auth::None,
+        mcp_oauth::TransportMode::Auto,
+        tokio::io::BufReader::new(tokio::io::empty()),
+        tokio::io::sink(),
+    );
+    // The proxy's bridge too (it ends at once: its input is empty).
+    tokio::spawn(bridge).await.unwrap().ok();
+    client.close().await;
+}

@@ -1,0 +1,152 @@
+//! `login --device`: a person approves on another device while the CLI polls.
+
+use std::{process::Stdio, time::Duration};
+
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode, TestServer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+use crate::support::mcp_oauth_with_env;
+
+const BOUND: Duration = Duration::from_secs(30);
+
+async fn protected(auth: AuthServer) -> (AuthServer, TestServer) {
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    (auth, server)
+}
+
+/// The URL and the code the CLI told the person about.
+fn instructions(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("To sign in, open ")?;
+    let (url, code) = rest.split_once(" and enter the code ")?;
+    Some((url.to_owned(), code.trim().to_owned()))
+}
+
+#[tokio::test]
+async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
+    let auth = AuthServer::builder()
+        .login(LoginMode::Interactive)
+        .device_authorization(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let (auth, server) = protected(auth).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url();
+    let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["login", "--device", &url, "--login-timeout", "25"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        // Any attempt to open a browser would fail.
+        .env("BROWSER", "false")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(login.stderr.take().unwrap()).lines();
+    let (page, code) = tokio::time::timeout(BOUND, async {
+        loop {
+            let line = stderr
+                .next_line()
+                .await
+                .unwrap()
+                .expect("instructions on stderr");
+            if let Some(found) = instructions(&line) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("the code was shown");
+    assert_eq!(page, format!("{}/device", auth.issuer()));
+
+    // The person opens the page on their phone, signs in and approves.
+    let person = reqwest::Client::new();
+    let form = [
+        ("user_code", code.as_str()),
+        ("username", "demo"),
+        ("password", "demo"),
+        ("decision", "approve"),
+    ];
+    let approved = person.post(&page).form(&form).send().await.unwrap();
+    assert_eq!(approved.status(), 200);
+
+    let status = tokio::time::timeout(BOUND, login.wait())
+        .await
+        .expect("login ended after approval")
+        .unwrap();
+    let mut stdout = String::new();
+    login
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    assert!(status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("Logged in to {url}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refreshes automatically"), "{stdout}");
+    let authorize = AuthRequestKind::Authorize;
+    assert!(auth.requests().iter().all(|r| r.kind != authorize));
+
+    // Signed in for good: a call needs no browser and no new code.
+    let cache = cache.to_str().unwrap();
+    let call = mcp_oauth_with_env(
+        &[
+            "call",
+            &url,
+            "add",
+            "--args",
+            r#"{"a":1,"b":2}"#,
+            "--cache-dir",
+            cache,
+        ],
+        &[("BROWSER", "false")],
+    )
+    .await;
+    assert_eq!(call.success().stdout, "3\n");
+    assert_eq!(auth.device_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn device_login_needs_a_server_that_offers_it_and_a_person() {
+    let (auth, server) = protected(AuthServer::builder().start().await.unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    let url = server.url();
+    let refused = mcp_oauth_with_env(&["login", "--device", &url, "--cache-dir", cache], &[]).await;
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains("device_authorization_endpoint")
+            && refused.stderr.contains("--no-browser"),
+        "{}",
+        refused.stderr
+    );
+    assert!(auth.registered_clients().is_empty());
+
+    let machine = mcp_oauth_with_env(
+        &[
+            "login",
+            "--device",
+            "--grant",
+            "client-credentials",
+            "--client-id",
+            "x",
+            &url,
+        ],
+        &[],
+    )
+    .await;
+    machine.exit(2);
+    assert!(machine.stderr.contains("--device"), "{}", machine.stderr);
+}
