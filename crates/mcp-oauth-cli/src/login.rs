@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mcp_oauth::{Auth, CrossAppAccess, OAuth, SigningAlgorithm, UserAgent};
+use mcp_oauth::{Auth, Client, CrossAppAccess, Error, OAuth, SigningAlgorithm, UserAgent};
 use serde_json::{Value, json};
 
 use crate::{
@@ -120,6 +120,20 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
     Ok(builder.build()?)
 }
 
+async fn answers_without_credentials(options: &Options, url: &str) -> bool {
+    let Ok(builder) = crate::configure(Client::builder(url), options) else {
+        return false;
+    };
+    match builder.connect().await {
+        Ok(client) => {
+            let answered = client.ping().await.is_ok();
+            client.close().await;
+            answered
+        }
+        Err(_) => false,
+    }
+}
+
 fn bad(message: &str) -> Failure {
     Failure::new(Exit::BadInput, message).hint("see mcp-oauth --help")
 }
@@ -127,7 +141,21 @@ fn bad(message: &str) -> Failure {
 /// `mcp-oauth login <url>`: authorize now and show what was granted.
 pub(crate) async fn login(options: &Options, url: &str, out: &mut Output) -> Result<(), Failure> {
     let oauth = oauth_for(options, url)?;
-    oauth.login().await?;
+    if let Err(error) = oauth.login().await {
+        // "No OAuth here" may just mean the server wants none: say that instead.
+        if matches!(error, Error::Discovery { .. } | Error::Registration { .. })
+            && answers_without_credentials(options, url).await
+        {
+            let note =
+                format!("{url} answers without authorization: there is nothing to log in to.");
+            return if options.json {
+                out.json(&json!({ "server": url, "authorization_required": false }))
+            } else {
+                out.line(&note)
+            };
+        }
+        return Err(error.into());
+    }
     let stored = oauth.stored().await?;
     let issuer = stored.as_ref().and_then(|s| s.issuer()).unwrap_or("?");
     let scope = stored.as_ref().and_then(|s| s.scope()).unwrap_or("");

@@ -149,7 +149,10 @@ async fn connect(
     Ok(configure(builder, options)?.connect().await?)
 }
 
-fn configure(builder: ClientBuilder, options: &Options) -> Result<ClientBuilder, Failure> {
+pub(crate) fn configure(
+    builder: ClientBuilder,
+    options: &Options,
+) -> Result<ClientBuilder, Failure> {
     if !(options.timeout.is_finite() && options.timeout > 0.0 && options.timeout <= 86_400.0) {
         return Err(usage(
             "--timeout must be a number of seconds between 0 and 86400",

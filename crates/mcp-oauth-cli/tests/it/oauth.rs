@@ -411,3 +411,20 @@ async fn killed_at_any_moment_the_store_is_never_torn() {
     auth.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn login_to_a_server_that_needs_none_says_so() {
+    let server = TestServer::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let login = run(&["login", &server.url()], dir.path(), "false").await;
+    assert!(
+        login
+            .success()
+            .stdout
+            .contains("answers without authorization: there is nothing to log in to"),
+        "{login:#?}"
+    );
+    let json = run(&["login", "--json", &server.url()], dir.path(), "false").await;
+    let answer: serde_json::Value = serde_json::from_str(&json.success().stdout).unwrap();
+    assert_eq!(answer["authorization_required"], false);
+}
