@@ -134,19 +134,35 @@ async fn a_trace_level_run_never_logs_a_token_code_or_verifier() {
 
 #[tokio::test]
 async fn no_browser_login_completes_with_the_pasted_redirect_url() {
-    let (auth, server) = protected().await;
+    let notices = login_by_pasting(&["--no-browser"]).await;
+    assert!(
+        notices.contains("Open this URL in a browser to sign in:"),
+        "{notices}"
+    );
+}
+
+/// Without a display and without `$BROWSER`, no browser is pretended: the URL
+/// is printed and a pasted redirect completes the login.
+#[tokio::test]
+async fn without_a_display_the_url_is_printed_instead() {
+    let notices = login_by_pasting(&[]).await;
+    assert!(notices.contains("No graphical display found."), "{notices}");
+}
+
+/// Logs in as a person who reads the URL on stderr, approves, and pastes
+/// where the browser landed (the callback is never reached here); returns stderr.
+async fn login_by_pasting(extra: &[&str]) -> String {
+    let (_auth, server) = protected().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
-        .args([
-            "login",
-            &server.url(),
-            "--no-browser",
-            "--login-timeout",
-            "15",
-        ])
+        .args(["login", &server.url(), "--login-timeout", "15"])
+        .args(extra)
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .env_remove("BROWSER")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WSL_DISTRO_NAME")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -155,10 +171,11 @@ async fn no_browser_login_completes_with_the_pasted_redirect_url() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
     let paste = async {
-        // The person reads the URL on stderr, approves, and pastes where the
-        // browser landed (the callback is never reached here).
         while let Some(line) = stderr.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
             let Some(start) = line.find("http") else {
                 continue;
             };
@@ -186,15 +203,10 @@ async fn no_browser_login_completes_with_the_pasted_redirect_url() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("Logged in to"));
-    auth.stop().await;
-    server.stop().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("Logged in to"), "{stdout}");
+    seen
 }
 
 #[tokio::test]
