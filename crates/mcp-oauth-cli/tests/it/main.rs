@@ -4,4 +4,6 @@ mod commands;
 mod failures;
 mod oauth;
 mod proxy;
+mod proxy_messages;
+mod proxy_sessions;
 mod support;
