@@ -65,6 +65,17 @@ pub enum Fault {
     /// `tools/call` (Stateful + Sse, LegacySse) first sends a server-to-client
     /// `ping` and answers only after the client's response arrives (5 s limit).
     ServerPing,
+    /// `tools/call` first sends `notifications/message` (and
+    /// `notifications/progress` when the request carries a `progressToken`),
+    /// then its result. They go on the call's own SSE response (Stateful +
+    /// Sse), on the session's GET stream (Stateful + Json; queued until the
+    /// client opens it), or on the stream of a LegacySse session.
+    NotifyDuringCall,
+    /// `tools/call` (Stateful, LegacySse) is answered only once
+    /// [`TestServer::release_tool_calls`](crate::TestServer::release_tool_calls)
+    /// was called. A server that stops first answers the held calls 503
+    /// (LegacySse: not at all; the stream ends).
+    HoldToolCalls,
 }
 
 /// The immutable configuration one server runs with.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures::{StreamExt, stream};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
@@ -90,17 +90,13 @@ pub(crate) fn post(shared: &Arc<Shared>, session_id: Option<String>, body: Body)
             }
             methods::initialize_result(&version)
         })
-    } else if method == "tools/call" && cfg.has_fault(Fault::ServerPing) {
-        let (ping_id, answer) = shared.register_ping();
-        send(shared, &events, &jsonrpc::request(&ping_id, "ping"));
+    } else if method == "tools/call" && CALL_FAULTS.iter().any(|f| cfg.has_fault(*f)) {
         let task_shared = Arc::clone(shared);
         tokio::spawn(async move {
-            let outcome = if task_shared.ping_answered(&ping_id, answer).await {
-                methods::dispatch(&task_shared.cfg, &version, &method, &params)
-            } else {
-                Err(RpcError::new(INTERNAL_ERROR, "client did not answer ping"))
-            };
-            send(&task_shared, &events, &to_message(&id, outcome));
+            if let Some(outcome) = call_with_faults(&task_shared, &events, &version, &params).await
+            {
+                send(&task_shared, &events, &to_message(&id, outcome));
+            }
         });
         return respond::accepted();
     } else {
@@ -108,6 +104,43 @@ pub(crate) fn post(shared: &Arc<Shared>, session_id: Option<String>, body: Body)
     };
     send(shared, &events, &to_message(&id, outcome));
     respond::accepted()
+}
+
+/// The faults that make a `tools/call` wait or talk before its answer.
+const CALL_FAULTS: [Fault; 3] = [
+    Fault::HoldToolCalls,
+    Fault::NotifyDuringCall,
+    Fault::ServerPing,
+];
+
+/// A `tools/call` under [`CALL_FAULTS`]; `None` when it is never answered
+/// (the server stopped while it was held).
+async fn call_with_faults(
+    shared: &Shared,
+    events: &mpsc::UnboundedSender<String>,
+    version: &str,
+    params: &Option<Map<String, Value>>,
+) -> Option<Result<Value, RpcError>> {
+    let cfg = &shared.cfg;
+    if cfg.has_fault(Fault::HoldToolCalls) && !shared.tool_calls_released().await {
+        return None;
+    }
+    if cfg.has_fault(Fault::NotifyDuringCall) {
+        for note in methods::call_notifications(params) {
+            send(shared, events, &note);
+        }
+    }
+    if cfg.has_fault(Fault::ServerPing) {
+        let (ping_id, answer) = shared.register_ping();
+        send(shared, events, &jsonrpc::request(&ping_id, "ping"));
+        if !shared.ping_answered(&ping_id, answer).await {
+            return Some(Err(RpcError::new(
+                INTERNAL_ERROR,
+                "client did not answer ping",
+            )));
+        }
+    }
+    Some(methods::dispatch(cfg, version, "tools/call", params))
 }
 
 fn to_message(id: &Value, outcome: Result<Value, RpcError>) -> Value {

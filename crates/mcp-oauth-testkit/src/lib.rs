@@ -138,6 +138,12 @@ impl TestServer {
         lock(&self.shared.sessions).len() + lock(&self.shared.legacy).len()
     }
 
+    /// Answers every `tools/call` held by [`Fault::HoldToolCalls`], and
+    /// from now on answers them at once.
+    pub fn release_tool_calls(&self) {
+        self.shared.release_tool_calls();
+    }
+
     /// Shuts down gracefully, ending open streams and stalled requests; aborts
     /// after 2 s. The port is released when this returns.
     pub async fn stop(mut self) {

@@ -172,6 +172,28 @@ fn call_tool(p: &Map<String, Value>) -> Result<Value, RpcError> {
     }
 }
 
+/// What a `tools/call` reports before its result under
+/// [`Fault::NotifyDuringCall`](crate::Fault::NotifyDuringCall): a log message
+/// naming the tool, and progress when the request asked for it.
+pub(crate) fn call_notifications(params: &Params) -> Vec<Value> {
+    let empty = Map::new();
+    let p = params.as_ref().unwrap_or(&empty);
+    let tool = p.get("name").and_then(Value::as_str).unwrap_or_default();
+    let mut notes = vec![json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/message",
+        "params": { "level": "info", "logger": SERVER_NAME, "data": format!("calling {tool}") },
+    })];
+    if let Some(token) = p.get("_meta").and_then(|meta| meta.get("progressToken")) {
+        notes.push(json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": { "progressToken": token, "progress": 1, "total": 1, "message": format!("{tool} done") },
+        }));
+    }
+    notes
+}
+
 fn bad_argument(name: &str, expected: &str) -> RpcError {
     RpcError::new(
         INVALID_PARAMS,
@@ -302,6 +324,19 @@ mod tests {
         assert_eq!(err.code, INVALID_PARAMS);
         assert!(err.message.contains("`b`"), "{}", err.message);
         assert_eq!(call("fail", &json!({})).unwrap()["isError"], json!(true));
+    }
+
+    #[test]
+    fn call_notifications_follow_the_request() {
+        let plain = json!({ "name": "echo" }).as_object().cloned();
+        let notes = call_notifications(&plain);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0]["method"], "notifications/message");
+        assert_eq!(notes[0]["params"]["data"], "calling echo");
+        let tracked = json!({ "name": "add", "_meta": { "progressToken": "p-1" } });
+        let notes = call_notifications(&tracked.as_object().cloned());
+        assert_eq!(notes[1]["method"], "notifications/progress");
+        assert_eq!(notes[1]["params"]["progressToken"], "p-1");
     }
 
     #[test]

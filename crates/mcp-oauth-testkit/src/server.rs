@@ -34,6 +34,71 @@ pub(crate) struct Session {
     pub(crate) served: usize,
     /// Dropped with the session; GET streams watch it to end with the session.
     pub(crate) alive: watch::Sender<()>,
+    /// Server-to-client messages for the session's GET stream.
+    pub(crate) outbox: Outbox,
+}
+
+/// Events for a session's GET stream, queued until a stream takes them.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    tx: mpsc::UnboundedSender<String>,
+    rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<String>>>>,
+}
+
+impl Outbox {
+    pub(crate) fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx: Arc::new(Mutex::new(Some(rx))),
+        }
+    }
+
+    /// Queues one pre-formatted SSE event.
+    pub(crate) fn push(&self, event: String) {
+        // The receiver lives as long as the session: this cannot fail.
+        let _ = self.tx.send(event);
+    }
+
+    /// The queued and future events, for one GET stream at a time (`None`
+    /// while another stream has them); handed back when that stream ends,
+    /// so a client that reconnects finds what was queued meanwhile.
+    pub(crate) fn take(&self) -> Option<OutboxLease> {
+        let rx = lock(&self.rx).take()?;
+        Some(OutboxLease {
+            slot: Arc::clone(&self.rx),
+            rx: Some(rx),
+        })
+    }
+}
+
+/// One GET stream's hold on an [`Outbox`].
+#[derive(Debug)]
+pub(crate) struct OutboxLease {
+    slot: Arc<Mutex<Option<mpsc::UnboundedReceiver<String>>>>,
+    rx: Option<mpsc::UnboundedReceiver<String>>,
+}
+
+impl futures::Stream for OutboxLease {
+    type Item = String;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<String>> {
+        match self.get_mut().rx.as_mut() {
+            Some(rx) => rx.poll_recv(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+impl Drop for OutboxLease {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            *lock(&self.slot) = Some(rx);
+        }
+    }
 }
 
 /// A legacy HTTP+SSE session: where its responses go.
@@ -56,6 +121,8 @@ pub(crate) struct Shared {
     pub(crate) legacy: Mutex<HashMap<String, LegacySession>>,
     /// Server-to-client pings awaiting the client's response, keyed by JSON id.
     pings: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    /// Opened by the test for [`Fault::HoldToolCalls`]; stays open.
+    tool_calls: watch::Sender<bool>,
     shutdown: watch::Receiver<bool>,
     counter: AtomicU64,
     random: RandomState,
@@ -81,6 +148,7 @@ impl Shared {
             sessions: Mutex::default(),
             legacy: Mutex::default(),
             pings: Mutex::default(),
+            tool_calls: watch::Sender::new(false),
             shutdown,
             counter: AtomicU64::new(0),
             random: RandomState::new(),
@@ -100,6 +168,21 @@ impl Shared {
         let mut rx = self.shutdown.clone();
         async move {
             let _ = rx.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// Lets every held `tools/call` ([`Fault::HoldToolCalls`]) be answered,
+    /// now and from now on.
+    pub(crate) fn release_tool_calls(&self) {
+        self.tool_calls.send_replace(true);
+    }
+
+    /// Waits for [`Self::release_tool_calls`]; false if the server stops first.
+    pub(crate) async fn tool_calls_released(&self) -> bool {
+        let mut released = self.tool_calls.subscribe();
+        tokio::select! {
+            result = released.wait_for(|open| *open) => result.is_ok(),
+            () = self.stopped() => false,
         }
     }
 

@@ -16,7 +16,7 @@ use crate::jsonrpc::{
 };
 use crate::methods;
 use crate::respond::{self, MCP_METHOD_HEADER, PROTOCOL_HEADER, SESSION_HEADER, header_str};
-use crate::server::{Session, Shared, lock};
+use crate::server::{Outbox, Session, Shared, lock};
 
 type Params = Option<Map<String, Value>>;
 
@@ -86,7 +86,7 @@ pub(crate) async fn post(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) 
         || method == "server/discover"
         || header_version.as_deref().is_some_and(is_modern);
     if stateful && let Some(session_id) = session_id {
-        return in_session(shared, &session_id, id, &method, params);
+        return in_session(shared, &session_id, id, &method, params).await;
     }
     if modern && (!stateful || cfg.supports_modern()) {
         return stateless(shared, headers, &id, &method, &params, meta_version);
@@ -163,6 +163,7 @@ fn initialize(shared: &Arc<Shared>, id: &Value, params: &Params) -> Response {
             version,
             served: 0,
             alive,
+            outbox: Outbox::new(),
         };
         lock(&shared.sessions).insert(session_id.clone(), session);
         if let Ok(value) = HeaderValue::from_str(&session_id) {
@@ -172,7 +173,7 @@ fn initialize(shared: &Arc<Shared>, id: &Value, params: &Params) -> Response {
     response
 }
 
-fn in_session(
+async fn in_session(
     shared: &Arc<Shared>,
     session_id: &str,
     id: Value,
@@ -195,9 +196,28 @@ fn in_session(
         session.version.clone()
     };
     let cfg = &shared.cfg;
-    if method == "tools/call" && cfg.has_fault(Fault::ServerPing) && cfg.style == ResponseStyle::Sse
-    {
-        return call_after_ping(shared, id, version, params);
+    let sse = cfg.style == ResponseStyle::Sse;
+    if method == "tools/call" {
+        if cfg.has_fault(Fault::HoldToolCalls) && !shared.tool_calls_released().await {
+            return respond::text(StatusCode::SERVICE_UNAVAILABLE, "Server stopping");
+        }
+        if cfg.has_fault(Fault::ServerPing) && sse {
+            return call_after_ping(shared, id, version, params);
+        }
+        if cfg.has_fault(Fault::NotifyDuringCall) {
+            let notes: Vec<String> = methods::call_notifications(&params)
+                .iter()
+                .map(respond::sse_message)
+                .collect();
+            let outcome = methods::dispatch(cfg, &version, method, &params);
+            if sse {
+                return reply_after(shared, &id, outcome, false, notes);
+            }
+            if let Some(session) = lock(&shared.sessions).get(session_id) {
+                notes.into_iter().for_each(|note| session.outbox.push(note));
+            }
+            return reply(shared, &id, outcome, false);
+        }
     }
     let outcome = methods::dispatch(cfg, &version, method, &params);
     reply(shared, &id, outcome, false)
@@ -261,6 +281,18 @@ fn error_status(error: &RpcError, modern: bool) -> StatusCode {
 
 /// Frames one response in the configured style; non-200 answers are always JSON.
 fn reply(shared: &Shared, id: &Value, outcome: Result<Value, RpcError>, modern: bool) -> Response {
+    reply_after(shared, id, outcome, modern, Vec::new())
+}
+
+/// [`reply`], with `before` (pre-formatted events) ahead of the response on
+/// its stream when the style is SSE.
+fn reply_after(
+    shared: &Shared,
+    id: &Value,
+    outcome: Result<Value, RpcError>,
+    modern: bool,
+    before: Vec<String>,
+) -> Response {
     let (status, message) = match outcome {
         Ok(result) => (StatusCode::OK, jsonrpc::success(id, result)),
         Err(error) => (error_status(&error, modern), error.to_message(Some(id))),
@@ -268,8 +300,8 @@ fn reply(shared: &Shared, id: &Value, outcome: Result<Value, RpcError>, modern: 
     if status != StatusCode::OK || shared.cfg.style == ResponseStyle::Json {
         return respond::json(status, &message);
     }
-    let event = respond::sse_message(&message);
-    respond::sse(stream::iter([event]), shared.stopped(), false)
+    let events = before.into_iter().chain([respond::sse_message(&message)]);
+    respond::sse(stream::iter(events), shared.stopped(), false)
 }
 
 /// [`Fault::ServerPing`]: the ping goes first on the response stream, the result
@@ -302,11 +334,16 @@ pub(crate) fn get(shared: &Shared, headers: &HeaderMap) -> Response {
     let Some(session_id) = header_str(headers, SESSION_HEADER) else {
         return missing_session(None);
     };
-    let Some(mut alive) = lock(&shared.sessions)
+    let Some((mut alive, outbox)) = lock(&shared.sessions)
         .get(&session_id)
-        .map(|session| session.alive.subscribe())
+        .map(|session| (session.alive.subscribe(), session.outbox.take()))
     else {
         return session_not_found(None);
+    };
+    // A second stream of the same session stays quiet: its events go to one.
+    let events = match outbox {
+        Some(lease) => lease.boxed(),
+        None => stream::pending().boxed(),
     };
     let stopped = shared.stopped();
     let stop = async move {
@@ -315,7 +352,7 @@ pub(crate) fn get(shared: &Shared, headers: &HeaderMap) -> Response {
             _ = alive.changed() => {}
         }
     };
-    respond::sse(stream::pending(), stop, true)
+    respond::sse(events, stop, true)
 }
 
 /// `DELETE /mcp`: ends a session.

@@ -5,4 +5,6 @@ mod device;
 mod failures;
 mod oauth;
 mod proxy;
+mod proxy_messages;
+mod proxy_sessions;
 mod support;

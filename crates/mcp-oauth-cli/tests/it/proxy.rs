@@ -1,24 +1,17 @@
 //! `mcp-oauth proxy`: a scripted stdio host talks to a protected remote
 //! server through the bridge.
 
-use std::{process::Stdio, time::Duration};
+use std::{path::Path, time::Duration};
 
-use mcp_oauth_testkit::{AuthServer, ServerMode, TestServer};
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, ServerMode, TestServer};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::scripted_browser;
+use crate::support::{scripted_browser, start_proxy};
 
 /// Starts the proxy, plays a host's part of the protocol, then closes stdin.
-async fn host_session(url: &str, cache: &std::path::Path, browser: &str) {
-    let (mut proxy, mut host) = start_proxy(url, cache, browser);
-    let initialized = host.initialize().await;
-    assert_eq!(
-        initialized["result"]["serverInfo"]["name"], "mcp-oauth-testkit",
-        "{initialized}"
-    );
-    host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
-        .await;
+async fn host_session(url: &str, cache: &Path, browser: &str) {
+    let (proxy, mut host) = start_proxy(url, cache, browser);
+    host.handshake().await;
     let listed = host
         .ask(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
         .await;
@@ -30,77 +23,17 @@ async fn host_session(url: &str, cache: &std::path::Path, browser: &str) {
             .any(|t| t["name"] == "echo"),
         "{listed}"
     );
-    let called = host
-        .ask(json!({
-            "jsonrpc": "2.0", "id": "three", "method": "tools/call",
-            "params": { "name": "echo", "arguments": { "text": "through the proxy" } }
-        }))
-        .await;
-    assert_eq!(called["id"], "three");
+    let called = host.ask(echo("three", "through the proxy")).await;
     assert_eq!(called["result"]["content"][0]["text"], "through the proxy");
-    drop(host);
-    let status = tokio::time::timeout(Duration::from_secs(10), proxy.wait())
-        .await
-        .expect("exits when stdin closes");
-    assert!(status.unwrap().success());
+    assert!(host.finish(proxy).await.success());
 }
 
-/// Starts `mcp-oauth proxy url` with the host's pipes.
-fn start_proxy(url: &str, cache: &std::path::Path, browser: &str) -> (tokio::process::Child, Host) {
-    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
-        .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
-        .arg(cache)
-        .env("BROWSER", browser)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let host = Host {
-        stdin: proxy.stdin.take().unwrap(),
-        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
-    };
-    (proxy, host)
-}
-
-/// The host's side of the pipes.
-struct Host {
-    stdin: tokio::process::ChildStdin,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-impl Host {
-    async fn tell(&mut self, message: Value) {
-        self.stdin
-            .write_all(format!("{message}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-
-    /// The host's `initialize`, answered through the proxy.
-    async fn initialize(&mut self) -> Value {
-        let answer = self
-            .ask(json!({
-                "jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": { "protocolVersion": "2025-06-18", "capabilities": {},
-                            "clientInfo": { "name": "scripted-host", "version": "1" } }
-            }))
-            .await;
-        assert_eq!(answer["id"], 1, "{answer}");
-        answer
-    }
-
-    async fn ask(&mut self, message: Value) -> Value {
-        self.tell(message).await;
-        let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
-            .await
-            .expect("an answer in time")
-            .unwrap()
-            .expect("a line");
-        serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("stdout carries only JSON-RPC: {line}"))
-    }
+/// A `tools/call` of `echo`.
+pub(crate) fn echo(id: impl Into<Value>, text: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": id.into(), "method": "tools/call",
+        "params": { "name": "echo", "arguments": { "text": text } }
+    })
 }
 
 #[tokio::test]
@@ -142,9 +75,7 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
-    host.initialize().await;
-    host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
-        .await;
+    host.handshake().await;
     let listed = host
         .ask(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
         .await;
@@ -163,6 +94,50 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
         server.requests().iter().any(|r| r.http_method == "DELETE"),
         "the session was deleted"
     );
-    drop(host);
+    // Whatever it wrote on the way out is protocol too.
+    assert!(host.finish(proxy).await.success());
+    server.stop().await;
+}
+
+/// Hosts often start all their servers at once: proxies that find no token
+/// share one login instead of opening a browser each.
+#[tokio::test]
+async fn proxies_started_together_share_one_login() {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let browser = scripted_browser(dir.path());
+    let started: Vec<_> = (0..4)
+        .map(|_| start_proxy(&server.url(), &cache, &browser))
+        .collect();
+    let hosts = started
+        .into_iter()
+        .enumerate()
+        .map(|(n, (proxy, mut host))| async move {
+            host.handshake().await;
+            let text = format!("host {n}");
+            let called = host.ask(echo(2, &text)).await;
+            assert_eq!(called["result"]["content"][0]["text"], text.as_str());
+            host.finish(proxy).await
+        });
+    for status in futures::future::join_all(hosts).await {
+        assert!(status.success());
+    }
+    let count = |kind| auth.requests().iter().filter(|r| r.kind == kind).count();
+    assert_eq!(count(AuthRequestKind::Authorize), 1, "one browser login");
+    assert_eq!(count(AuthRequestKind::Token), 1, "one code exchange");
+    assert_eq!(count(AuthRequestKind::Register), 1);
+    let initializes = server
+        .requests()
+        .iter()
+        .filter(|r| r.rpc_method.as_deref() == Some("initialize") && r.status == 200)
+        .count();
+    assert_eq!(initializes, 4, "every host got its own session");
+    auth.stop().await;
     server.stop().await;
 }

@@ -1,6 +1,10 @@
-//! Runs the built binary with a bound on every run.
+//! Runs the built binary with a bound on every run; plays a stdio host
+//! for `mcp-oauth proxy`.
 
 use std::{process::Output, time::Duration};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 
 /// The outcome of one run of the CLI.
 #[derive(Debug)]
@@ -59,4 +63,189 @@ pub(crate) fn scripted_browser(dir: &std::path::Path) -> String {
     .unwrap();
     // Run through sh: no exec of a file that was just written (ETXTBSY).
     format!("sh {}", script.display())
+}
+
+/// Starts `mcp-oauth proxy url` with the host's pipes; stderr is discarded.
+pub(crate) fn start_proxy(
+    url: &str,
+    cache: &std::path::Path,
+    browser: &str,
+) -> (tokio::process::Child, Host) {
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
+        .arg(cache)
+        .env("BROWSER", browser)
+        .env_remove("MCP_OAUTH_BEARER")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let host = Host {
+        stdin: proxy.stdin.take(),
+        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
+        seen: Vec::new(),
+    };
+    (proxy, host)
+}
+
+/// How long a host waits for any one line from the proxy.
+const LINE_WAIT: Duration = Duration::from_secs(20);
+
+/// A scripted stdio host: its side of the proxy's pipes, and everything the
+/// proxy wrote to it.
+pub(crate) struct Host {
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: Lines<BufReader<tokio::process::ChildStdout>>,
+    /// Every message read from the proxy's stdout, in order.
+    pub(crate) seen: Vec<Value>,
+}
+
+impl Host {
+    pub(crate) async fn tell(&mut self, message: Value) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The host's `initialize`, answered through the proxy.
+    pub(crate) async fn initialize(&mut self) -> Value {
+        let answer = self
+            .ask(json!({
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": { "protocolVersion": "2025-06-18", "capabilities": { "roots": { "listChanged": true } },
+                            "clientInfo": { "name": "scripted-host", "version": "1" } }
+            }))
+            .await;
+        assert_eq!(
+            answer["result"]["serverInfo"]["name"], "mcp-oauth-testkit",
+            "{answer}"
+        );
+        answer
+    }
+
+    /// `initialize`, then `notifications/initialized`.
+    pub(crate) async fn handshake(&mut self) -> Value {
+        let answer = self.initialize().await;
+        self.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .await;
+        answer
+    }
+
+    /// Sends a request; the next line must be its answer.
+    pub(crate) async fn ask(&mut self, message: Value) -> Value {
+        let id = message["id"].clone();
+        self.tell(message).await;
+        let answer = self.next().await;
+        assert_eq!(answer["id"], id, "the next line answers the request");
+        answer
+    }
+
+    /// Reads until the answer to request `id`: the messages that came
+    /// before it, and the answer.
+    pub(crate) async fn answer_to(&mut self, id: &Value) -> (Vec<Value>, Value) {
+        let mut before = Vec::new();
+        loop {
+            let message = self.next().await;
+            if is_answer(&message) && &message["id"] == id {
+                return (before, message);
+            }
+            before.push(message);
+        }
+    }
+
+    /// The next message from the proxy (bounded wait); it must be JSON-RPC.
+    pub(crate) async fn next(&mut self) -> Value {
+        let line = tokio::time::timeout(LINE_WAIT, self.stdout.next_line())
+            .await
+            .expect("a line from the proxy in time")
+            .unwrap()
+            .expect("the proxy's stdout is still open");
+        let message = protocol_line(&line);
+        self.seen.push(message.clone());
+        message
+    }
+
+    /// Closes the proxy's stdin, as a host that quits does.
+    pub(crate) fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Closes stdin, reads stdout to its end and waits for the proxy to exit
+    /// (bounded). Checks the whole transcript: only JSON-RPC lines, and no
+    /// request answered twice.
+    pub(crate) async fn finish(
+        &mut self,
+        mut proxy: tokio::process::Child,
+    ) -> std::process::ExitStatus {
+        self.close_input();
+        let rest = async {
+            while let Some(line) = self.stdout.next_line().await.unwrap() {
+                self.seen.push(protocol_line(&line));
+            }
+        };
+        tokio::time::timeout(LINE_WAIT, rest)
+            .await
+            .expect("stdout ends once stdin is closed");
+        let status = tokio::time::timeout(LINE_WAIT, proxy.wait())
+            .await
+            .expect("the proxy exits once stdin is closed")
+            .unwrap();
+        let mut answered = std::collections::HashSet::new();
+        for message in self.seen.iter().filter(|m| is_answer(m)) {
+            assert!(
+                answered.insert(message["id"].to_string()),
+                "request {} answered twice: {:#?}",
+                message["id"],
+                self.seen
+            );
+        }
+        status
+    }
+}
+
+/// A JSON-RPC response or error (not a request or notification).
+pub(crate) fn is_answer(message: &Value) -> bool {
+    message.get("method").is_none() && message.get("id").is_some()
+}
+
+/// A line of the proxy's stdout, which must be one JSON-RPC 2.0 message.
+fn protocol_line(line: &str) -> Value {
+    let message: Value = serde_json::from_str(line)
+        .unwrap_or_else(|_| panic!("stdout carries only JSON-RPC, got: {line}"));
+    assert_eq!(message["jsonrpc"], "2.0", "{line}");
+    let call = message["method"].is_string();
+    let answer = message.get("id").is_some()
+        && (message.get("result").is_some() != message.get("error").is_some());
+    assert!(call != answer, "not one JSON-RPC message: {line}");
+    message
+}
+
+/// Waits (bounded) until `server` has recorded `count` POSTs of JSON-RPC
+/// `method`.
+pub(crate) async fn server_saw(server: &mcp_oauth_testkit::TestServer, method: &str, count: usize) {
+    let received = || {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.rpc_method.as_deref() == Some(method))
+            .count()
+    };
+    let seen = async {
+        while received() < count {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(LINE_WAIT, seen)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the server received {method} {} times, not {count}",
+                received()
+            )
+        });
 }

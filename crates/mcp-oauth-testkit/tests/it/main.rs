@@ -1,5 +1,6 @@
 //! Integration tests: real HTTP against a started [`TestServer`], bounded waits only.
 
+mod call_faults;
 mod faults;
 mod legacy;
 mod oauth_as;

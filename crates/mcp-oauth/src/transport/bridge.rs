@@ -6,7 +6,7 @@ use std::{collections::HashSet, time::Duration};
 
 use rmcp::{
     RoleClient,
-    model::{ClientJsonRpcMessage, ErrorData, RequestId, ServerJsonRpcMessage},
+    model::{ClientJsonRpcMessage, ClientNotification, ErrorData, RequestId, ServerJsonRpcMessage},
     transport::{
         StreamableHttpClientTransport, Transport,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -176,9 +176,7 @@ where
             line = next_message(&mut lines, &mut output), if input_open => match line? {
                 Some(message) => {
                     tracing::trace!(?message, "from the host");
-                    if let ClientJsonRpcMessage::Request(request) = &message {
-                        pending.insert(request.id.clone());
-                    }
+                    track(&mut pending, &message);
                     send(&mut remote, message).await;
                 }
                 None => {
@@ -218,6 +216,25 @@ where
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), remote.close()).await;
     Ok(())
+}
+
+/// Keeps `pending` up to date with a message from the host: a request
+/// awaits its answer; a request the host cancelled awaits nothing (the
+/// transport drops it, and the host ignores any late answer anyway).
+fn track(pending: &mut HashSet<RequestId>, message: &ClientJsonRpcMessage) {
+    match message {
+        ClientJsonRpcMessage::Request(request) => {
+            pending.insert(request.id.clone());
+        }
+        ClientJsonRpcMessage::Notification(notification) => {
+            if let ClientNotification::CancelledNotification(cancelled) = &notification.notification
+                && let Some(id) = &cancelled.params.request_id
+            {
+                pending.remove(id);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// How long answers to requests in flight are awaited after stdin closes.

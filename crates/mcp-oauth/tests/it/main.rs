@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod bearer;
+mod bridge;
 mod device;
 mod integrations;
 mod legacy_sse;
