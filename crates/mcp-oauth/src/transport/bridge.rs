@@ -6,7 +6,7 @@ use std::{collections::HashSet, time::Duration};
 
 use rmcp::{
     RoleClient,
-    model::{ClientJsonRpcMessage, ErrorData, RequestId, ServerJsonRpcMessage},
+    model::{ClientJsonRpcMessage, ClientNotification, ErrorData, RequestId, ServerJsonRpcMessage},
     transport::{
         StreamableHttpClientTransport, Transport,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -179,6 +179,10 @@ where
                     if let ClientJsonRpcMessage::Request(request) = &message {
                         pending.insert(request.id.clone());
                     }
+                    // A cancelled request gets no answer: stop waiting for one.
+                    if let Some(id) = cancelled(&message) {
+                        pending.remove(id);
+                    }
                     send(&mut remote, message).await;
                 }
                 None => {
@@ -222,6 +226,20 @@ where
 
 /// How long answers to requests in flight are awaited after stdin closes.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
+
+/// The request a host's `notifications/cancelled` gives up on: the server
+/// leaves it unanswered (MCP cancellation), so it is no longer awaited.
+fn cancelled(message: &ClientJsonRpcMessage) -> Option<&RequestId> {
+    match message {
+        ClientJsonRpcMessage::Notification(notification) => match &notification.notification {
+            ClientNotification::CancelledNotification(cancelled) => {
+                cancelled.params.request_id.as_ref()
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 /// The request a server message answers, if it is an answer.
 fn answered(message: &ServerJsonRpcMessage) -> Option<&RequestId> {
@@ -344,4 +362,77 @@ fn find_ours<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Err
         current = error.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A server that takes every message and never answers.
+    struct Silent {
+        sent: Arc<Mutex<Vec<ClientJsonRpcMessage>>>,
+    }
+
+    impl Transport<RoleClient> for Silent {
+        type Error = std::io::Error;
+
+        fn send(
+            &mut self,
+            item: ClientJsonRpcMessage,
+        ) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send + 'static {
+            self.sent.lock().unwrap().push(item);
+            std::future::ready(Ok(()))
+        }
+
+        fn receive(&mut self) -> impl Future<Output = Option<ServerJsonRpcMessage>> + Send {
+            std::future::pending()
+        }
+
+        fn close(&mut self) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send {
+            std::future::ready(Ok(()))
+        }
+    }
+
+    const CALL: &str =
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"slow","arguments":{}}}"#;
+    const CANCEL: &str = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"no longer needed"}}"#;
+
+    /// Pumps `input` (then end of input) to a silent server for at most
+    /// `limit`: whether the bridge finished, and how many messages it sent.
+    async fn pump_to_silence(input: &str, limit: Duration) -> (bool, usize) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let lines = tokio::io::BufReader::new(input.as_bytes()).lines();
+        let mut output = Vec::new();
+        let shutdown = std::pin::pin!(std::future::pending::<()>());
+        let remote = Silent {
+            sent: Arc::clone(&sent),
+        };
+        let pumping = pump(remote, None, lines, &mut output, HashSet::new(), shutdown);
+        let finished = tokio::time::timeout(limit, pumping).await.is_ok();
+        assert!(output.is_empty(), "nothing was answered");
+        let count = sent.lock().unwrap().len();
+        (finished, count)
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_request_is_awaited_after_stdin_closes() {
+        let limit = Duration::from_secs(1);
+        assert!(limit < DRAIN_TIME);
+        assert_eq!(
+            pump_to_silence(&format!("{CALL}\n"), limit).await,
+            (false, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_the_host_cancelled_is_not_awaited() {
+        // The server does not answer a cancelled request; the bridge must not
+        // wait for that answer when the host closes its input.
+        assert_eq!(
+            pump_to_silence(&format!("{CALL}\n{CANCEL}\n"), Duration::from_secs(5)).await,
+            (true, 2)
+        );
+    }
 }
