@@ -72,6 +72,7 @@ async fn walk_through(
     // The demo's tokens stay in memory: nothing is written to your cache.
     let oauth = OAuth::builder(&url)
         .token_storage(MemoryTokenStorage::new())
+        .timeout(crate::login::login_timeout(options)?)
         .user_agent(agent)
         .on_notice(|message| eprintln!("{message}\nSign in as demo / demo, then approve."))
         .build()?;
