@@ -78,6 +78,7 @@ async fn walk_through(
     let notices = spinner.clone();
     let oauth = OAuth::builder(&url)
         .token_storage(MemoryTokenStorage::new())
+        .timeout(crate::login::login_timeout(options)?)
         .user_agent(agent)
         .on_notice(move |message| notices.print(message))
         .on_sign_in(move |state| spinner.follow(state))

@@ -26,20 +26,25 @@ pub(crate) fn auth_for(options: &Options, url: &str) -> Result<Auth, Failure> {
     Ok(Auth::from(oauth_for(options, url)?))
 }
 
-pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> {
+/// `--login-timeout`: how long a sign-in may take.
+pub(crate) fn login_timeout(options: &Options) -> Result<Duration, Failure> {
     let seconds = options.login_timeout;
     if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
         return Err(bad(
             "--login-timeout must be a number of seconds between 0 and 86400",
         ));
     }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> {
     let spinner = Spinner::new();
     let notices = spinner.clone();
     let mut builder = OAuth::builder(url)
         .on_notice(move |message| notices.print(message))
         .on_sign_in(move |state| spinner.follow(state))
         .client_name(options.client_name.clone())
-        .timeout(Duration::from_secs_f64(seconds))
+        .timeout(login_timeout(options)?)
         .user_agent(if options.no_browser {
             UserAgent::PrintUrl
         } else {

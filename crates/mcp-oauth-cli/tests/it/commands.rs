@@ -203,6 +203,19 @@ async fn demo_logs_in_through_the_login_page_and_calls_tools() {
     );
 }
 
+#[tokio::test]
+async fn demo_gives_up_after_the_login_timeout() {
+    // A browser that opens nothing: the sign-in never completes.
+    let started = std::time::Instant::now();
+    let run = mcp_oauth_with_env(&["demo", "--login-timeout", "1"], &[("BROWSER", "true")]).await;
+    assert_eq!(run.code, Some(5), "exit 5, a timeout: {}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 /// The testkit's stdio server, built beside this binary by `cargo test --workspace`.
 fn testkit_stdio() -> String {
     let cli = std::path::Path::new(env!("CARGO_BIN_EXE_mcp-oauth"));
