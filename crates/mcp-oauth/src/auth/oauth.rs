@@ -16,7 +16,7 @@ use super::{
     callback::{CallbackHost, CallbackServer},
     challenge::BearerChallenge,
     discovery::{AuthServerMetadata, MetadataSource, discover},
-    fetch::OAuthHttp,
+    fetch::{HttpOptions, OAuthHttp},
     machine::{CrossAppAccess, SigningAlgorithm, SigningKey, client_credentials, cross_app_access},
     registration::{Registration, RegistrationKind, RegistrationRequest, register},
     token::{Grant, Tokens, request_tokens},
@@ -154,6 +154,7 @@ pub(super) struct Settings {
     pub(super) notice: Notice,
     pub(super) grant: GrantKind,
     pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
+    pub(super) http: HttpOptions,
 }
 
 /// How tokens are obtained.
