@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod bearer;
+mod hostile;
 mod integrations;
 mod legacy_sse;
 mod oauth;
