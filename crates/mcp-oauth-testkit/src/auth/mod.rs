@@ -75,6 +75,8 @@ pub enum AuthFault {
     TokenErrorWith200,
     /// Successful token responses carry `"token_type": "mac"`.
     TokenTypeNotBearer,
+    /// Successful token responses carry this `token_type`, e.g. `"DPoP"`.
+    TokenType(&'static str),
     /// Successful token responses carry `"expires_in": "3600"` (a string).
     ExpiresInAsString,
     /// Successful token responses have no `expires_in`.

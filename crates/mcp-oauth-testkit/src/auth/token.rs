@@ -436,7 +436,13 @@ pub(super) fn issue(
 }
 
 fn success(state: &AuthState, faults: &[AuthFault], issued: &Issued) -> Response {
-    let token_type = if faults.contains(&AuthFault::TokenTypeNotBearer) {
+    let chosen = faults.iter().find_map(|fault| match fault {
+        AuthFault::TokenType(token_type) => Some(*token_type),
+        _ => None,
+    });
+    let token_type = if let Some(token_type) = chosen {
+        token_type
+    } else if faults.contains(&AuthFault::TokenTypeNotBearer) {
         "mac"
     } else if faults.contains(&AuthFault::LowercaseBearer) {
         "bearer"

@@ -702,7 +702,7 @@ async fn client_id_metadata_documents_and_forgotten_clients() {
 
 #[tokio::test]
 async fn token_response_faults() {
-    let checks: [(AuthFault, Check); 8] = [
+    let checks: [(AuthFault, Check); 9] = [
         (AuthFault::TokenServerError, |s, b| {
             s == 500 && b.is_string()
         }),
@@ -714,6 +714,9 @@ async fn token_response_faults() {
         }),
         (AuthFault::TokenTypeNotBearer, |s, b| {
             s == 200 && b["token_type"] == "mac"
+        }),
+        (AuthFault::TokenType("DPoP"), |s, b| {
+            s == 200 && b["token_type"] == "DPoP"
         }),
         (AuthFault::ExpiresInAsString, |s, b| {
             s == 200 && b["expires_in"] == "3600"

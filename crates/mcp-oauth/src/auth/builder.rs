@@ -1,6 +1,6 @@
 //! [`OAuthBuilder`]: the parameters of FastMCP's `OAuth` helper, and more.
 
-use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 
 use super::{
     callback::CallbackHost,
-    fetch::OAuthHttp,
+    fetch::{HttpOptions, OAuthHttp},
     machine::{CrossAppAccess, SigningAlgorithm, SigningKey},
     oauth::{
         Bound, DEFAULT_CLIENT_NAME, DEFAULT_TIMEOUT, GrantKind, Inner, OAuth, Session, Settings,
@@ -54,6 +54,7 @@ impl Default for OAuthBuilder {
                 sign_in: None,
                 grant: GrantKind::AuthorizationCode,
                 private_key: None,
+                http: HttpOptions::default(),
             },
         }
     }
@@ -138,6 +139,27 @@ impl OAuthBuilder {
         self
     }
 
+    /// How long each request to the authorization server (metadata,
+    /// registration, tokens) may take, its answer included (default 30 s).
+    /// A server that answers slower fails with [`Error::Timeout`](crate::Error::Timeout).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.http.timeout = timeout;
+        self
+    }
+
+    /// Reaches `domain` at `address` in the requests of the OAuth flow
+    /// (discovery, registration, tokens) instead of asking DNS, as curl's
+    /// `--resolve` does: for a staging server, or a test server on
+    /// loopback that stands in for a public name. May be called several
+    /// times. Every rule still applies to the URL as written: TLS for the
+    /// name, and the check that a public server does not send the client to
+    /// a loopback or private address.
+    /// `.resolve("mcp.example.com", "127.0.0.1:8443".parse().unwrap())`.
+    pub fn resolve(mut self, domain: impl Into<String>, address: SocketAddr) -> Self {
+        self.settings.http.resolve.push((domain.into(), address));
+        self
+    }
+
     /// How the authorization URL reaches the user (default: the system
     /// browser): `.user_agent(UserAgent::PrintUrl)`.
     pub fn user_agent(mut self, agent: UserAgent) -> Self {
@@ -216,7 +238,7 @@ impl OAuthBuilder {
         let bound = Bound {
             server,
             storage,
-            http: OAuthHttp::new()?,
+            http: OAuthHttp::new(self.settings.http.clone())?,
             session: Mutex::new(Session::default()),
             generation: std::sync::atomic::AtomicU64::new(0),
             brakes: std::sync::Mutex::default(),

@@ -1,8 +1,10 @@
 //! Serving the callback: the bound sockets as one `axum` listener, and
 //! connections that can be cut, so that the listener closes and no client
-//! keeps the server alive once the wait is over.
+//! keeps the server alive once the wait is over, and so that a flood of
+//! connections cannot use up the process's resources.
 
 use std::{
+    collections::VecDeque,
     io,
     net::SocketAddr,
     pin::Pin,
@@ -23,6 +25,12 @@ use tokio::{
 /// their answer before they are cut.
 pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// At most this many connections are open at once; a new one pushes out
+/// the oldest. Clients that connect and send nothing, or a byte now and
+/// then, can neither use up file descriptors nor keep the browser out: its
+/// connection is the newest when it comes.
+pub(super) const MAX_CONNECTIONS: usize = 64;
+
 /// The serving task, with the switches that stop it.
 pub(super) struct Running {
     serve: Option<JoinHandle<()>>,
@@ -40,6 +48,7 @@ impl Running {
         let listener = Listeners {
             listeners,
             kill: kill_rx,
+            open: VecDeque::new(),
         };
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = shutdown_rx.await;
@@ -90,6 +99,24 @@ impl Drop for Running {
 struct Listeners {
     listeners: Vec<TcpListener>,
     kill: watch::Receiver<bool>,
+    /// One switch per connection still open, oldest first; dropping it
+    /// cuts that connection.
+    open: VecDeque<oneshot::Sender<()>>,
+}
+
+impl Listeners {
+    /// A switch for a new connection, after making room for it.
+    fn admit(&mut self) -> oneshot::Receiver<()> {
+        // A connection that ended dropped its end of the switch.
+        self.open.retain(|evict| !evict.is_closed());
+        while self.open.len() >= MAX_CONNECTIONS {
+            tracing::debug!("too many callback connections; closing the oldest");
+            self.open.pop_front();
+        }
+        let (evict, evicted) = oneshot::channel();
+        self.open.push_back(evict);
+        evicted
+    }
 }
 
 impl axum::serve::Listener for Listeners {
@@ -108,7 +135,10 @@ impl axum::serve::Listener for Listeners {
             })
             .await;
             match accepted {
-                Ok((stream, peer)) => return (Connection::new(stream, self.kill.clone()), peer),
+                Ok((stream, peer)) => {
+                    let evicted = self.admit();
+                    return (Connection::new(stream, self.kill.clone(), evicted), peer);
+                }
                 Err(error) if is_connection_error(&error) => {}
                 Err(error) => {
                     // Out of file descriptors and the like: retrying at once
@@ -138,8 +168,8 @@ fn is_connection_error(error: &io::Error) -> bool {
 }
 
 /// A TCP connection that fails every read and write once the kill switch
-/// is set, so that a client holding a connection open cannot keep the
-/// server alive.
+/// is set (or it is pushed out by newer ones), so that a client holding a
+/// connection open cannot keep the server alive.
 struct Connection {
     stream: TcpStream,
     killed: BoxFuture<'static, ()>,
@@ -147,12 +177,19 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(stream: TcpStream, mut kill: watch::Receiver<bool>) -> Self {
+    fn new(
+        stream: TcpStream,
+        mut kill: watch::Receiver<bool>,
+        evicted: oneshot::Receiver<()>,
+    ) -> Self {
         Self {
             stream,
             killed: Box::pin(async move {
                 // An error means the switch itself is gone: cut too.
-                let _ = kill.wait_for(|killed| *killed).await;
+                tokio::select! {
+                    _ = kill.wait_for(|killed| *killed) => {}
+                    _ = evicted => {}
+                }
             }),
             is_killed: false,
         }

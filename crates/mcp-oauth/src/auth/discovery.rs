@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{challenge::BearerChallenge, fetch::OAuthHttp};
+use super::{address::check_target, challenge::BearerChallenge, fetch::OAuthHttp};
 use crate::{Error, Result, ServerUrl, server_url::is_loopback};
 
 /// RFC 9728 protected resource metadata, the fields we use.
@@ -109,9 +109,10 @@ pub(crate) async fn discover(
     let resource = check_resource(server, prm.resource.as_deref())?;
     let mut last_error = None;
     for issuer in &prm.authorization_servers {
-        match fetch_auth_server_metadata(http, issuer).await {
+        match fetch_auth_server_metadata(http, server, issuer).await {
             Ok(metadata) => {
                 validate(&metadata, MetadataSource::Discovered)?;
+                check_endpoints(server, &metadata)?;
                 return Ok(Discovery {
                     resource,
                     resource_metadata: Some(prm),
@@ -156,9 +157,13 @@ async fn fetch_resource_metadata(
     announced: Option<&str>,
 ) -> Result<Option<ResourceMetadata>> {
     for url in resource_metadata_urls(server, announced) {
-        if url.origin() != server.url().origin() && url.scheme() != "https" && !is_loopback(&url) {
+        let foreign = url.origin() != server.url().origin();
+        if foreign && url.scheme() != "https" && !is_loopback(&url) {
             tracing::debug!(%url, "skipping resource metadata on a plain-http foreign origin");
             continue;
+        }
+        if foreign {
+            check_target(server.url(), &url, "the protected resource metadata")?;
         }
         let fetched = http
             .get_json(&url)
@@ -206,12 +211,19 @@ pub(crate) fn auth_server_metadata_urls(issuer: &Url) -> Vec<Url> {
     candidates.into_iter().flatten().collect()
 }
 
-async fn fetch_auth_server_metadata(http: &OAuthHttp, issuer: &str) -> Result<AuthServerMetadata> {
+async fn fetch_auth_server_metadata(
+    http: &OAuthHttp,
+    server: &ServerUrl,
+    issuer: &str,
+) -> Result<AuthServerMetadata> {
     let issuer_url = Url::parse(issuer).map_err(|error| Error::Discovery {
         url: issuer.to_owned(),
         reason: format!("the authorization server {issuer:?} is not a URL: {error}"),
     })?;
     require_secure(&issuer_url, "the authorization server")?;
+    // Before any request: a server must not point the client at addresses
+    // it has no business on.
+    check_target(server.url(), &issuer_url, "the authorization server")?;
     let mut tried = Vec::new();
     for url in auth_server_metadata_urls(&issuer_url) {
         let fetched = http
@@ -290,6 +302,7 @@ async fn legacy(http: &OAuthHttp, server: &ServerUrl) -> Result<Discovery> {
         }
     };
     validate(&metadata, source)?;
+    check_endpoints(server, &metadata)?;
     Ok(Discovery {
         resource: server.to_string(),
         resource_metadata: None,
@@ -363,6 +376,25 @@ fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()>
     Ok(())
 }
 
+/// The endpoints the client sends requests to must be where the MCP server
+/// may send it (see [`check_target`]); the authorization endpoint is only
+/// opened in the browser.
+fn check_endpoints(server: &ServerUrl, metadata: &AuthServerMetadata) -> Result<()> {
+    for (name, endpoint) in [
+        ("the token endpoint", &metadata.token_endpoint),
+        ("the registration endpoint", &metadata.registration_endpoint),
+        (
+            "the device authorization endpoint",
+            &metadata.device_authorization_endpoint,
+        ),
+    ] {
+        if let Some(url) = endpoint.as_deref().and_then(|text| Url::parse(text).ok()) {
+            check_target(server.url(), &url, name)?;
+        }
+    }
+    Ok(())
+}
+
 /// No plain `http` except to loopback.
 pub(crate) fn require_secure(url: &Url, what: &str) -> Result<()> {
     match url.scheme() {
@@ -379,10 +411,20 @@ fn origin_string(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
+/// A failed metadata request as a discovery error; a timeout and a refused
+/// redirect keep their own kind, which says more.
 fn discovery_error(url: &Url, error: &Error) -> Error {
-    Error::Discovery {
-        url: url.to_string(),
-        reason: error.to_string(),
+    match error {
+        Error::Timeout { .. } | Error::Insecure { .. } => error.clone(),
+        // Already about this URL: its detail is the reason.
+        Error::Protocol { url: at, detail } if at == url.as_str() => Error::Discovery {
+            url: url.to_string(),
+            reason: detail.clone(),
+        },
+        other => Error::Discovery {
+            url: url.to_string(),
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -470,6 +512,33 @@ mod tests {
         let error =
             require_secure(&Url::parse("http://a.example/token").unwrap(), "x").unwrap_err();
         assert!(matches!(error, Error::Insecure { .. }));
+    }
+
+    #[test]
+    fn endpoints_must_be_where_the_server_may_send_the_client() {
+        let public = ServerUrl::parse("https://mcp.example.com/mcp").unwrap();
+        let origin = Url::parse("https://auth.example.com").unwrap();
+        let mut metadata = AuthServerMetadata::legacy_defaults(&origin);
+        assert!(check_endpoints(&public, &metadata).is_ok());
+        metadata.token_endpoint = Some("https://10.1.2.3/token".into());
+        let error = check_endpoints(&public, &metadata).unwrap_err();
+        assert!(matches!(error, Error::Insecure { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("the token endpoint is on a private network address"),
+            "{error}"
+        );
+        metadata.token_endpoint = None;
+        metadata.registration_endpoint = Some("https://169.254.169.254/register".into());
+        assert!(check_endpoints(&public, &metadata).is_err());
+        metadata.registration_endpoint = None;
+        metadata.device_authorization_endpoint = Some("https://127.0.0.1/device".into());
+        assert!(check_endpoints(&public, &metadata).is_err());
+        // A server on this machine may use anything.
+        let local = ServerUrl::parse("http://127.0.0.1:8000/mcp").unwrap();
+        metadata.token_endpoint = Some("https://10.1.2.3/token".into());
+        assert!(check_endpoints(&local, &metadata).is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! redirect to another origin, codes and secrets only where they belong.
 
 use std::{
+    net::SocketAddr,
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -12,11 +13,34 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::{Error, Result, transport::network_error};
+use crate::{
+    Error, Result,
+    transport::{same_origin_redirects, size, timed_out},
+};
 
 /// Metadata and token answers are small; anything larger is hostile.
 const MAX_BODY: usize = 1024 * 1024;
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request may take, answer included, by default.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the OAuth requests are made.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpOptions {
+    /// How long one request may take, answer included.
+    pub(crate) timeout: Duration,
+    /// Host names reached at a fixed address instead of through DNS.
+    pub(crate) resolve: Vec<(String, SocketAddr)>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            resolve: Vec::new(),
+        }
+    }
+}
 
 /// An answer, read whole (up to [`MAX_BODY`]).
 #[derive(Debug)]
@@ -50,6 +74,7 @@ pub(crate) enum BasicAuth<'a> {
 /// request and should not pay for setting up TLS clients.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OAuthHttp {
+    options: HttpOptions,
     /// Metadata and registration: redirects within one origin are followed.
     client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
     /// Token requests: no redirect is ever followed.
@@ -59,33 +84,33 @@ pub(crate) struct OAuthHttp {
 const PROTOCOL_VERSION: &str = "2025-11-25";
 
 impl OAuthHttp {
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self::default())
+    pub(crate) fn new(options: HttpOptions) -> Result<Self> {
+        Ok(Self {
+            options,
+            ..Self::default()
+        })
     }
 
     fn client(&self) -> Result<&reqwest::Client> {
-        // Metadata may move within its origin; nothing may leave it.
-        let built = self.client.get_or_init(|| {
-            build_client(reqwest::redirect::Policy::custom(|attempt| {
-                let same_origin = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| first.origin() == attempt.url().origin());
-                if attempt.previous().len() > 5 || !same_origin {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            }))
-        });
+        // Metadata may move within its origin; a redirect elsewhere, in a
+        // circle or without end is refused with an error saying so.
+        let built = self
+            .client
+            .get_or_init(|| build_client(&self.options, same_origin_redirects()));
         built.as_ref().map_err(|reason| setup_error(reason))
     }
 
     fn token_client(&self) -> Result<&reqwest::Client> {
         let built = self
             .token_client
-            .get_or_init(|| build_client(reqwest::redirect::Policy::none()));
+            .get_or_init(|| build_client(&self.options, reqwest::redirect::Policy::none()));
         built.as_ref().map_err(|reason| setup_error(reason))
+    }
+
+    /// A `reqwest` failure as an [`Error`]: running out of time is an
+    /// [`Error::Timeout`].
+    fn failed(&self, url: &Url, error: &reqwest::Error) -> Error {
+        timed_out(url.as_str(), error, self.options.timeout)
     }
 
     /// GET a metadata document.
@@ -141,7 +166,7 @@ impl OAuthHttp {
         let response = request
             .send()
             .await
-            .map_err(|error| network_error(url.as_str(), &error))?;
+            .map_err(|error| self.failed(url, &error))?;
         if response.status().is_redirection() {
             return Err(Error::Insecure {
                 url: url.to_string(),
@@ -149,28 +174,56 @@ impl OAuthHttp {
                     .into(),
             });
         }
-        read_response(url, response).await
+        self.read_response(url, response).await
     }
 
     async fn read(&self, url: &Url, request: reqwest::RequestBuilder) -> Result<Fetched> {
         let response = request
             .send()
             .await
-            .map_err(|error| network_error(url.as_str(), &error))?;
-        read_response(url, response).await
+            .map_err(|error| self.failed(url, &error))?;
+        self.read_response(url, response).await
+    }
+
+    /// Reads a whole answer, refusing more than [`MAX_BODY`] bytes: a
+    /// declared length over the limit is refused before reading.
+    async fn read_response(&self, url: &Url, response: reqwest::Response) -> Result<Fetched> {
+        let status = response.status().as_u16();
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_BODY as u64)
+        {
+            return Err(too_large(url));
+        }
+        let mut body = BytesMut::new();
+        let mut chunks = response.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|error| self.failed(url, &error))?;
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large(url));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            status,
+            body: body.freeze(),
+        })
     }
 }
 
 fn build_client(
+    options: &HttpOptions,
     redirects: reqwest::redirect::Policy,
 ) -> std::result::Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
-        .timeout(TIMEOUT)
-        .connect_timeout(Duration::from_secs(10))
-        .redirect(redirects)
-        .build()
-        .map_err(|error| error.to_string())
+        .timeout(options.timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(options.timeout))
+        .redirect(redirects);
+    for (domain, address) in &options.resolve {
+        builder = builder.resolve(domain, *address);
+    }
+    builder.build().map_err(|error| error.to_string())
 }
 
 fn setup_error(reason: &str) -> Error {
@@ -179,33 +232,13 @@ fn setup_error(reason: &str) -> Error {
     }
 }
 
-async fn read_response(url: &Url, response: reqwest::Response) -> Result<Fetched> {
-    let status = response.status().as_u16();
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_BODY as u64)
-    {
-        return Err(too_large(url));
-    }
-    let mut body = BytesMut::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|error| network_error(url.as_str(), &error))?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(too_large(url));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Fetched {
-        status,
-        body: body.freeze(),
-    })
-}
-
 fn too_large(url: &Url) -> Error {
     Error::Protocol {
         url: url.to_string(),
-        detail: "the answer is larger than 1 MiB".into(),
+        detail: format!(
+            "the response body is larger than the {} limit",
+            size(MAX_BODY)
+        ),
     }
 }
 

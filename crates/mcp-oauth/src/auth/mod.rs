@@ -6,6 +6,7 @@
 //! which decides whether the request may be retried. That pair is the single
 //! place where credentials enter and leave the client.
 
+mod address;
 mod authorize;
 mod browser;
 mod builder;

@@ -14,7 +14,7 @@ use super::{
     callback::CallbackHost,
     challenge::BearerChallenge,
     discovery::{AuthServerMetadata, discover},
-    fetch::OAuthHttp,
+    fetch::{HttpOptions, OAuthHttp},
     machine::{CrossAppAccess, SigningAlgorithm, SigningKey, client_credentials, cross_app_access},
     registration::{Registration, RegistrationKind},
     token::Tokens,
@@ -163,6 +163,7 @@ pub(super) struct Settings {
     pub(super) sign_in: Option<SignInHook>,
     pub(super) grant: GrantKind,
     pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
+    pub(super) http: HttpOptions,
 }
 
 /// How tokens are obtained.

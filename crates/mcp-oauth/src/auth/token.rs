@@ -248,7 +248,8 @@ pub(crate) fn parse_token_response(
             .map(SecretString::from)
             .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
         scope: raw.scope.or_else(|| previous.and_then(|p| p.scope.clone())),
-        expires_at: lifetime.map(|seconds| received_at + seconds),
+        // A hostile lifetime (u64::MAX) must not overflow.
+        expires_at: lifetime.map(|seconds| received_at.saturating_add(seconds)),
         received_at,
     })
 }
@@ -341,6 +342,17 @@ mod tests {
             server_error,
             Err(Error::TokenEndpoint { status: 500, .. })
         ));
+    }
+
+    #[test]
+    fn an_absurd_lifetime_does_not_overflow() {
+        let body = format!(
+            r#"{{"access_token":"a","token_type":"Bearer","expires_in":{}}}"#,
+            u64::MAX
+        );
+        let tokens = parse_token_response(&endpoint(), &fetched(200, &body), None).unwrap();
+        assert_eq!(tokens.expires_at, Some(u64::MAX));
+        assert!(tokens.is_fresh(tokens.received_at));
     }
 
     #[test]

@@ -121,7 +121,10 @@ fn streamable(
     let mut config = StreamableHttpClientTransportConfig::with_uri(server.as_str());
     config.allow_stateless = true;
     config.reinit_on_expired_session = true;
-    StreamableHttpClientTransport::with_client(AuthorizedHttpClient::from_core(core), config)
+    StreamableHttpClientTransport::with_client(
+        AuthorizedHttpClient::from_core(core, super::EndCause::default()),
+        config,
+    )
 }
 
 /// Moves messages both ways until either side ends.

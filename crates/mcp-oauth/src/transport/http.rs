@@ -34,17 +34,7 @@ impl HttpCore {
             .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)
             // Credentials must never follow a redirect to another origin.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_origin = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| first.origin() == attempt.url().origin());
-                if attempt.previous().len() > 5 || !same_origin {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            }))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|error| Error::InvalidConfig {
                 reason: format!("could not set up the HTTP client: {}", root_cause(&error)),
@@ -84,7 +74,7 @@ impl HttpCore {
             let response = request
                 .send()
                 .await
-                .map_err(|error| network_error(url, &error))?;
+                .map_err(|error| timed_out(url, &error, self.timeout))?;
             let status = response.status();
             if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
                 return Ok(response);
@@ -112,9 +102,77 @@ impl HttpCore {
     }
 }
 
+/// The most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Redirects within the origin first asked are followed, at most
+/// [`MAX_REDIRECTS`] and never in a circle; any other is refused with an
+/// error that says so: requests, and the credentials they carry, stay on
+/// the origin they were meant for.
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let previous = attempt.previous();
+        let next = attempt.url();
+        if previous
+            .first()
+            .is_some_and(|first| first.origin() != next.origin())
+        {
+            let origin = next.origin().ascii_serialization();
+            return attempt.error(RedirectRefused::OtherOrigin(origin));
+        }
+        if previous.contains(next) {
+            let next = next.to_string();
+            return attempt.error(RedirectRefused::Loop(next));
+        }
+        if previous.len() > MAX_REDIRECTS {
+            return attempt.error(RedirectRefused::TooMany);
+        }
+        attempt.follow()
+    })
+}
+
+/// Why [`same_origin_redirects`] refused a redirect.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error(
+        "it redirects to another origin ({0}); requests are not sent anywhere but where they were meant to go"
+    )]
+    OtherOrigin(String),
+    #[error("it redirects in a circle (back to {0})")]
+    Loop(String),
+    #[error("it redirects more than {MAX_REDIRECTS} times")]
+    TooMany,
+}
+
+/// [`network_error`], except that a request that ran out of `after` (not
+/// while connecting) is an [`Error::Timeout`].
+pub(crate) fn timed_out(url: &str, error: &reqwest::Error, after: Duration) -> Error {
+    if error.is_timeout() && !error.is_connect() {
+        return Error::Timeout {
+            url: url.to_owned(),
+            after,
+        };
+    }
+    network_error(url, error)
+}
+
 /// Turns a `reqwest` failure into [`Error::Connect`] / [`Error::Timeout`],
 /// keeping the innermost cause ("Connection refused") that a person needs.
+/// A refused redirect says why: to another origin is [`Error::Insecure`],
+/// a circle or too many is [`Error::Protocol`].
 pub(crate) fn network_error(url: &str, error: &reqwest::Error) -> Error {
+    if let Some(refused) = redirect_refused(error) {
+        return match refused {
+            RedirectRefused::OtherOrigin(_) => Error::Insecure {
+                url: url.to_owned(),
+                reason: refused.to_string(),
+            },
+            RedirectRefused::Loop(_) | RedirectRefused::TooMany => Error::Protocol {
+                url: url.to_owned(),
+                detail: refused.to_string(),
+            },
+        };
+    }
     if error.is_timeout() {
         return Error::Connect {
             url: url.to_owned(),
@@ -131,6 +189,20 @@ pub(crate) fn network_error(url: &str, error: &reqwest::Error) -> Error {
         url: url.to_owned(),
         detail: root_cause(error),
     }
+}
+
+fn redirect_refused(error: &reqwest::Error) -> Option<&RedirectRefused> {
+    if !error.is_redirect() {
+        return None;
+    }
+    let mut current = std::error::Error::source(error);
+    while let Some(cause) = current {
+        if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
+            return Some(refused);
+        }
+        current = cause.source();
+    }
+    None
 }
 
 /// The innermost message of an error chain.
@@ -208,10 +280,16 @@ pub(crate) fn preview(body: &[u8]) -> String {
 fn too_large(url: &str, limit: usize) -> Error {
     Error::Protocol {
         url: url.to_owned(),
-        detail: format!(
-            "response body larger than the {} MiB limit",
-            limit / (1024 * 1024)
-        ),
+        detail: format!("the response body is larger than the {} limit", size(limit)),
+    }
+}
+
+/// A byte count for people: `16 MiB`, `64 KiB`, `300 bytes`.
+pub(crate) fn size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MiB", b / (1024 * 1024)),
+        b if b >= 1024 && b % 1024 == 0 => format!("{} KiB", b / 1024),
+        b => format!("{b} bytes"),
     }
 }
 
@@ -273,7 +351,7 @@ where
 pub(crate) enum BodyError {
     #[error("reading the response failed: {}", root_cause(.0))]
     Read(reqwest::Error),
-    #[error("a server-sent event exceeded {limit} bytes")]
+    #[error("a server-sent event is larger than the {} limit", size(*limit))]
     EventTooLarge { limit: usize },
 }
 
@@ -299,6 +377,13 @@ mod tests {
             results[0],
             Err(BodyError::EventTooLarge { limit: 32 })
         ));
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(size(16 * 1024 * 1024), "16 MiB");
+        assert_eq!(size(64 * 1024), "64 KiB");
+        assert_eq!(size(1000), "1000 bytes");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use self::handler::Handler;
-pub(crate) use self::http::{HttpCore, network_error, preview};
+pub(crate) use self::http::{HttpCore, preview, same_origin_redirects, size, timed_out};
 pub use self::{
     bridge::{bridge_stdio, bridge_stdio_until},
     handler::ElicitationPolicy,
@@ -171,8 +171,9 @@ impl Connection {
         // Servers may run without sessions (2026-07-28, or stateless before).
         config.allow_stateless = true;
         config.reinit_on_expired_session = true;
+        let end_cause = EndCause::default();
         let transport = StreamableHttpClientTransport::with_client(
-            AuthorizedHttpClient::from_core(core),
+            AuthorizedHttpClient::from_core(core, end_cause.clone()),
             config,
         );
         Self::start(
@@ -180,7 +181,7 @@ impl Connection {
             Lifecycle::Negotiate,
             url.as_str(),
             ConnectedVia::StreamableHttp,
-            EndCause::default(),
+            end_cause,
             handler,
         )
         .await

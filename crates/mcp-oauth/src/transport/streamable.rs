@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use futures::{StreamExt, stream::BoxStream};
+use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use http::{HeaderName, HeaderValue, StatusCode, header::ACCEPT};
 use rmcp::{
     model::{
@@ -18,7 +18,10 @@ use rmcp::{
 };
 use sse_stream::{Sse, SseStream};
 
-use super::http::{HttpCore, body_preview, cap_sse_events, media_type, not_mcp, read_body};
+use super::{
+    EndCause,
+    http::{BodyError, HttpCore, body_preview, cap_sse_events, media_type, not_mcp, read_body},
+};
 use crate::Error;
 
 const SESSION_ID: &str = "mcp-session-id";
@@ -53,6 +56,9 @@ type HttpResult<T> = Result<T, StreamableHttpError<Error>>;
 #[derive(Debug, Clone)]
 pub struct AuthorizedHttpClient {
     core: HttpCore,
+    /// Where an event stream cut for its size says so: rmcp itself only
+    /// sees the stream end.
+    end_cause: EndCause,
 }
 
 impl AuthorizedHttpClient {
@@ -69,11 +75,33 @@ impl AuthorizedHttpClient {
         let authorizer = crate::auth::Authorizer::interactive(auth);
         Ok(Self {
             core: HttpCore::new(authorizer, std::time::Duration::from_secs(60))?,
+            end_cause: EndCause::default(),
         })
     }
 
-    pub(crate) fn from_core(core: HttpCore) -> Self {
-        Self { core }
+    pub(crate) fn from_core(core: HttpCore, end_cause: EndCause) -> Self {
+        Self { core, end_cause }
+    }
+
+    /// The events of an event-stream answer, each at most `limit` bytes; a
+    /// larger one ends the stream, and the reason is kept for the error.
+    fn events(
+        &self,
+        uri: &str,
+        response: reqwest::Response,
+        limit: usize,
+    ) -> impl Stream<Item = Result<Sse, SseError>> + Send + 'static {
+        let end_cause = self.end_cause.clone();
+        let url = uri.to_owned();
+        let capped = cap_sse_events(response.bytes_stream(), limit).inspect_err(move |error| {
+            if let BodyError::EventTooLarge { .. } = error {
+                end_cause.set(Error::Protocol {
+                    url: url.clone(),
+                    detail: error.to_string(),
+                });
+            }
+        });
+        SseStream::from_bytes_stream(capped)
     }
 
     async fn post(
@@ -140,10 +168,7 @@ impl AuthorizedHttpClient {
         }
         match media.as_deref() {
             Some("text/event-stream") => {
-                let events = SseStream::from_bytes_stream(cap_sse_events(
-                    response.bytes_stream(),
-                    limits.max_sse_event_size,
-                ));
+                let events = self.events(uri, response, limits.max_sse_event_size);
                 let events = match discover_id(&message) {
                     Some(id) => events
                         .map(move |event| event.map(|sse| legacy_discover_event(sse, &id)))
@@ -475,11 +500,7 @@ impl StreamableHttpClient for AuthorizedHttpClient {
                 &response,
             )));
         }
-        let events = SseStream::from_bytes_stream(cap_sse_events(
-            response.bytes_stream(),
-            max_sse_event_size,
-        ));
-        Ok(events.boxed())
+        Ok(self.events(&uri, response, max_sse_event_size).boxed())
     }
 }
 

@@ -4,6 +4,7 @@ mod bad_input;
 mod bearer;
 mod bridge;
 mod device;
+mod hostile;
 mod integrations;
 mod legacy_sse;
 mod oauth;
