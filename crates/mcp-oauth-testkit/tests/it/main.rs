@@ -4,6 +4,8 @@ mod call_faults;
 mod faults;
 mod legacy;
 mod oauth_as;
+mod oauth_as_tokens;
+mod oauth_interactive;
 mod oauth_protected;
 mod oauth_support;
 mod stateful;

@@ -8,6 +8,7 @@ mod hostile;
 mod integrations;
 mod legacy_sse;
 mod oauth;
+mod oauth_lasting;
 mod stdio;
 mod streamable;
 mod support;

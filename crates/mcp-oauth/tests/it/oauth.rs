@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use mcp_oauth::{Auth, Client, Error, MemoryTokenStorage, OAuth, OAuthBuilder, UserAgent};
 use mcp_oauth_testkit::{
-    AuthFault, AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, MetadataLocation, PrmMode,
-    TestServer,
+    AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, MetadataLocation, PrmMode, TestServer,
 };
 use serde_json::json;
 
@@ -13,7 +12,7 @@ use crate::support::{TIMEOUT, args, exercise_tools, text_of};
 
 /// A browser that follows the authorization redirect into the callback,
 /// as a person approving at once would.
-fn scripted_browser() -> UserAgent {
+pub(crate) fn scripted_browser() -> UserAgent {
     UserAgent::custom(|url| async move {
         let browser = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -24,14 +23,14 @@ fn scripted_browser() -> UserAgent {
     })
 }
 
-fn oauth(server: &TestServer) -> OAuthBuilder {
+pub(crate) fn oauth(server: &TestServer) -> OAuthBuilder {
     OAuth::builder(server.url())
         .user_agent(scripted_browser())
         .timeout(TIMEOUT)
         .on_notice(|_| {})
 }
 
-async fn connect(server: &TestServer, oauth: OAuthBuilder) -> mcp_oauth::Result<Client> {
+pub(crate) async fn connect(server: &TestServer, oauth: OAuthBuilder) -> mcp_oauth::Result<Client> {
     Client::builder(server.url())
         .auth(Auth::from(oauth.build()?))
         .timeout(TIMEOUT)
@@ -39,14 +38,14 @@ async fn connect(server: &TestServer, oauth: OAuthBuilder) -> mcp_oauth::Result<
         .await
 }
 
-fn count(auth: &AuthServer, kind: AuthRequestKind) -> usize {
+pub(crate) fn count(auth: &AuthServer, kind: AuthRequestKind) -> usize {
     auth.requests()
         .iter()
         .filter(|request| request.kind == kind)
         .count()
 }
 
-async fn protected(auth: AuthServerBuilder) -> (AuthServer, TestServer) {
+pub(crate) async fn protected(auth: AuthServerBuilder) -> (AuthServer, TestServer) {
     let auth = auth.start().await.unwrap();
     let server = TestServer::builder()
         .protected_by(&auth)
@@ -420,228 +419,4 @@ async fn secrets_never_show_in_debug_output() {
     let shown = format!("{oauth:?} {:?}", Auth::from(oauth.clone()));
     assert!(!shown.contains("super-secret-value"), "{shown}");
     assert!(shown.contains("cid"));
-}
-
-/// Many calls refused at once share one remedy: one refresh, or one
-/// authorization, never one each.
-#[tokio::test]
-async fn concurrent_refusals_share_one_refresh_or_one_authorization() {
-    use mcp_oauth_testkit::RefreshMode;
-    for mode in [RefreshMode::Rotating, RefreshMode::Off] {
-        let (auth, server) = protected(AuthServer::builder().refresh_tokens(mode)).await;
-        let client = connect(
-            &server,
-            oauth(&server).token_storage(MemoryTokenStorage::new()),
-        )
-        .await
-        .unwrap();
-        auth.expire_access_tokens();
-        auth.clear_requests();
-        // 1,000 calls across the expiry: one remedy, no failed call.
-        let calls = (0..1000).map(|n| {
-            let client = client.clone();
-            async move {
-                client
-                    .call_tool("echo", args(json!({ "text": n.to_string() })))
-                    .await
-            }
-        });
-        for (n, result) in futures::future::join_all(calls)
-            .await
-            .into_iter()
-            .enumerate()
-        {
-            assert_eq!(
-                text_of(&result.unwrap_or_else(|e| panic!("{mode:?}: {e}"))),
-                n.to_string()
-            );
-        }
-        let tokens = count(&auth, AuthRequestKind::Token);
-        let authorizations = count(&auth, AuthRequestKind::Authorize);
-        match mode {
-            RefreshMode::Off => assert_eq!((authorizations, tokens), (1, 1), "{mode:?}"),
-            _ => assert_eq!((authorizations, tokens), (0, 1), "{mode:?}: one refresh"),
-        }
-        client.close().await;
-        auth.stop().await;
-        server.stop().await;
-    }
-}
-
-/// A client whose access token has just expired (1 s lifetime).
-async fn expired_client(server: &TestServer, cache: &std::path::Path) {
-    let client = connect(server, oauth(server).token_storage_cache_dir(cache))
-        .await
-        .unwrap();
-    client.close().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-}
-
-#[tokio::test]
-async fn a_revoked_refresh_token_leads_to_one_new_login() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    expired_client(&server, cache.path()).await;
-    auth.revoke_refresh_tokens();
-    auth.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
-    assert_eq!(
-        count(&auth, AuthRequestKind::Authorize),
-        1,
-        "{:#?}",
-        auth.requests()
-    );
-    assert_eq!(
-        count(&auth, AuthRequestKind::Register),
-        0,
-        "the registration is kept"
-    );
-    auth.stop().await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn an_authorization_server_that_is_down_keeps_the_tokens_and_says_so() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    expired_client(&server, cache.path()).await;
-    auth.set_fault(Some(AuthFault::TokenServerError));
-    let error = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(error, Error::TokenEndpoint { status: 500, .. }),
-        "{error:?}"
-    );
-    let stored = mcp_oauth::FileTokenStorage::in_dir(&server.url(), cache.path()).unwrap();
-    use mcp_oauth::TokenStorage;
-    assert!(
-        stored.load().await.unwrap().unwrap().can_refresh(),
-        "the refresh token is kept"
-    );
-
-    auth.set_fault(None);
-    auth.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
-    assert_eq!(
-        count(&auth, AuthRequestKind::Authorize),
-        0,
-        "recovered by refreshing"
-    );
-    assert_eq!(count(&auth, AuthRequestKind::Token), 1);
-    auth.stop().await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_forgotten_client_is_registered_again_once() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    expired_client(&server, cache.path()).await;
-    auth.forget_clients();
-    auth.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
-    assert_eq!(
-        count(&auth, AuthRequestKind::Register),
-        1,
-        "{:#?}",
-        auth.requests()
-    );
-    assert_eq!(count(&auth, AuthRequestKind::Authorize), 1);
-    auth.stop().await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_login_loop_is_braked() {
-    let (auth, server) = protected(AuthServer::builder()).await;
-    let oauth = oauth(&server)
-        .token_storage(MemoryTokenStorage::new())
-        .build()
-        .unwrap();
-    for _ in 0..5 {
-        oauth.login().await.unwrap();
-    }
-    let error = oauth.login().await.unwrap_err();
-    assert!(matches!(error, Error::Throttled { .. }), "{error:?}");
-    assert!(
-        error
-            .to_string()
-            .contains("more than 5 sign-ins in a minute"),
-        "{error}"
-    );
-    assert_eq!(
-        count(&auth, AuthRequestKind::Authorize),
-        5,
-        "no sixth browser tab"
-    );
-    auth.stop().await;
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn static_credentials_are_never_dropped() {
-    use mcp_oauth::TokenStorage;
-    use mcp_oauth_testkit::PreRegistered;
-    let auth = AuthServer::builder()
-        .dynamic_registration(false)
-        .access_token_lifetime(Duration::from_secs(1))
-        .pre_registered(PreRegistered::confidential("given-client", "given-secret"))
-        .start()
-        .await
-        .unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    let storage = MemoryTokenStorage::new();
-    let builder = || {
-        oauth(&server)
-            .token_storage(storage.clone())
-            .client_id("given-client")
-            .client_secret("given-secret")
-    };
-    let client = connect(&server, builder()).await.unwrap();
-    client.close().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    auth.forget_pre_registered_clients();
-    let error = connect(&server, builder()).await.unwrap_err();
-    assert!(matches!(error, Error::TokenEndpoint { .. }), "{error:?}");
-    let stored = storage.load().await.unwrap().unwrap();
-    assert_eq!(
-        stored.client_id(),
-        Some("given-client"),
-        "kept: the user gave it"
-    );
-    assert_eq!(count(&auth, AuthRequestKind::Register), 0);
-    auth.stop().await;
-    server.stop().await;
 }
