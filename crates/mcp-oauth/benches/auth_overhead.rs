@@ -1,0 +1,313 @@
+//! What the auth layer costs in one process: rounds of N concurrent
+//! `call_tool` through one connected client, three ways, against the test
+//! kit's protected server on 127.0.0.1:
+//!
+//! - `oauth`:  `mcp_oauth::Client` with `Auth::from(OAuth)` and a cached token
+//!   (every request takes its header from the OAuth state);
+//! - `bearer`: `mcp_oauth::Client` with `Auth::bearer(token)` (the same token);
+//! - `rmcp`:   rmcp's Streamable HTTP client with the token as a static
+//!   `Authorization` header, no auth layer at all;
+//! - `rmcp-2`: a second such client, the control: how far two identical
+//!   clients differ is the noise of the machine.
+//!
+//! All three use the same protocol negotiation, a pooled `reqwest` client and
+//! rmcp's default request concurrency, so the difference is the layers.
+//! Rounds alternate between the three so that drift in the machine's load
+//! spreads over all of them.
+//!
+//! ```sh
+//! cargo bench -p mcp-oauth --bench auth_overhead -- --calls 1000 --rounds 30
+//! ```
+//!
+//! Prints a table, then one `result` line for scripts:
+//! `result calls=N rounds=R oauth_ms=.. bearer_ms=.. rmcp_ms=.. rmcp2_ms=..
+//! oauth_paired=.. bearer_paired=.. rmcp2_paired=..`: medians of the round
+//! times, and medians of each round's time over rmcp's in the same round.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use mcp_oauth::rmcp::{
+    RoleClient,
+    model::{CallToolRequestParams, ProtocolVersion},
+    service::{ClientLifecycleMode, RunningService, serve_client_with_lifecycle},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use mcp_oauth::secrecy::ExposeSecret;
+use mcp_oauth::{Auth, Client, MemoryTokenStorage, OAuth, UserAgent, model::JsonObject};
+use mcp_oauth_testkit::{AuthServer, TestServer};
+use serde_json::json;
+
+/// Every wait is bounded by this.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// The index of rmcp, the baseline, among the subjects.
+const RMCP: usize = 2;
+
+struct Options {
+    calls: usize,
+    rounds: usize,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        calls: 1000,
+        rounds: 30,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> Result<usize, String> {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("{name} needs a positive number"))
+        };
+        match arg.as_str() {
+            "--calls" => options.calls = value("--calls")?,
+            "--rounds" => options.rounds = value("--rounds")?,
+            // cargo bench passes --bench to every bench target.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let options = match options() {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("auth_overhead: {error}");
+            eprintln!("usage: auth_overhead [--calls N] [--rounds R]");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("auth_overhead: no runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = TIMEOUT * u32::try_from(options.rounds + 2).unwrap_or(u32::MAX);
+    match runtime.block_on(async { tokio::time::timeout(bound, run(&options)).await }) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("auth_overhead: {error}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("auth_overhead: timed out");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One of the clients under test.
+enum Subject {
+    Ours(Client),
+    Rmcp(RunningService<RoleClient, ()>),
+}
+
+impl Subject {
+    async fn call(&self, arguments: Option<JsonObject>) -> Result<(), String> {
+        match self {
+            Self::Ours(client) => client
+                .call_tool("echo", arguments)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Self::Rmcp(service) => {
+                let mut params = CallToolRequestParams::new("echo");
+                params.arguments = arguments;
+                service
+                    .peer()
+                    .call_tool(params)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Self::Ours(client) => client.close().await,
+            Self::Rmcp(mut service) => {
+                let _ = service.close_with_timeout(TIMEOUT).await;
+            }
+        }
+    }
+}
+
+/// `calls` concurrent echo calls; the wall time of the whole round.
+async fn round(subject: &Subject, calls: usize) -> Result<Duration, String> {
+    let started = Instant::now();
+    let results = futures::future::join_all((0..calls).map(|n| {
+        let arguments = json!({ "text": n.to_string() }).as_object().cloned();
+        subject.call(arguments)
+    }))
+    .await;
+    let elapsed = started.elapsed();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if let Some(Err(first)) = results.into_iter().find(Result::is_err) {
+        return Err(format!("{failed} of {calls} calls failed, first: {first}"));
+    }
+    Ok(elapsed)
+}
+
+fn lifecycle() -> ClientLifecycleMode {
+    // What mcp_oauth::Client negotiates over Streamable HTTP.
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
+    }
+}
+
+/// rmcp's own client over Streamable HTTP, the token as a static header;
+/// a pooled `reqwest` client as ours has.
+async fn rmcp_client(url: &str, token: &str) -> Result<RunningService<RoleClient, ()>, String> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    config.allow_stateless = true;
+    config.reinit_on_expired_session = true;
+    config.auth_header = Some(token.to_owned());
+    let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+    serve_client_with_lifecycle((), transport, lifecycle())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn run(options: &Options) -> Result<(), String> {
+    let auth = AuthServer::builder()
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = server.url();
+
+    // A browser that follows the authorization server's redirect (it
+    // approves at once) into the loopback callback.
+    let browser = UserAgent::custom(|url| async move {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| mcp_oauth::Error::InvalidConfig {
+                reason: e.to_string(),
+            })?;
+        let _ = http.get(url).send().await;
+        Ok(())
+    });
+    let oauth = OAuth::builder(&url)
+        .token_storage(MemoryTokenStorage::new())
+        .user_agent(browser)
+        .on_notice(|_| {})
+        .build()
+        .map_err(|e| e.to_string())?;
+    oauth.login().await.map_err(|e| e.to_string())?;
+    let token = oauth
+        .token()
+        .await
+        .map_err(|e| e.to_string())?
+        .expose_secret()
+        .to_owned();
+
+    let ours = Client::builder(&url)
+        .auth(Auth::from(oauth))
+        .timeout(TIMEOUT)
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let bearer = Client::builder(&url)
+        .auth(Auth::bearer(token.clone()))
+        .timeout(TIMEOUT)
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let rmcp = rmcp_client(&url, &token).await?;
+    let control = rmcp_client(&url, &token).await?;
+
+    let subjects = [
+        ("oauth", Subject::Ours(ours)),
+        ("bearer", Subject::Ours(bearer)),
+        ("rmcp", Subject::Rmcp(rmcp)),
+        ("rmcp-2", Subject::Rmcp(control)),
+    ];
+    // Warm-up: connections opened, code paths paged in.
+    for (_, subject) in &subjects {
+        round(subject, options.calls).await?;
+    }
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); subjects.len()];
+    for r in 0..options.rounds {
+        for k in 0..subjects.len() {
+            // Rotate which client goes first in each round.
+            let i = (k + r) % subjects.len();
+            times[i].push(round(&subjects[i].1, options.calls).await?);
+        }
+    }
+
+    let medians: Vec<f64> = times.iter().map(|t| median(t.iter().map(ms))).collect();
+    // Each round's time over rmcp's in the same round: drift cancels out.
+    let paired: Vec<f64> = times
+        .iter()
+        .map(|t| median(t.iter().zip(&times[RMCP]).map(|(a, b)| ms(a) / ms(b))))
+        .collect();
+    println!(
+        "{} concurrent call_tool(echo) per round, {} rounds after a warm-up round",
+        options.calls, options.rounds
+    );
+    println!(
+        "{:<8} {:>10} {:>19} {:>9} {:>9} {:>15}",
+        "client", "median ms", "min-max ms", "us/call", "vs rmcp", "paired vs rmcp"
+    );
+    for (i, (name, _)) in subjects.iter().enumerate() {
+        let min = times[i].iter().min().map_or(0.0, ms);
+        let max = times[i].iter().max().map_or(0.0, ms);
+        println!(
+            "{name:<8} {:>10.1} {:>19} {:>9.1} {:>8.3}x {:>14.3}x",
+            medians[i],
+            format!("{min:.1}-{max:.1}"),
+            medians[i] * 1e3 / options.calls as f64,
+            medians[i] / medians[RMCP],
+            paired[i],
+        );
+    }
+    println!(
+        "result calls={} rounds={} oauth_ms={:.2} bearer_ms={:.2} rmcp_ms={:.2} rmcp2_ms={:.2} \
+         oauth_paired={:.4} bearer_paired={:.4} rmcp2_paired={:.4}",
+        options.calls,
+        options.rounds,
+        medians[0],
+        medians[1],
+        medians[2],
+        medians[3],
+        paired[0],
+        paired[1],
+        paired[3],
+    );
+
+    for (_, subject) in subjects {
+        subject.close().await;
+    }
+    server.stop().await;
+    auth.stop().await;
+    Ok(())
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn ms(duration: &Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
