@@ -242,7 +242,7 @@ impl ClientBuilder {
                 let server = ServerUrl::parse(&url)?;
                 let authorizer = Authorizer::new(self.auth.for_server(&server)?);
                 let oauth = authorizer.oauth().cloned();
-                let core = HttpCore::new(authorizer, timeout)?;
+                let core = HttpCore::for_server(authorizer, timeout, &server)?;
                 let target = server.to_string();
                 let transport = self.transport;
                 let connection = authorized(oauth.as_ref(), || {

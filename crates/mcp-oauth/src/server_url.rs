@@ -26,6 +26,8 @@ use crate::{Error, Result};
 pub struct ServerUrl {
     url: Url,
     canonical: String,
+    /// `scheme://host[:port]/`: a URL starting with it has this origin.
+    origin_prefix: String,
 }
 
 impl ServerUrl {
@@ -62,7 +64,12 @@ impl ServerUrl {
         if url.path() == "/" && url.query().is_none() {
             canonical.pop();
         }
-        Ok(Self { url, canonical })
+        let origin_prefix = format!("{}/", url.origin().ascii_serialization());
+        Ok(Self {
+            url,
+            canonical,
+            origin_prefix,
+        })
     }
 
     /// The canonical URL as text.
@@ -73,6 +80,12 @@ impl ServerUrl {
     /// The parsed URL.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// Whether `url` plainly starts with this server's origin (no parsing);
+    /// `false` says nothing, the URL may still be on the origin.
+    pub(crate) fn is_same_origin_prefix(&self, url: &str) -> bool {
+        url.starts_with(&self.origin_prefix)
     }
 
     /// Whether the host is a loopback address (`127.0.0.0/8`, `::1`,

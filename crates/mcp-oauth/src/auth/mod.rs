@@ -165,6 +165,8 @@ pub(crate) enum AfterRejection {
 #[derive(Debug, Clone)]
 pub(crate) struct Authorizer {
     auth: Arc<Auth>,
+    /// A static token's header, built once.
+    bearer: Option<HeaderValue>,
     /// Whether a rejection may run the whole (interactive) OAuth flow right
     /// here. Our `Client` runs it above the request instead, outside its
     /// timeout; rmcp and middleware users have nothing above.
@@ -173,8 +175,13 @@ pub(crate) struct Authorizer {
 
 impl Authorizer {
     pub(crate) fn new(auth: Auth) -> Self {
+        let bearer = match &auth {
+            Auth::Bearer(token) => bearer_header(token).ok(),
+            _ => None,
+        };
         Self {
             auth: Arc::new(auth),
+            bearer,
             interactive: false,
         }
     }
@@ -182,8 +189,8 @@ impl Authorizer {
     /// An authorizer that runs the OAuth flow itself when refused.
     pub(crate) fn interactive(auth: Auth) -> Self {
         Self {
-            auth: Arc::new(auth),
             interactive: true,
+            ..Self::new(auth)
         }
     }
 
@@ -198,16 +205,28 @@ impl Authorizer {
         }
     }
 
+    /// [`allows`](Self::allows) for a URL as text: most requests go to the
+    /// server's own URL, whose origin is known, so no parsing is needed.
+    pub(crate) fn allows_str(&self, url: &str) -> bool {
+        match self.auth.as_ref() {
+            Auth::OAuth(oauth) => oauth.server().is_some_and(|server| {
+                server.is_same_origin_prefix(url)
+                    || url::Url::parse(url).is_ok_and(|url| server.url().origin() == url.origin())
+            }),
+            _ => true,
+        }
+    }
+
     /// The `Authorization` header for the next request, marked sensitive so
     /// that no HTTP-level logging prints it.
     pub(crate) async fn header(&self) -> Result<Option<HeaderValue>> {
         match self.auth.as_ref() {
             Auth::None => Ok(None),
-            Auth::Bearer(token) => bearer_header(token).map(Some),
-            Auth::OAuth(oauth) => match oauth.access_token().await? {
-                Some(token) => bearer_header(&token).map(Some),
-                None => Ok(None),
+            Auth::Bearer(token) => match &self.bearer {
+                Some(header) => Ok(Some(header.clone())),
+                None => bearer_header(token).map(Some),
             },
+            Auth::OAuth(oauth) => oauth.access_header().await,
         }
     }
 
@@ -261,7 +280,7 @@ impl Authorizer {
     }
 }
 
-fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
+pub(crate) fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
     let mut value =
         HeaderValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(|_| {
             Error::InvalidConfig {
@@ -275,6 +294,25 @@ fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_go_only_to_their_servers_origin_whatever_the_spelling() {
+        let oauth = OAuth::builder("http://127.0.0.1:1234/mcp")
+            .token_storage(crate::MemoryTokenStorage::new())
+            .build()
+            .unwrap();
+        let authorizer = Authorizer::new(Auth::from(oauth));
+        assert!(authorizer.allows_str("http://127.0.0.1:1234/mcp"));
+        assert!(authorizer.allows_str("http://127.0.0.1:1234/messages?session=1"));
+        assert!(
+            authorizer.allows_str("HTTP://127.0.0.1:1234/other"),
+            "parsed when not plain"
+        );
+        assert!(!authorizer.allows_str("http://127.0.0.1:1234.evil.example/mcp"));
+        assert!(!authorizer.allows_str("http://127.0.0.1:12345/mcp"));
+        assert!(!authorizer.allows_str("https://127.0.0.1:1234/mcp"));
+        assert!(!authorizer.allows_str("not a url"));
+    }
 
     #[tokio::test]
     async fn bearer_header_is_sensitive_and_complete() {

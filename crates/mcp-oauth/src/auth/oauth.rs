@@ -143,6 +143,9 @@ impl Bound {
 pub(super) struct Session {
     pub(super) loaded: bool,
     pub(super) credentials: Option<StoredCredentials>,
+    /// The header last built, and the token it carries: rebuilt only when
+    /// the token changes.
+    pub(super) header: Option<(SecretString, http::HeaderValue)>,
 }
 
 #[derive(Clone)]
@@ -278,6 +281,7 @@ impl OAuth {
         *session = Session {
             loaded: true,
             credentials: None,
+            header: None,
         };
         Ok(())
     }

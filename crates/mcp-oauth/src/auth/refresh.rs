@@ -24,6 +24,30 @@ impl OAuth {
         })
     }
 
+    /// The `Authorization` header for the next request: [`Self::access_token`]
+    /// as a header, built once per token.
+    pub(crate) async fn access_header(&self) -> Result<Option<http::HeaderValue>> {
+        {
+            let mut guard = self.session().await?;
+            let session = &mut *guard;
+            let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
+            if let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now())) {
+                if let Some((token, header)) = &session.header
+                    && token.expose_secret() == tokens.access_token.expose_secret()
+                {
+                    return Ok(Some(header.clone()));
+                }
+                let header = super::bearer_header(&tokens.access_token)?;
+                session.header = Some((tokens.access_token.clone(), header.clone()));
+                return Ok(Some(header));
+            }
+        }
+        match self.access_token().await? {
+            Some(token) => super::bearer_header(&token).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The access token for the next request: from memory or storage, and
     /// refreshed first when it is about to expire. `None` when there is none
     /// (the server's 401 will start the flow).

@@ -68,7 +68,7 @@ where
     let shutdown = std::pin::pin!(shutdown);
     let server = ServerUrl::parse(url)?;
     let authorizer = Authorizer::interactive(auth.for_server(&server)?);
-    let core = HttpCore::new(authorizer, Duration::from_secs(60))?;
+    let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server)?;
     let mut lines = input.lines();
     // The first message decides the transport: it must reach the server.
     let Some(first) = next_message(&mut lines, &mut output).await? else {

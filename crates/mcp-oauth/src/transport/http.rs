@@ -30,7 +30,32 @@ impl HttpCore {
     /// `timeout` bounds connecting, and every exchange whose answer is not
     /// a stream.
     pub(crate) fn new(authorizer: Authorizer, timeout: Duration) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        Self::with_builder(authorizer, timeout, reqwest::Client::builder())
+    }
+
+    /// For one server: a plain `http` server is all this client ever talks
+    /// to (redirects stay on its origin), so the system's certificates, whose
+    /// loading is most of a short run's start-up, are not read at all.
+    pub(crate) fn for_server(
+        authorizer: Authorizer,
+        timeout: Duration,
+        server: &crate::ServerUrl,
+    ) -> Result<Self> {
+        let builder = reqwest::Client::builder();
+        let builder = if server.url().scheme() == "http" {
+            builder.tls_certs_only(std::iter::empty())
+        } else {
+            builder
+        };
+        Self::with_builder(authorizer, timeout, builder)
+    }
+
+    fn with_builder(
+        authorizer: Authorizer,
+        timeout: Duration,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<Self> {
+        let http = builder
             .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)
             // Credentials must never follow a redirect to another origin.
@@ -62,7 +87,7 @@ impl HttpCore {
         loop {
             let mut request = build(&self.http);
             // Credentials go only to the origin they belong to.
-            let allowed = url::Url::parse(url).is_ok_and(|url| self.authorizer.allows(&url));
+            let allowed = self.authorizer.allows_str(url);
             let sent = if allowed {
                 self.authorizer.header().await?
             } else {
@@ -241,16 +266,27 @@ pub(crate) async fn read_body(url: &str, response: Response, limit: usize) -> Re
     {
         return Err(too_large(url, limit));
     }
+    // Most bodies arrive in one chunk: that one is kept, not copied.
+    let mut first: Option<Bytes> = None;
     let mut body = BytesMut::new();
     let mut chunks = response.bytes_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|error| network_error(url, &error))?;
-        if body.len() + chunk.len() > limit {
+        let read = first.as_ref().map_or(0, Bytes::len) + body.len();
+        if read + chunk.len() > limit {
             return Err(too_large(url, limit));
         }
-        body.extend_from_slice(&chunk);
+        match first.take() {
+            None if body.is_empty() => first = Some(chunk),
+            earlier => {
+                if let Some(earlier) = earlier {
+                    body.extend_from_slice(&earlier);
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
 /// Reads at most [`PREVIEW_BYTES`] of a body for an error message, without
@@ -358,6 +394,29 @@ pub(crate) enum BodyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn response(chunks: &[&'static str]) -> Response {
+        let chunks: Vec<std::io::Result<Bytes>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
+            .collect();
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+        Response::from(http::Response::new(body))
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_whole_in_one_chunk_or_many_and_capped() {
+        let url = "http://127.0.0.1:1/mcp";
+        let one = read_body(url, response(&["{\"a\":1}"]), 64).await.unwrap();
+        assert_eq!(&one[..], b"{\"a\":1}");
+        let many = read_body(url, response(&["{\"a\"", ":", "1}"]), 64)
+            .await
+            .unwrap();
+        assert_eq!(&many[..], b"{\"a\":1}");
+        let capped = read_body(url, response(&["12345", "67890"]), 8).await;
+        assert!(capped.unwrap_err().to_string().contains("larger than"));
+        assert!(read_body(url, response(&["12345678"]), 8).await.is_ok());
+    }
 
     #[tokio::test]
     async fn sse_cap_counts_per_event_not_per_stream() {

@@ -112,7 +112,8 @@ impl AuthorizedHttpClient {
         headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> HttpResult<StreamableHttpPostResponse> {
-        let body = serde_json::to_vec(&message)?;
+        // Shared (not copied) between a first try and a retry.
+        let body = bytes::Bytes::from(serde_json::to_vec(&message)?);
         let response = self
             .core
             .send(uri, |http| {
