@@ -325,7 +325,7 @@ pub(crate) fn check_resource(server: &ServerUrl, resource: Option<&str>) -> Resu
     Ok(claimed.to_string())
 }
 
-fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
+pub(super) fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
     let issuer = &metadata.issuer;
     if source != MetadataSource::LegacyDefaults {
         let methods = metadata

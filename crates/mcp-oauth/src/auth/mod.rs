@@ -12,6 +12,8 @@ mod callback;
 mod challenge;
 mod discovery;
 mod fetch;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod machine;
 #[cfg(feature = "middleware")]
 mod middleware;

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{discovery::AuthServerMetadata, fetch::OAuthHttp};
+use super::{
+    discovery::AuthServerMetadata,
+    fetch::{Fetched, OAuthHttp},
+};
 use crate::{Error, Result, secret, transport::preview};
 
 /// How the client identity was obtained.
@@ -151,6 +154,15 @@ pub(crate) async fn register(
     })?;
     let body = registration_body(request);
     let fetched = http.post_json(&endpoint, &body).await?;
+    read_registration(&endpoint, &fetched, request.redirect_uri)
+}
+
+/// Reads the answer to a registration request made for `redirect_uri`.
+pub(crate) fn read_registration(
+    endpoint: &Url,
+    fetched: &Fetched,
+    redirect_uri: &Url,
+) -> Result<Registration> {
     if !fetched.is_success() {
         #[derive(Deserialize)]
         struct Refusal {
@@ -203,7 +215,7 @@ pub(crate) async fn register(
         client_secret: registered.client_secret,
         client_secret_expires_at: registered.client_secret_expires_at,
         token_endpoint_auth_method: method,
-        redirect_uri: Some(request.redirect_uri.to_string()),
+        redirect_uri: Some(redirect_uri.to_string()),
         kind: RegistrationKind::Dynamic,
     })
 }
