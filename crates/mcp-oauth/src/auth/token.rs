@@ -237,7 +237,8 @@ pub(crate) fn parse_token_response(
             .map(SecretString::from)
             .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
         scope: raw.scope.or_else(|| previous.and_then(|p| p.scope.clone())),
-        expires_at: lifetime.map(|seconds| received_at + seconds),
+        // A huge `expires_in` means "does not expire soon", not an overflow.
+        expires_at: lifetime.map(|seconds| received_at.saturating_add(seconds)),
         received_at,
     })
 }
@@ -330,6 +331,18 @@ mod tests {
             server_error,
             Err(Error::TokenEndpoint { status: 500, .. })
         ));
+    }
+
+    #[test]
+    fn a_huge_lifetime_does_not_overflow() {
+        for expires_in in ["18446744073709551615", "\"18446744073709551615\""] {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","expires_in":{expires_in}}}"#
+            );
+            let tokens = parse_token_response(&endpoint(), &fetched(200, &body), None).unwrap();
+            assert_eq!(tokens.expires_at, Some(u64::MAX));
+            assert!(tokens.is_fresh(tokens.received_at));
+        }
     }
 
     #[test]
