@@ -440,7 +440,6 @@ pub fn token_response(data: &[u8]) {
                 if let Some(expires_at) = tokens.expires_at {
                     assert!(expires_at >= tokens.received_at, "{tokens:?}");
                     let _ = tokens.is_fresh(tokens.received_at);
-                    let _ = tokens.is_fresh(expires_at);
                 }
                 let refresh = tokens
                     .refresh_token
