@@ -109,6 +109,9 @@
 mod auth;
 mod client;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod secret;
 mod server_url;
 mod store;

@@ -6,6 +6,9 @@
 //! expected `state` can end the wait; anything else (a stray request, a
 //! stale or forged link) gets an explanation page and the wait goes on.
 
+#[cfg(feature = "fuzzing")]
+#[path = "callback_fuzz.rs"]
+pub(super) mod fuzz;
 #[path = "callback_page.rs"]
 mod page;
 #[path = "callback_serve.rs"]

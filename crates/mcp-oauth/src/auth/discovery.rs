@@ -195,8 +195,16 @@ async fn fetch_resource_metadata(
 /// Connect with path insertion, then appending).
 pub(crate) fn auth_server_metadata_urls(issuer: &Url) -> Vec<Url> {
     let path = issuer.path().trim_end_matches('/');
-    let at = |suffix: String| issuer.join(&suffix).ok();
-    let candidates = if path.is_empty() {
+    // The path is set, not joined: joined, an issuer path such as
+    // `//other.example` would name another host.
+    let at = |path: String| {
+        let mut url = issuer.clone();
+        url.set_path(&path);
+        url.set_query(None);
+        url.set_fragment(None);
+        url
+    };
+    if path.is_empty() {
         vec![
             at("/.well-known/oauth-authorization-server".into()),
             at("/.well-known/openid-configuration".into()),
@@ -207,8 +215,7 @@ pub(crate) fn auth_server_metadata_urls(issuer: &Url) -> Vec<Url> {
             at(format!("/.well-known/openid-configuration{path}")),
             at(format!("{path}/.well-known/openid-configuration")),
         ]
-    };
-    candidates.into_iter().flatten().collect()
+    }
 }
 
 async fn fetch_auth_server_metadata(
@@ -338,7 +345,7 @@ pub(crate) fn check_resource(server: &ServerUrl, resource: Option<&str>) -> Resu
     Ok(claimed.to_string())
 }
 
-fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
+pub(super) fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
     let issuer = &metadata.issuer;
     if source != MetadataSource::LegacyDefaults {
         let methods = metadata
@@ -475,6 +482,26 @@ mod tests {
                 "https://auth.example.com/.well-known/oauth-authorization-server",
                 "https://auth.example.com/.well-known/openid-configuration",
             ]
+        );
+    }
+
+    #[test]
+    fn metadata_urls_stay_on_the_issuer_origin() {
+        // Found by fuzzing: the path `//other.example` once made the OpenID
+        // Connect candidate `https://other.example/.well-known/...`.
+        let issuer = Url::parse("https://auth.example.com//other.example").unwrap();
+        assert_eq!(
+            urls(auth_server_metadata_urls(&issuer)),
+            [
+                "https://auth.example.com/.well-known/oauth-authorization-server//other.example",
+                "https://auth.example.com/.well-known/openid-configuration//other.example",
+                "https://auth.example.com//other.example/.well-known/openid-configuration",
+            ]
+        );
+        let with_query = Url::parse("https://auth.example.com/t?x=1#f").unwrap();
+        assert_eq!(
+            urls(auth_server_metadata_urls(&with_query))[2],
+            "https://auth.example.com/t/.well-known/openid-configuration"
         );
     }
 

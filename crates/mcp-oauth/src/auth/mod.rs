@@ -15,6 +15,8 @@ mod challenge;
 mod device;
 mod discovery;
 mod fetch;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod machine;
 #[cfg(feature = "middleware")]
 mod middleware;

@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{discovery::AuthServerMetadata, fetch::OAuthHttp, token::DEVICE_CODE_GRANT};
+use super::{
+    discovery::AuthServerMetadata,
+    fetch::{Fetched, OAuthHttp},
+    token::DEVICE_CODE_GRANT,
+};
 use crate::{Error, Result, secret, transport::preview};
 
 /// How the client identity was obtained.
@@ -158,6 +162,15 @@ pub(crate) async fn register(
     })?;
     let body = registration_body(request);
     let fetched = http.post_json(&endpoint, &body).await?;
+    read_registration(&endpoint, &fetched, request.redirect_uri)
+}
+
+/// Reads the answer to a registration request made for `redirect_uri`.
+pub(crate) fn read_registration(
+    endpoint: &Url,
+    fetched: &Fetched,
+    redirect_uri: Option<&Url>,
+) -> Result<Registration> {
     if !fetched.is_success() {
         #[derive(Deserialize)]
         struct Refusal {
@@ -210,7 +223,7 @@ pub(crate) async fn register(
         client_secret: registered.client_secret,
         client_secret_expires_at: registered.client_secret_expires_at,
         token_endpoint_auth_method: method,
-        redirect_uri: request.redirect_uri.map(Url::to_string),
+        redirect_uri: redirect_uri.map(Url::to_string),
         kind: RegistrationKind::Dynamic,
     })
 }

@@ -345,14 +345,15 @@ mod tests {
     }
 
     #[test]
-    fn an_absurd_lifetime_does_not_overflow() {
-        let body = format!(
-            r#"{{"access_token":"a","token_type":"Bearer","expires_in":{}}}"#,
-            u64::MAX
-        );
-        let tokens = parse_token_response(&endpoint(), &fetched(200, &body), None).unwrap();
-        assert_eq!(tokens.expires_at, Some(u64::MAX));
-        assert!(tokens.is_fresh(tokens.received_at));
+    fn a_huge_lifetime_does_not_overflow() {
+        for expires_in in ["18446744073709551615", "\"18446744073709551615\""] {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"Bearer","expires_in":{expires_in}}}"#
+            );
+            let tokens = parse_token_response(&endpoint(), &fetched(200, &body), None).unwrap();
+            assert_eq!(tokens.expires_at, Some(u64::MAX));
+            assert!(tokens.is_fresh(tokens.received_at));
+        }
     }
 
     #[test]

@@ -355,6 +355,11 @@ pub(crate) fn not_mcp(url: &str, status: StatusCode, media: Option<&str>, body: 
 
 /// A body stream that fails once one server-sent event grows past `limit`
 /// bytes, so a hostile server cannot make the SSE parser buffer without end.
+///
+/// Chunks are also cut after every event's end: the SSE parser reports an
+/// error in a chunk before the events that chunk completed, and its readers
+/// stop at the first error, so an answer followed in the same chunk by a
+/// malformed line would otherwise be lost.
 pub(crate) fn cap_sse_events<S>(
     stream: S,
     limit: usize,
@@ -362,24 +367,69 @@ pub(crate) fn cap_sse_events<S>(
 where
     S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
 {
-    let mut pending = 0usize;
-    let mut previous_was_newline = false;
-    stream.map(move |chunk| {
-        let chunk = chunk.map_err(BodyError::Read)?;
-        for &byte in chunk.iter() {
-            match byte {
-                b'\n' if previous_was_newline => pending = 0,
-                b'\n' => previous_was_newline = true,
-                b'\r' => {}
-                _ => previous_was_newline = false,
-            }
-            pending += 1;
-            if pending > limit {
-                return Err(BodyError::EventTooLarge { limit });
+    let start = (Box::pin(stream), EventCap::new(limit), Bytes::new());
+    futures::stream::unfold(Some(start), |state| async move {
+        let (mut stream, mut cap, mut rest) = state?;
+        while rest.is_empty() {
+            match stream.next().await? {
+                Ok(chunk) => rest = chunk,
+                Err(error) => return Some((Err(BodyError::Read(error)), None)),
             }
         }
-        Ok(chunk)
+        match cap.take_event(&mut rest) {
+            Ok(piece) => Some((Ok(piece), Some((stream, cap, rest)))),
+            Err(error) => Some((Err(error), None)),
+        }
     })
+}
+
+/// Where the events of a stream end, as the SSE parser sees them: lines end
+/// at CRLF, LF or CR, and an empty line ends an event.
+#[derive(Debug)]
+struct EventCap {
+    limit: usize,
+    /// Bytes of the event being received.
+    pending: usize,
+    at_line_start: bool,
+    after_cr: bool,
+}
+
+impl EventCap {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            pending: 0,
+            at_line_start: true,
+            after_cr: false,
+        }
+    }
+
+    /// Takes from `chunk` its bytes up to the end of the first event that
+    /// ends in it (or all of them); fails once an event grows past the limit.
+    fn take_event(&mut self, chunk: &mut Bytes) -> std::result::Result<Bytes, BodyError> {
+        for (index, &byte) in chunk.iter().enumerate() {
+            self.pending += 1;
+            if self.pending > self.limit {
+                return Err(BodyError::EventTooLarge { limit: self.limit });
+            }
+            if byte == b'\n' && self.after_cr {
+                // The LF of a CRLF: the line already ended at the CR.
+                self.after_cr = false;
+                continue;
+            }
+            self.after_cr = byte == b'\r';
+            if byte == b'\n' || byte == b'\r' {
+                if self.at_line_start {
+                    self.pending = 0;
+                    return Ok(chunk.split_to(index + 1));
+                }
+                self.at_line_start = true;
+            } else {
+                self.at_line_start = false;
+            }
+        }
+        Ok(std::mem::take(chunk))
+    }
 }
 
 /// Why a streamed body ended early.
@@ -436,6 +486,40 @@ mod tests {
             results[0],
             Err(BodyError::EventTooLarge { limit: 32 })
         ));
+    }
+
+    #[tokio::test]
+    async fn sse_cap_knows_every_line_ending() {
+        // CR alone ends lines too; such a stream once counted as one event.
+        for event in [
+            "data: 0123456789\r\r",
+            "data: 0123456789\r\n\r\n",
+            "data: 0\n\r",
+        ] {
+            let chunks: Vec<reqwest::Result<Bytes>> =
+                (0..100).map(|_| Ok(Bytes::from(event))).collect();
+            let results: Vec<_> = cap_sse_events(futures::stream::iter(chunks), 32)
+                .collect()
+                .await;
+            assert!(results.iter().all(Result::is_ok), "{event:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_is_read_before_a_malformed_line_in_the_same_chunk() {
+        let body = b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\nnot a field\n";
+        let chunks: Vec<reqwest::Result<Bytes>> = vec![Ok(Bytes::from_static(body))];
+        let mut events = sse_stream::SseStream::from_bytes_stream(cap_sse_events(
+            futures::stream::iter(chunks),
+            1024,
+        ))
+        .boxed();
+        let first = events.next().await.expect("an item").expect("the event");
+        assert_eq!(
+            first.data.as_deref(),
+            Some(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
+        );
+        assert!(matches!(events.next().await, Some(Err(_))));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod bridge;
 mod errors;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod handler;
 mod http;
 mod sse;

@@ -296,7 +296,10 @@ fn discover_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
 /// included, with an empty result. That is no discovery: turn it into the
 /// "method not found" an older server should send, so the handshake falls
 /// back to `initialize`.
-fn legacy_discover_reply(reply: ServerJsonRpcMessage, id: &RequestId) -> ServerJsonRpcMessage {
+pub(super) fn legacy_discover_reply(
+    reply: ServerJsonRpcMessage,
+    id: &RequestId,
+) -> ServerJsonRpcMessage {
     match &reply {
         ServerJsonRpcMessage::Response(response)
             if &response.id == id
@@ -318,7 +321,7 @@ fn legacy_discover_reply(reply: ServerJsonRpcMessage, id: &RequestId) -> ServerJ
     }
 }
 
-fn legacy_discover_event(mut event: Sse, id: &RequestId) -> Sse {
+pub(super) fn legacy_discover_event(mut event: Sse, id: &RequestId) -> Sse {
     let Some(data) = event.data.as_deref() else {
         return event;
     };

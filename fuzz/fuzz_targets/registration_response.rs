@@ -1,0 +1,5 @@
+//! A dynamic registration answer (RFC 7591), `NNNn` status line optional.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mcp_oauth::fuzzing::registration_response(data));
