@@ -52,7 +52,7 @@ impl Middleware for OAuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> MiddlewareResult<reqwest::Response> {
-        if !self.authorizer.allows(request.url()) {
+        if !self.authorizer.allows_str(request.url().as_str()) {
             return next.run(request, extensions).await;
         }
         // A streamed body cannot be sent twice; such a request is not retried.
