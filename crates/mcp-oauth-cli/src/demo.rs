@@ -8,7 +8,7 @@ use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode, TestServer};
 use serde_json::json;
 
 use crate::{
-    cli::Options,
+    cli::{CallbackHostArg, Options},
     failure::{Exit, Failure},
     output::Output,
     spinner::Spinner,
@@ -76,13 +76,20 @@ async fn walk_through(
     // The demo's tokens stay in memory: nothing is written to your cache.
     let spinner = Spinner::new();
     let notices = spinner.clone();
-    let oauth = OAuth::builder(&url)
+    let mut builder = OAuth::builder(&url)
         .token_storage(MemoryTokenStorage::new())
+        .client_name(options.client_name.clone())
         .timeout(crate::login::login_timeout(options)?)
         .user_agent(agent)
         .on_notice(move |message| notices.print(message))
-        .on_sign_in(move |state| spinner.follow(state))
-        .build()?;
+        .on_sign_in(move |state| spinner.follow(state));
+    if let Some(port) = options.callback_port {
+        builder = builder.callback_port(port);
+    }
+    if options.callback_host == CallbackHostArg::Localhost {
+        builder = builder.callback_host_localhost();
+    }
+    let oauth = builder.build()?;
     eprintln!("Sign in as demo / demo, then approve.");
 
     let started = Instant::now();
