@@ -74,15 +74,11 @@ async fn walk_through(
         UserAgent::SystemBrowser
     };
     // The demo's tokens stay in memory: nothing is written to your cache.
-    let spinner = Spinner::new();
-    let notices = spinner.clone();
-    let mut builder = OAuth::builder(&url)
+    let mut builder = Spinner::attach(OAuth::builder(&url))
         .token_storage(MemoryTokenStorage::new())
         .client_name(options.client_name.clone())
         .timeout(crate::login::login_timeout(options)?)
-        .user_agent(agent)
-        .on_notice(move |message| notices.print(message))
-        .on_sign_in(move |state| spinner.follow(state));
+        .user_agent(agent);
     if let Some(port) = options.callback_port {
         builder = builder.callback_port(port);
     }

@@ -38,11 +38,7 @@ pub(crate) fn login_timeout(options: &Options) -> Result<Duration, Failure> {
 }
 
 pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> {
-    let spinner = Spinner::new();
-    let notices = spinner.clone();
-    let mut builder = OAuth::builder(url)
-        .on_notice(move |message| notices.print(message))
-        .on_sign_in(move |state| spinner.follow(state))
+    let mut builder = Spinner::attach(OAuth::builder(url))
         .client_name(options.client_name.clone())
         .timeout(login_timeout(options)?)
         .user_agent(if options.no_browser {

@@ -7,7 +7,7 @@ use std::{
 };
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mcp_oauth::SignIn;
+use mcp_oauth::{OAuthBuilder, SignIn};
 
 /// Shared by the notice and sign-in hooks of one OAuth helper.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,15 @@ pub(crate) struct Spinner {
 impl Spinner {
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// Notices and sign-in waits of `builder` go through a new spinner.
+    pub(crate) fn attach(builder: OAuthBuilder) -> OAuthBuilder {
+        let spinner = Self::new();
+        let notices = spinner.clone();
+        builder
+            .on_notice(move |message| notices.print(message))
+            .on_sign_in(move |state| spinner.follow(state))
     }
 
     /// Prints a notice on stderr, above the spinner if one runs.

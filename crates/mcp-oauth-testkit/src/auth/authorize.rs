@@ -14,8 +14,8 @@ use crate::server::lock;
 /// How long an authorization code may be redeemed.
 const CODE_LIFETIME: Duration = Duration::from_secs(600);
 /// The interactive login's credentials.
-const USERNAME: &str = "demo";
-const PASSWORD: &str = "demo";
+pub(super) const USERNAME: &str = "demo";
+pub(super) const PASSWORD: &str = "demo";
 const SESSION_COOKIE: &str = "mcp_testkit_session";
 /// The issuer [`IssMode::Wrong`] claims.
 const WRONG_ISSUER: &str = "https://wrong-issuer.example.com";

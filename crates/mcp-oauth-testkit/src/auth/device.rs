@@ -8,18 +8,17 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::authorize::{escape, page};
+use super::authorize::{PASSWORD, USERNAME, escape, page};
 use super::http::{Incoming, html, json_response};
 use super::state::{AuthState, Client};
-use super::token::{Issued, NewToken, Refusal, authenticate, issue, refuse, requested_resource};
+use super::token::{
+    Issued, NewToken, Refusal, authenticate, issue, refuse, requested_resource, requested_scopes,
+};
 use super::{AuthServer, AuthServerBuilder, LoginMode};
 use crate::server::lock;
 
 /// The `grant_type` of a device access token request.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-/// The interactive page's credentials, as on the login page.
-const USERNAME: &str = "demo";
-const PASSWORD: &str = "demo";
 
 /// How the server runs the device grant; see [`AuthServerBuilder::device_authorization`].
 #[derive(Debug, Clone, Copy)]
@@ -170,15 +169,7 @@ fn start(state: &AuthState, incoming: &Incoming) -> Result<Response, Refusal> {
     };
     let client = authenticate(state, incoming)?;
     let resource = requested_resource(incoming)?;
-    let scopes: Vec<String> = incoming
-        .form("scope")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if let Some(bad) = scopes.iter().find(|s| !state.cfg.scopes.contains(s)) {
-        return Err(refuse("invalid_scope", &format!("Unknown scope: {bad}")));
-    }
+    let scopes = requested_scopes(state, incoming)?;
     let device_code = state.new_id();
     let raw = normalize(&state.new_id());
     let user_code = format!("{}-{}", &raw[..4], &raw[4..8]);

@@ -364,15 +364,7 @@ fn client_credentials(
         ));
     }
     let resource = requested_resource(incoming)?;
-    let scopes: Vec<String> = incoming
-        .form("scope")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if let Some(bad) = scopes.iter().find(|s| !state.cfg.scopes.contains(s)) {
-        return Err(refuse("invalid_scope", &format!("Unknown scope: {bad}")));
-    }
+    let scopes = requested_scopes(state, incoming)?;
     let mut store = lock(&state.store);
     let new_token = NewToken {
         client_id: &client.client_id,
@@ -382,6 +374,23 @@ fn client_credentials(
         family: None,
     };
     Ok(issue(state, &mut store, new_token, false))
+}
+
+/// The `scope` of a request without an earlier grant: each one must be supported.
+pub(super) fn requested_scopes(
+    state: &AuthState,
+    incoming: &Incoming,
+) -> Result<Vec<String>, Refusal> {
+    let scopes: Vec<String> = incoming
+        .form("scope")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    match scopes.iter().find(|s| !state.cfg.scopes.contains(s)) {
+        Some(bad) => Err(refuse("invalid_scope", &format!("Unknown scope: {bad}"))),
+        None => Ok(scopes),
+    }
 }
 
 /// What an access token is issued for.

@@ -13,7 +13,7 @@ use super::{
     fetch::OAuthHttp,
     oauth::{Bound, OAuth, SignIn, token_endpoint},
     registration::{Registration, RegistrationKind, RegistrationRequest, register},
-    token::{Grant, Tokens, post_with_client_auth, request_tokens},
+    token::{Grant, Tokens, post_with_client_auth, request_tokens, seconds},
 };
 use crate::{Error, Result, StoredCredentials, secret::now};
 
@@ -101,7 +101,8 @@ impl OAuth {
             return Ok(registration);
         }
         if let Some(cached) = credentials.registration.as_ref().filter(|r| {
-            r.kind == RegistrationKind::Dynamic && r.fits_device() && !r.is_expired(now())
+            // A registration made for the code flow may not be allowed this grant.
+            r.kind == RegistrationKind::Dynamic && r.redirect_uri.is_none() && !r.is_expired(now())
         }) {
             return Ok(cached.clone());
         }
@@ -231,14 +232,6 @@ pub(crate) fn parse_authorization(
 /// Only web pages are shown to a person as a place to go.
 fn is_web_url(text: &str) -> bool {
     Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
-}
-
-fn seconds(value: Option<&serde_json::Value>) -> Option<u64> {
-    match value? {
-        serde_json::Value::Number(number) => number.as_u64(),
-        serde_json::Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
 }
 
 /// Polls the token endpoint until the person approves, denies, or time runs

@@ -116,12 +116,6 @@ impl Registration {
         matches!(self.client_secret_expires_at, Some(at) if at != 0 && at <= now)
     }
 
-    /// Whether this identity may use the device grant: a dynamic registration
-    /// counts only if it was made for it (without a redirect URI).
-    pub(crate) fn fits_device(&self) -> bool {
-        self.kind != RegistrationKind::Dynamic || self.redirect_uri.is_none()
-    }
-
     /// Whether a dynamic registration was made for this redirect URI.
     pub(crate) fn fits_redirect(&self, redirect_uri: &Url) -> bool {
         match (self.kind, &self.redirect_uri) {

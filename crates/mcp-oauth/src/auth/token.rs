@@ -182,6 +182,15 @@ struct RawTokens {
     error_description: Option<String>,
 }
 
+/// A number of seconds as servers send it: a JSON number or a string of one.
+pub(crate) fn seconds(value: Option<&Value>) -> Option<u64> {
+    match value? {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Reads a token answer. An `error` is an error whatever the status (some
 /// servers send it with 200); `expires_in` may be a number or a string.
 pub(crate) fn parse_token_response(
@@ -234,11 +243,7 @@ pub(crate) fn parse_token_response(
         });
     }
     let received_at = secret::now();
-    let lifetime = match raw.expires_in {
-        Some(Value::Number(number)) => number.as_u64(),
-        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
-        _ => None,
-    };
+    let lifetime = seconds(raw.expires_in.as_ref());
     Ok(Tokens {
         access_token: SecretString::from(access_token),
         token_type: "Bearer".to_owned(),

@@ -276,15 +276,14 @@ pub(crate) async fn read_body(url: &str, response: Response, limit: usize) -> Re
         if read + chunk.len() > limit {
             return Err(too_large(url, limit));
         }
-        match first.take() {
-            None if body.is_empty() => first = Some(chunk),
-            earlier => {
-                if let Some(earlier) = earlier {
-                    body.extend_from_slice(&earlier);
-                }
-                body.extend_from_slice(&chunk);
-            }
+        if first.is_none() && body.is_empty() {
+            first = Some(chunk);
+            continue;
         }
+        if let Some(earlier) = first.take() {
+            body.extend_from_slice(&earlier);
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(first.unwrap_or_else(|| body.freeze()))
 }
