@@ -56,7 +56,12 @@ def logged(app, log):
 
 def main():
     log = open(sys.argv[1], "a", buffering=1, encoding="utf-8")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Bound here to learn the port before the app is built. IPPROTO_TCP,
+    # as `uvicorn.run(host=..., port=...)` gets it from getaddrinfo: asyncio
+    # sets TCP_NODELAY only on sockets whose protocol says TCP. Without it,
+    # each answer's body waits ~40 ms behind Nagle on a reused connection,
+    # which is the socket's doing, not FastMCP's.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
