@@ -240,6 +240,7 @@ impl OAuthBuilder {
             storage,
             http: OAuthHttp::new(self.settings.http.clone())?,
             session: Mutex::new(Session::default()),
+            ready_header: std::sync::Mutex::default(),
             generation: std::sync::atomic::AtomicU64::new(0),
             brakes: std::sync::Mutex::default(),
         };

@@ -78,10 +78,22 @@ pub(super) struct Bound {
     pub(super) storage: Arc<dyn TokenStorage>,
     pub(super) http: OAuthHttp,
     pub(super) session: Mutex<Session>,
+    /// The header of the fresh token, for requests that need nothing else:
+    /// they take it without waiting on `session`. Set and cleared only by
+    /// holders of `session` (every lock clears it), so it never outlives the
+    /// credentials it was built from.
+    pub(super) ready_header: std::sync::Mutex<Option<ReadyHeader>>,
     /// Bumped whenever new tokens are stored, so that callers refused at the
     /// same time run one authorization between them, not one each.
     pub(super) generation: std::sync::atomic::AtomicU64,
     pub(super) brakes: std::sync::Mutex<Brakes>,
+}
+
+/// An `Authorization` header and the moment (Unix seconds) its token is due
+/// for a refresh.
+pub(super) struct ReadyHeader {
+    pub(super) header: http::HeaderValue,
+    pub(super) fresh_until: u64,
 }
 
 /// Token requests and sign-ins in the last minute, per server.
@@ -96,6 +108,38 @@ const MAX_TOKEN_REQUESTS: usize = 20;
 const MAX_SIGN_INS: usize = 5;
 
 impl Bound {
+    /// The session, locked. Whoever holds it may change the credentials, so
+    /// the ready header goes: the next request builds it again.
+    pub(super) async fn lock_session(&self) -> MutexGuard<'_, Session> {
+        let session = self.session.lock().await;
+        self.set_ready_header(None);
+        session
+    }
+
+    /// The ready header, if its token is fresh at `now`.
+    pub(super) fn ready_header(&self, now: u64) -> Option<http::HeaderValue> {
+        let ready = self
+            .ready_header
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ready
+            .as_ref()
+            .filter(|ready| now < ready.fresh_until)
+            .map(|ready| ready.header.clone())
+    }
+
+    /// Only with the session locked (`_session` proves it).
+    pub(super) fn keep_ready_header(&self, _session: &mut Session, ready: ReadyHeader) {
+        self.set_ready_header(Some(ready));
+    }
+
+    fn set_ready_header(&self, ready: Option<ReadyHeader>) {
+        *self
+            .ready_header
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ready;
+    }
+
     /// Counts a token request, or refuses it past the limit.
     pub(super) fn brake_token_request(&self) -> Result<()> {
         self.brake(
@@ -143,9 +187,6 @@ impl Bound {
 pub(super) struct Session {
     pub(super) loaded: bool,
     pub(super) credentials: Option<StoredCredentials>,
-    /// The header last built, and the token it carries: rebuilt only when
-    /// the token changes.
-    pub(super) header: Option<(SecretString, http::HeaderValue)>,
 }
 
 #[derive(Clone)]
@@ -276,19 +317,18 @@ impl OAuth {
     /// Forgets the stored credentials of this server.
     pub async fn logout(&self) -> Result<()> {
         let bound = self.bound()?;
-        let mut session = bound.session.lock().await;
+        let mut session = bound.lock_session().await;
         bound.storage.clear().await?;
         *session = Session {
             loaded: true,
             credentials: None,
-            header: None,
         };
         Ok(())
     }
 
     pub(super) async fn session(&self) -> Result<MutexGuard<'_, Session>> {
         let bound = self.bound()?;
-        let mut session = bound.session.lock().await;
+        let mut session = bound.lock_session().await;
         if !session.loaded {
             session.credentials = bound.storage.load().await?;
             session.loaded = true;

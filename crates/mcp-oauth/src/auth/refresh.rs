@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    oauth::{Bound, OAuth, REFRESH_LOCK_WAIT, Session, token_endpoint},
+    oauth::{Bound, OAuth, REFRESH_LOCK_WAIT, ReadyHeader, Session, token_endpoint},
     registration::RegistrationKind,
     token::{Grant, request_tokens},
 };
@@ -25,20 +25,24 @@ impl OAuth {
     }
 
     /// The `Authorization` header for the next request: [`Self::access_token`]
-    /// as a header, built once per token.
+    /// as a header, built once per token. While the token is fresh, requests
+    /// take the header without waiting on the session.
     pub(crate) async fn access_header(&self) -> Result<Option<http::HeaderValue>> {
+        let bound = self.bound()?;
+        if let Some(header) = bound.ready_header(now()) {
+            return Ok(Some(header));
+        }
         {
-            let mut guard = self.session().await?;
-            let session = &mut *guard;
+            let mut session = self.session().await?;
             let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
             if let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now())) {
-                if let Some((token, header)) = &session.header
-                    && token.expose_secret() == tokens.access_token.expose_secret()
-                {
-                    return Ok(Some(header.clone()));
-                }
                 let header = super::bearer_header(&tokens.access_token)?;
-                session.header = Some((tokens.access_token.clone(), header.clone()));
+                let fresh_until = tokens.fresh_until();
+                let ready = ReadyHeader {
+                    header: header.clone(),
+                    fresh_until,
+                };
+                bound.keep_ready_header(&mut session, ready);
                 return Ok(Some(header));
             }
         }
@@ -229,4 +233,56 @@ fn is_rejected_grant(error: &Error) -> bool {
 fn is_rejected_client(error: &Error) -> bool {
     matches!(error, Error::TokenEndpoint { error, .. }
         if error == "invalid_client" || error == "unauthorized_client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemoryTokenStorage, StoredCredentials, TokenStorage, auth::token::Tokens};
+
+    const SERVER: &str = "http://127.0.0.1:9/mcp";
+
+    async fn signed_in(access_token: &str, received_at: u64, expires_at: Option<u64>) -> OAuth {
+        let storage = MemoryTokenStorage::new();
+        let mut credentials = StoredCredentials::new(SERVER);
+        credentials.tokens = Some(Tokens {
+            access_token: SecretString::from(access_token.to_owned()),
+            token_type: "Bearer".into(),
+            refresh_token: None,
+            scope: None,
+            expires_at,
+            received_at,
+        });
+        storage.save(&credentials).await.unwrap();
+        OAuth::builder(SERVER)
+            .token_storage(storage)
+            .build()
+            .unwrap()
+    }
+
+    async fn header_text(oauth: &OAuth) -> Option<String> {
+        let header = oauth.access_header().await.unwrap()?;
+        Some(header.to_str().unwrap().to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_ready_header_goes_with_the_credentials() {
+        let oauth = signed_in("first", now(), None).await;
+        assert_eq!(header_text(&oauth).await.as_deref(), Some("Bearer first"));
+        // Served again without the session: still the same token.
+        assert_eq!(header_text(&oauth).await.as_deref(), Some("Bearer first"));
+        oauth.logout().await.unwrap();
+        assert_eq!(header_text(&oauth).await, None, "no header after logout");
+    }
+
+    #[tokio::test]
+    async fn a_token_due_for_refresh_is_not_served_ready() {
+        // A 30-second token is due for a refresh 3 s (a tenth) before expiry.
+        let received = now();
+        let oauth = signed_in("short", received, Some(received + 30)).await;
+        assert_eq!(header_text(&oauth).await.as_deref(), Some("Bearer short"));
+        let bound = oauth.bound().unwrap();
+        assert!(bound.ready_header(received + 26).is_some());
+        assert!(bound.ready_header(received + 27).is_none());
+    }
 }

@@ -53,13 +53,19 @@ impl fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// Whether the access token is still good `margin` seconds from `now`.
+    /// Whether the access token is still good, with the refresh margin to
+    /// spare, at `now`.
     pub(crate) fn is_fresh(&self, now: u64) -> bool {
+        now < self.fresh_until()
+    }
+
+    /// The first moment (Unix seconds) at which the token is due for a
+    /// refresh: its expiry less the refresh margin.
+    pub(crate) fn fresh_until(&self) -> u64 {
         match self.expires_at {
-            None => true,
-            Some(expires_at) => {
-                now + refresh_margin(expires_at.saturating_sub(self.received_at)) < expires_at
-            }
+            None => u64::MAX,
+            Some(expires_at) => expires_at
+                .saturating_sub(refresh_margin(expires_at.saturating_sub(self.received_at))),
         }
     }
 }
