@@ -5,23 +5,30 @@
 //! - `oauth`:  `mcp_oauth::Client` with `Auth::from(OAuth)` and a cached token
 //!   (every request takes its header from the OAuth state);
 //! - `bearer`: `mcp_oauth::Client` with `Auth::bearer(token)` (the same token);
+//! - `layer`:  rmcp's own client over this crate's HTTP layer
+//!   (`AuthorizedHttpClient`) with the same static token: the HTTP layer
+//!   without the `Client` around it;
 //! - `rmcp`:   rmcp's Streamable HTTP client with the token as a static
 //!   `Authorization` header, no auth layer at all;
 //! - `rmcp-2`: a second such client, the control: how far two identical
 //!   clients differ is the noise of the machine.
 //!
-//! All three use the same protocol negotiation, a pooled `reqwest` client and
-//! rmcp's default request concurrency, so the difference is the layers.
-//! Rounds alternate between the three so that drift in the machine's load
-//! spreads over all of them.
+//! All use the same protocol negotiation, a pooled `reqwest` client, rmcp's
+//! default request concurrency and the same headers (rmcp's clients send
+//! this crate's `User-Agent` too: one header more or less moves a round by
+//! about 3 %), so the difference is the layers. Rounds alternate between
+//! the clients so that drift in the machine's load spreads over all of them.
 //!
 //! ```sh
-//! cargo bench -p mcp-oauth --bench auth_overhead -- --calls 1000 --rounds 30
+//! cargo bench -p mcp-oauth --bench auth_overhead -- --calls 1000 --rounds 100
 //! ```
 //!
+//! `--only oauth` (or `bearer`, `layer`, `rmcp`, `rmcp-2`) runs one client alone,
+//! for a profiler, and prints only its median.
+//!
 //! Prints a table, then one `result` line for scripts:
-//! `result calls=N rounds=R oauth_ms=.. bearer_ms=.. rmcp_ms=.. rmcp2_ms=..
-//! oauth_paired=.. bearer_paired=.. rmcp2_paired=..`: medians of the round
+//! `result calls=N rounds=R oauth_ms=.. bearer_ms=.. layer_ms=.. rmcp_ms=..
+//! rmcp2_ms=.. oauth_paired=.. bearer_paired=.. layer_paired=.. rmcp2_paired=..`: medians of the round
 //! times, and medians of each round's time over rmcp's in the same round.
 
 use std::process::ExitCode;
@@ -36,24 +43,34 @@ use mcp_oauth::rmcp::{
     },
 };
 use mcp_oauth::secrecy::ExposeSecret;
-use mcp_oauth::{Auth, Client, MemoryTokenStorage, OAuth, UserAgent, model::JsonObject};
+use mcp_oauth::{
+    Auth, AuthorizedHttpClient, Client, MemoryTokenStorage, OAuth, UserAgent, model::JsonObject,
+};
 use mcp_oauth_testkit::{AuthServer, TestServer};
 use serde_json::json;
 
 /// Every wait is bounded by this.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// The clients under test, in the order of the table.
+const SUBJECTS: [&str; 5] = ["oauth", "bearer", "layer", "rmcp", "rmcp-2"];
 /// The index of rmcp, the baseline, among the subjects.
-const RMCP: usize = 2;
+const RMCP: usize = 3;
+/// What this crate's HTTP layer sends as `User-Agent`; rmcp's clients here
+/// send it too.
+const USER_AGENT: &str = concat!("mcp-oauth/", env!("CARGO_PKG_VERSION"));
 
 struct Options {
     calls: usize,
     rounds: usize,
+    /// Runs only this client (for a profiler), with no comparison.
+    only: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         calls: 1000,
-        rounds: 30,
+        rounds: 100,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -66,6 +83,10 @@ fn options() -> Result<Options, String> {
         match arg.as_str() {
             "--calls" => options.calls = value("--calls")?,
             "--rounds" => options.rounds = value("--rounds")?,
+            "--only" => match args.next() {
+                Some(name) if SUBJECTS.contains(&name.as_str()) => options.only = Some(name),
+                _ => return Err(format!("--only needs one of {}", SUBJECTS.join(", "))),
+            },
             // cargo bench passes --bench to every bench target.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -79,7 +100,7 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(error) => {
             eprintln!("auth_overhead: {error}");
-            eprintln!("usage: auth_overhead [--calls N] [--rounds R]");
+            eprintln!("usage: auth_overhead [--calls N] [--rounds R] [--only CLIENT]");
             return ExitCode::from(2);
         }
     };
@@ -166,16 +187,34 @@ fn lifecycle() -> ClientLifecycleMode {
 }
 
 /// rmcp's own client over Streamable HTTP, the token as a static header;
-/// a pooled `reqwest` client as ours has.
+/// a pooled `reqwest` client as ours has, with our user agent.
 async fn rmcp_client(url: &str, token: &str) -> Result<RunningService<RoleClient, ()>, String> {
-    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
-    config.allow_stateless = true;
-    config.reinit_on_expired_session = true;
+    let mut config = transport_config(url);
     config.auth_header = Some(token.to_owned());
-    let transport = StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+    let http = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let transport = StreamableHttpClientTransport::with_client(http, config);
     serve_client_with_lifecycle((), transport, lifecycle())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// rmcp's own client over this crate's HTTP layer, with a static token.
+async fn layer_client(url: &str, token: &str) -> Result<RunningService<RoleClient, ()>, String> {
+    let http = AuthorizedHttpClient::new(Auth::bearer(token)).map_err(|e| e.to_string())?;
+    let transport = StreamableHttpClientTransport::with_client(http, transport_config(url));
+    serve_client_with_lifecycle((), transport, lifecycle())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn transport_config(url: &str) -> StreamableHttpClientTransportConfig {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
+    config.allow_stateless = true;
+    config.reinit_on_expired_session = true;
+    config
 }
 
 async fn run(options: &Options) -> Result<(), String> {
@@ -228,17 +267,57 @@ async fn run(options: &Options) -> Result<(), String> {
         .connect()
         .await
         .map_err(|e| e.to_string())?;
+    let layer = layer_client(&url, &token).await?;
     let rmcp = rmcp_client(&url, &token).await?;
     let control = rmcp_client(&url, &token).await?;
 
     let subjects = [
-        ("oauth", Subject::Ours(ours)),
-        ("bearer", Subject::Ours(bearer)),
-        ("rmcp", Subject::Rmcp(rmcp)),
-        ("rmcp-2", Subject::Rmcp(control)),
+        (SUBJECTS[0], Subject::Ours(ours)),
+        (SUBJECTS[1], Subject::Ours(bearer)),
+        (SUBJECTS[2], Subject::Rmcp(layer)),
+        (SUBJECTS[RMCP], Subject::Rmcp(rmcp)),
+        (SUBJECTS[4], Subject::Rmcp(control)),
     ];
+    if let Some(only) = &options.only {
+        let times = only_one(&subjects, only, options).await?;
+        println!(
+            "{only}: {} rounds of {} concurrent call_tool(echo), median {:.1} ms",
+            options.rounds,
+            options.calls,
+            median(times.iter().map(ms))
+        );
+    } else {
+        compare(&subjects, options).await?;
+    }
+    for (_, subject) in subjects {
+        subject.close().await;
+    }
+    server.stop().await;
+    auth.stop().await;
+    Ok(())
+}
+
+/// `--only`: the rounds of one client, for a profile of it alone.
+async fn only_one(
+    subjects: &[(&str, Subject)],
+    only: &str,
+    options: &Options,
+) -> Result<Vec<Duration>, String> {
+    let Some((_, subject)) = subjects.iter().find(|(name, _)| *name == only) else {
+        return Err(format!("no client named {only}"));
+    };
+    round(subject, options.calls).await?;
+    let mut times = Vec::with_capacity(options.rounds);
+    for _ in 0..options.rounds {
+        times.push(round(subject, options.calls).await?);
+    }
+    Ok(times)
+}
+
+/// Rounds of every client, interleaved; prints the table.
+async fn compare(subjects: &[(&str, Subject)], options: &Options) -> Result<(), String> {
     // Warm-up: connections opened, code paths paged in.
-    for (_, subject) in &subjects {
+    for (_, subject) in subjects {
         round(subject, options.calls).await?;
     }
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); subjects.len()];
@@ -277,24 +356,21 @@ async fn run(options: &Options) -> Result<(), String> {
         );
     }
     println!(
-        "result calls={} rounds={} oauth_ms={:.2} bearer_ms={:.2} rmcp_ms={:.2} rmcp2_ms={:.2} \
-         oauth_paired={:.4} bearer_paired={:.4} rmcp2_paired={:.4}",
+        "result calls={} rounds={} oauth_ms={:.2} bearer_ms={:.2} layer_ms={:.2} rmcp_ms={:.2} \
+         rmcp2_ms={:.2} oauth_paired={:.4} bearer_paired={:.4} layer_paired={:.4} \
+         rmcp2_paired={:.4}",
         options.calls,
         options.rounds,
         medians[0],
         medians[1],
         medians[2],
-        medians[3],
+        medians[RMCP],
+        medians[4],
         paired[0],
         paired[1],
-        paired[3],
+        paired[2],
+        paired[4],
     );
-
-    for (_, subject) in subjects {
-        subject.close().await;
-    }
-    server.stop().await;
-    auth.stop().await;
     Ok(())
 }
 
