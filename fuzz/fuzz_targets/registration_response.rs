@@ -1,4 +1,4 @@
-//! A dynamic registration answer (RFC 7591), `NNNn` status line optional.
+//! A dynamic registration answer (RFC 7591); an optional first line `NNN` gives the HTTP status.
 
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! Protected resource metadata (RFC 9728), `NNNn` status line optional.
+//! Protected resource metadata (RFC 9728); an optional first line `NNN` gives the HTTP status.
 
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! A token endpoint answer (RFC 6749 §5), `NNNn` status line optional.
+//! A token endpoint answer (RFC 6749 §5); an optional first line `NNN` gives the HTTP status.
 
 #![no_main]
 
