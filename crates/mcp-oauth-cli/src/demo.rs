@@ -3,15 +3,14 @@
 
 use std::time::Instant;
 
-use mcp_oauth::{Auth, Client, MemoryTokenStorage, OAuth, UserAgent, model::CallToolResult};
+use mcp_oauth::{Auth, Client, MemoryTokenStorage, model::CallToolResult};
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode, TestServer};
 use serde_json::json;
 
 use crate::{
-    cli::{CallbackHostArg, Options},
+    cli::Options,
     failure::{Exit, Failure},
     output::Output,
-    spinner::Spinner,
 };
 
 pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Result<(), Failure> {
@@ -68,24 +67,10 @@ async fn walk_through(
         "Started a demo authorization server at {} and a protected MCP server at {url}.",
         auth.issuer()
     ))?;
-    let agent = if options.no_browser {
-        UserAgent::PrintUrl
-    } else {
-        UserAgent::SystemBrowser
-    };
     // The demo's tokens stay in memory: nothing is written to your cache.
-    let mut builder = Spinner::attach(OAuth::builder(&url))
+    let oauth = crate::login::sign_in_builder(options, &url)?
         .token_storage(MemoryTokenStorage::new())
-        .client_name(options.client_name.clone())
-        .timeout(crate::login::login_timeout(options)?)
-        .user_agent(agent);
-    if let Some(port) = options.callback_port {
-        builder = builder.callback_port(port);
-    }
-    if options.callback_host == CallbackHostArg::Localhost {
-        builder = builder.callback_host_localhost();
-    }
-    let oauth = builder.build()?;
+        .build()?;
     eprintln!("Sign in as demo / demo, then approve.");
 
     let started = Instant::now();
@@ -106,16 +91,30 @@ async fn walk_through(
         .and_then(|s| s.scope())
         .unwrap_or("")
         .to_owned();
+    let sign_in = if options.device {
+        format!(
+            "3. You approved the code on the verification page; polling the token endpoint then\n   \
+                got a token with scope \"{scope}\".\n   \
+                ({} device authorization request, {} token requests, {} ms in all.)",
+            count(AuthRequestKind::DeviceAuthorization),
+            count(AuthRequestKind::Token),
+            started.elapsed().as_millis(),
+        )
+    } else {
+        format!(
+            "3. You signed in and approved in the browser; the code came back to a loopback listener\n   \
+                and was exchanged, with its PKCE verifier, for a token with scope \"{scope}\".\n   \
+                ({} authorization request, {} token request, {} ms in all.)",
+            count(AuthRequestKind::Authorize),
+            count(AuthRequestKind::Token),
+            started.elapsed().as_millis(),
+        )
+    };
     out.line(&format!(
         "1. The server answered the first request with 401 and named its authorization server.\n\
          2. Discovery read {} metadata document(s); dynamic registration made the client {client_id}.\n\
-         3. You signed in and approved in the browser; the code came back to a loopback listener\n   \
-            and was exchanged, with its PKCE verifier, for a token with scope \"{scope}\".\n   \
-            ({} authorization request, {} token request, {} ms in all.)",
+         {sign_in}",
         count(AuthRequestKind::Metadata),
-        count(AuthRequestKind::Authorize),
-        count(AuthRequestKind::Token),
-        started.elapsed().as_millis(),
     ))?;
 
     let arguments = json!({ "text": "Hello from mcp-oauth" });

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use mcp_oauth::{Auth, Client, CrossAppAccess, Error, OAuth, SigningAlgorithm, UserAgent};
+use mcp_oauth::{
+    Auth, Client, CrossAppAccess, Error, OAuth, OAuthBuilder, SigningAlgorithm, UserAgent,
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -37,7 +39,10 @@ pub(crate) fn login_timeout(options: &Options) -> Result<Duration, Failure> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> {
+/// What every sign-in shares, the demo's included: how the person is
+/// reached (browser, printed URL or device code), under what name, on which
+/// callback address, and for how long.
+pub(crate) fn sign_in_builder(options: &Options, url: &str) -> Result<OAuthBuilder, Failure> {
     let mut builder = Spinner::attach(OAuth::builder(url))
         .client_name(options.client_name.clone())
         .timeout(login_timeout(options)?)
@@ -46,6 +51,25 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
         } else {
             UserAgent::SystemBrowser
         });
+    if let Some(port) = options.callback_port {
+        builder = builder.callback_port(port);
+    }
+    if options.callback_host == CallbackHostArg::Localhost {
+        builder = builder.callback_host_localhost();
+    }
+    if options.device {
+        builder = builder.device_authorization();
+    }
+    Ok(builder)
+}
+
+pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> {
+    if options.device && options.grant != GrantArg::AuthorizationCode {
+        return Err(bad(
+            "--device is a way for a person to sign in; it does not go with --grant",
+        ));
+    }
+    let mut builder = sign_in_builder(options, url)?;
     if let Some(scopes) = &options.scopes {
         builder = builder.scopes(scopes.as_str());
     }
@@ -74,12 +98,6 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
             }
         }
     }
-    if let Some(port) = options.callback_port {
-        builder = builder.callback_port(port);
-    }
-    if options.callback_host == CallbackHostArg::Localhost {
-        builder = builder.callback_host_localhost();
-    }
     if let Some(path) = &options.private_key {
         let pem = std::fs::read_to_string(path).map_err(|error| {
             bad(&format!(
@@ -90,7 +108,6 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
         builder = builder.private_key_jwt(pem, options.signing_alg.parse::<SigningAlgorithm>()?);
     }
     builder = match options.grant {
-        GrantArg::AuthorizationCode if options.device => builder.device_authorization(),
         GrantArg::AuthorizationCode => builder,
         GrantArg::ClientCredentials => builder.client_credentials(),
         GrantArg::CrossAppAccess => {
@@ -110,11 +127,6 @@ pub(crate) fn oauth_for(options: &Options, url: &str) -> Result<OAuth, Failure> 
             builder.cross_app_access(idp)
         }
     };
-    if options.device && options.grant != GrantArg::AuthorizationCode {
-        return Err(bad(
-            "--device is a way for a person to sign in; it does not go with --grant",
-        ));
-    }
     if options.grant != GrantArg::AuthorizationCode && options.client_id.is_none() {
         return Err(bad("machine-to-machine grants need --client-id"));
     }
