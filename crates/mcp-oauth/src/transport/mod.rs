@@ -99,18 +99,36 @@ enum Lifecycle {
 
 type Service = RunningService<RoleClient, Handler>;
 
-/// Why a transport ended by itself, when it knows: reported instead of a
-/// bare "connection closed".
+/// Why a transport, or one of its streams, ended by itself, when it knows:
+/// reported instead of a bare "connection closed".
 #[derive(Debug, Clone, Default)]
-pub(crate) struct EndCause(Arc<std::sync::Mutex<Option<Error>>>);
+pub(crate) struct EndCause(Arc<std::sync::Mutex<Option<Cause>>>);
+
+#[derive(Debug)]
+struct Cause {
+    error: Error,
+    /// The whole transport ended (every later close has this cause), not one
+    /// stream of a connection that goes on (only the next close has).
+    lasting: bool,
+}
 
 impl EndCause {
-    fn set(&self, cause: Error) {
-        let mut slot = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.get_or_insert(cause);
+    /// The transport ended: the first such cause explains every later close.
+    fn ended(&self, error: Error) {
+        self.record(error, true);
+    }
+
+    /// One stream was cut while the connection goes on: explains the close
+    /// of the request it carried, and nothing after.
+    fn cut(&self, error: Error) {
+        self.record(error, false);
+    }
+
+    fn record(&self, error: Error, lasting: bool) {
+        let mut slot = self.slot();
+        if !slot.as_ref().is_some_and(|cause| cause.lasting) {
+            *slot = Some(Cause { error, lasting });
+        }
     }
 
     /// `error`, or the recorded cause when `error` only says the connection closed.
@@ -118,11 +136,18 @@ impl EndCause {
         if !matches!(error, Error::Closed { .. }) {
             return error;
         }
-        let slot = self
-            .0
+        let mut slot = self.slot();
+        let cause = match slot.as_ref() {
+            Some(cause) if cause.lasting => Some(cause.error.clone()),
+            _ => slot.take().map(|cause| cause.error),
+        };
+        cause.unwrap_or(error)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Cause>> {
+        self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.clone().unwrap_or(error)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -356,5 +381,50 @@ impl Connection {
     fn error(&self, error: rmcp::ServiceError) -> Error {
         self.end_cause
             .explain(from_service_error(error, &self.target))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed() -> Error {
+        Error::Closed {
+            url: "http://127.0.0.1:9/mcp".into(),
+            detail: "closed".into(),
+        }
+    }
+
+    fn protocol(detail: &str) -> Error {
+        Error::Protocol {
+            url: "http://127.0.0.1:9/mcp".into(),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn a_cut_stream_explains_the_next_close_only() {
+        let cause = EndCause::default();
+        cause.cut(protocol("event too large"));
+        assert!(matches!(cause.explain(closed()), Error::Protocol { .. }));
+        assert!(matches!(cause.explain(closed()), Error::Closed { .. }));
+    }
+
+    #[test]
+    fn an_ended_transport_explains_every_close_and_outranks_a_cut() {
+        let cause = EndCause::default();
+        cause.ended(protocol("stream ended"));
+        cause.cut(protocol("event too large"));
+        for _ in 0..2 {
+            let Error::Protocol { detail, .. } = cause.explain(closed()) else {
+                panic!("the transport's end explains the close");
+            };
+            assert_eq!(detail, "stream ended");
+        }
+        let other = protocol("other");
+        assert!(
+            matches!(cause.explain(other), Error::Protocol { detail, .. } if detail == "other"),
+            "an error that says more than closed stays as it is"
+        );
     }
 }

@@ -135,7 +135,7 @@ impl LegacySseTransport {
                 }
             };
             tracing::debug!(error = %cause, "legacy SSE stream ended");
-            end_cause.set(cause);
+            end_cause.ended(cause);
         });
         Ok(Self {
             core,

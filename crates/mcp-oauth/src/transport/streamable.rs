@@ -95,7 +95,9 @@ impl AuthorizedHttpClient {
         let url = uri.to_owned();
         let capped = cap_sse_events(response.bytes_stream(), limit).inspect_err(move |error| {
             if let BodyError::EventTooLarge { .. } = error {
-                end_cause.set(Error::Protocol {
+                // Also logged: a bridge's host only hears that the stream closed.
+                tracing::warn!(%url, %error, "event stream cut");
+                end_cause.cut(Error::Protocol {
                     url: url.clone(),
                     detail: error.to_string(),
                 });
