@@ -15,7 +15,10 @@ use super::{
     registration::{Registration, RegistrationKind, RegistrationRequest, register},
     token::{Grant, Tokens, post_with_client_auth, request_tokens, seconds},
 };
-use crate::{Error, Result, StoredCredentials, secret::now};
+use crate::{Error, Result, StoredCredentials, error::one_line, secret::now};
+
+/// The longest user code shown; RFC 8628 codes are about 8 characters.
+const MAX_USER_CODE: usize = 64;
 
 /// RFC 8628 §3.5: without an `interval`, poll every 5 seconds.
 const DEFAULT_INTERVAL: u64 = 5;
@@ -64,6 +67,8 @@ impl OAuth {
     ) -> Result<()> {
         let settings = &self.inner.settings;
         let endpoint = device_endpoint(metadata)?;
+        // Checked before a code is shown that could never be redeemed.
+        let token_url = token_endpoint(metadata)?;
         let registration = self
             .device_client(bound, credentials, metadata, scope)
             .await?;
@@ -73,7 +78,7 @@ impl OAuth {
         self.signal(SignIn::Waiting);
         let tokens = poll(
             &bound.http,
-            token_endpoint(metadata)?,
+            token_url,
             &registration,
             &device,
             resource,
@@ -183,9 +188,10 @@ pub(crate) fn parse_authorization(
     body: &[u8],
 ) -> Result<DeviceAuthorization> {
     let raw = serde_json::from_slice::<RawAuthorization>(body);
+    // The server's words, shown to the person: one line, bounded.
     let refused = |error: String, description: Option<String>| Error::AuthorizationDenied {
-        error,
-        description,
+        error: one_line(&error, 200),
+        description: description.map(|text| one_line(&text, 1000)),
     };
     let raw = match raw {
         Ok(RawAuthorization {
@@ -210,18 +216,24 @@ pub(crate) fn parse_authorization(
     };
     let device_code = raw.device_code.filter(|c| !c.is_empty());
     let device_code = device_code.ok_or_else(|| missing("device_code"))?;
-    let user_code = raw.user_code.filter(|c| !c.is_empty());
-    let user_code = user_code.ok_or_else(|| missing("user_code"))?;
+    // Shown on the person's terminal: no control characters, nothing long.
+    let user_code = raw.user_code.filter(|code| {
+        !code.is_empty()
+            && code.chars().count() <= MAX_USER_CODE
+            && !code.contains(char::is_control)
+    });
+    let user_code =
+        user_code.ok_or_else(|| missing("user_code of at most 64 printable characters"))?;
     let verification_uri = raw
         .verification_uri
-        .filter(|uri| is_web_url(uri))
+        .and_then(|uri| web_url(&uri))
         .ok_or_else(|| missing("http(s) verification_uri"))?;
     let lifetime = seconds(raw.expires_in.as_ref()).ok_or_else(|| missing("expires_in"))?;
     Ok(DeviceAuthorization {
         device_code: SecretString::from(device_code),
         user_code,
         verification_uri,
-        verification_uri_complete: raw.verification_uri_complete.filter(|uri| is_web_url(uri)),
+        verification_uri_complete: raw.verification_uri_complete.and_then(|uri| web_url(&uri)),
         lifetime: Duration::from_secs(lifetime),
         interval: seconds(raw.interval.as_ref())
             .unwrap_or(DEFAULT_INTERVAL)
@@ -229,9 +241,13 @@ pub(crate) fn parse_authorization(
     })
 }
 
-/// Only web pages are shown to a person as a place to go.
-fn is_web_url(text: &str) -> bool {
-    Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+/// Only web pages are shown to a person as a place to go, and as the URL
+/// parser writes them (escaped), not as the server sent them.
+fn web_url(text: &str) -> Option<String> {
+    Url::parse(text)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .map(String::from)
 }
 
 /// Polls the token endpoint until the person approves, denies, or time runs
@@ -340,5 +356,37 @@ mod tests {
         );
         let message = no_uri.err().unwrap().to_string();
         assert!(message.contains("verification_uri"), "{message}");
+    }
+
+    #[test]
+    fn nothing_reaches_the_terminal_unescaped() {
+        let escape = br#"{"device_code":"d","user_code":"\u001b[2J","verification_uri":"https://x/d","expires_in":60}"#;
+        let message = parse_authorization(&endpoint(), 200, escape)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(message.contains("user_code"), "{message}");
+        assert!(!message.contains('\u{1b}'), "{message}");
+        let long = format!(
+            r#"{{"device_code":"d","user_code":"{}","verification_uri":"https://x/d","expires_in":60}}"#,
+            "A".repeat(65)
+        );
+        assert!(parse_authorization(&endpoint(), 200, long.as_bytes()).is_err());
+        let odd_uri = br#"{"device_code":"d","user_code":"u","verification_uri":"https://x/d\u001b[2J","expires_in":60}"#;
+        let device = parse_authorization(&endpoint(), 200, odd_uri).unwrap();
+        assert!(
+            !device.instructions().contains('\u{1b}'),
+            "escaped as a URL"
+        );
+        let denied = parse_authorization(
+            &endpoint(),
+            400,
+            br#"{"error":"access_denied","error_description":"no\n\u001b[2Jway"}"#,
+        );
+        let message = denied.err().unwrap().to_string();
+        assert!(
+            !message.contains('\n') && !message.contains('\u{1b}'),
+            "{message}"
+        );
     }
 }

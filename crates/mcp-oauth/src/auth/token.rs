@@ -13,7 +13,7 @@ use super::{
     fetch::{BasicAuth, Fetched, OAuthHttp},
     registration::Registration,
 };
-use crate::{Error, Result, secret};
+use crate::{Error, Result, error::one_line, secret};
 
 /// The `grant_type` of RFC 8628's device access token request.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -205,11 +205,12 @@ pub(crate) fn parse_token_response(
     previous: Option<&Tokens>,
 ) -> Result<Tokens> {
     let raw = serde_json::from_slice::<RawTokens>(&fetched.body);
+    // The server's words, shown to the person: one line, bounded.
     let refused = |error: String, description: Option<String>| Error::TokenEndpoint {
         url: endpoint.to_string(),
         status: fetched.status,
-        error,
-        description,
+        error: one_line(&error, 200),
+        description: description.map(|text| one_line(&text, 1000)),
     };
     let raw = match raw {
         Ok(RawTokens {
