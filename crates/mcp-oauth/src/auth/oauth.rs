@@ -92,8 +92,8 @@ pub(super) struct Bound {
 /// An `Authorization` header and the moment (Unix seconds) its token is due
 /// for a refresh.
 pub(super) struct ReadyHeader {
-    pub(super) header: http::HeaderValue,
-    pub(super) fresh_until: u64,
+    header: http::HeaderValue,
+    fresh_until: u64,
 }
 
 /// Token requests and sign-ins in the last minute, per server.
@@ -128,9 +128,20 @@ impl Bound {
             .map(|ready| ready.header.clone())
     }
 
-    /// Only with the session locked (`_session` proves it).
-    pub(super) fn keep_ready_header(&self, _session: &mut Session, ready: ReadyHeader) {
-        self.set_ready_header(Some(ready));
+    /// Keeps the header of the session's token ready while that token is
+    /// fresh. Only with the session locked (`session` comes from its guard).
+    pub(super) fn keep_ready_header(&self, session: &Session) {
+        let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
+        let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now())) else {
+            return;
+        };
+        if let Ok(header) = super::bearer_header(&tokens.access_token) {
+            let fresh_until = tokens.fresh_until();
+            self.set_ready_header(Some(ReadyHeader {
+                header,
+                fresh_until,
+            }));
+        }
     }
 
     fn set_ready_header(&self, ready: Option<ReadyHeader>) {

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    oauth::{Bound, OAuth, REFRESH_LOCK_WAIT, ReadyHeader, Session, token_endpoint},
+    oauth::{Bound, OAuth, REFRESH_LOCK_WAIT, Session, token_endpoint},
     registration::RegistrationKind,
     token::{Grant, request_tokens},
 };
@@ -28,23 +28,8 @@ impl OAuth {
     /// as a header, built once per token. While the token is fresh, requests
     /// take the header without waiting on the session.
     pub(crate) async fn access_header(&self) -> Result<Option<http::HeaderValue>> {
-        let bound = self.bound()?;
-        if let Some(header) = bound.ready_header(now()) {
+        if let Some(header) = self.bound()?.ready_header(now()) {
             return Ok(Some(header));
-        }
-        {
-            let mut session = self.session().await?;
-            let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
-            if let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now())) {
-                let header = super::bearer_header(&tokens.access_token)?;
-                let fresh_until = tokens.fresh_until();
-                let ready = ReadyHeader {
-                    header: header.clone(),
-                    fresh_until,
-                };
-                bound.keep_ready_header(&mut session, ready);
-                return Ok(Some(header));
-            }
         }
         match self.access_token().await? {
             Some(token) => super::bearer_header(&token).map(Some),
@@ -54,20 +39,27 @@ impl OAuth {
 
     /// The access token for the next request: from memory or storage, and
     /// refreshed first when it is about to expire. `None` when there is none
-    /// (the server's 401 will start the flow).
+    /// (the server's 401 will start the flow). A fresh token's header is
+    /// kept ready for the requests that follow.
     pub(crate) async fn access_token(&self) -> Result<Option<SecretString>> {
+        let bound = self.bound()?;
         let mut session = self.session().await?;
         let Some(tokens) = session.credentials.as_ref().and_then(|c| c.tokens.as_ref()) else {
             return Ok(None);
         };
         if tokens.is_fresh(now()) {
-            return Ok(Some(tokens.access_token.clone()));
+            let token = tokens.access_token.clone();
+            bound.keep_ready_header(&session);
+            return Ok(Some(token));
         }
         if tokens.refresh_token.is_none() {
             return Ok(None);
         }
         match self.refresh(&mut session).await {
-            Ok(token) => Ok(Some(token)),
+            Ok(token) => {
+                bound.keep_ready_header(&session);
+                Ok(Some(token))
+            }
             // Dropped tokens: the server's 401 starts a new authorization.
             Err(error) if is_rejected_grant(&error) || self.lost_registration(&session) => {
                 tracing::debug!(%error, "sending without a token");
