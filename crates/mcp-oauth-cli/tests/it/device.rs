@@ -2,21 +2,12 @@
 
 use std::{process::Stdio, time::Duration};
 
-use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode, TestServer};
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use crate::support::mcp_oauth_with_env;
+use crate::support::{mcp_oauth_with_env, protected};
 
 const BOUND: Duration = Duration::from_secs(30);
-
-async fn protected(auth: AuthServer) -> (AuthServer, TestServer) {
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    (auth, server)
-}
 
 /// The URL and the code the CLI told the person about.
 fn instructions(line: &str) -> Option<(String, String)> {
@@ -27,13 +18,12 @@ fn instructions(line: &str) -> Option<(String, String)> {
 
 #[tokio::test]
 async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
-    let auth = AuthServer::builder()
-        .login(LoginMode::Interactive)
-        .device_authorization(Duration::from_secs(1))
-        .start()
-        .await
-        .unwrap();
-    let (auth, server) = protected(auth).await;
+    let (auth, server) = protected(
+        AuthServer::builder()
+            .login(LoginMode::Interactive)
+            .device_authorization(Duration::from_secs(1)),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
@@ -75,7 +65,10 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
         ("password", "demo"),
         ("decision", "approve"),
     ];
-    let approved = person.post(&page).form(&form).send().await.unwrap();
+    let approved = tokio::time::timeout(BOUND, person.post(&page).form(&form).send())
+        .await
+        .expect("the verification page answered in time")
+        .unwrap();
     assert_eq!(approved.status(), 200);
 
     let status = tokio::time::timeout(BOUND, login.wait())
@@ -120,7 +113,7 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
 
 #[tokio::test]
 async fn device_login_needs_a_server_that_offers_it_and_a_person() {
-    let (auth, server) = protected(AuthServer::builder().start().await.unwrap()).await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     let url = server.url();

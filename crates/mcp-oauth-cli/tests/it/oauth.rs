@@ -5,17 +5,7 @@ use std::{path::Path, process::Stdio, time::Duration};
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, TestServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::{Run, mcp_oauth_with_env, scripted_browser};
-
-async fn protected() -> (AuthServer, TestServer) {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    (auth, server)
-}
+use crate::support::{Run, mcp_oauth_with_env, protected, scripted_browser};
 
 async fn run(args: &[&str], cache: &Path, browser: &str) -> Run {
     let mut full: Vec<&str> = args.to_vec();
@@ -26,7 +16,7 @@ async fn run(args: &[&str], cache: &Path, browser: &str) -> Run {
 
 #[tokio::test]
 async fn login_once_then_every_command_works_without_a_browser() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
@@ -69,7 +59,7 @@ async fn login_once_then_every_command_works_without_a_browser() {
 
 #[tokio::test]
 async fn a_first_call_logs_in_by_itself() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let call = run(
         &[
@@ -90,7 +80,7 @@ async fn a_first_call_logs_in_by_itself() {
 
 #[tokio::test]
 async fn a_trace_level_run_never_logs_a_token_code_or_verifier() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let call = run(
         &[
@@ -139,6 +129,9 @@ async fn no_browser_login_completes_with_the_pasted_redirect_url() {
         notices.contains("Open this URL in a browser to sign in:"),
         "{notices}"
     );
+    // Without a display the CLI would print the URL anyway, with this
+    // prefix: its absence shows `--no-browser` was obeyed.
+    assert!(!notices.contains("No graphical display"), "{notices}");
 }
 
 /// Without a display and without `$BROWSER`, no browser is pretended: the URL
@@ -152,7 +145,7 @@ async fn without_a_display_the_url_is_printed_instead() {
 /// Logs in as a person who reads the URL on stderr, approves, and pastes
 /// where the browser landed (the callback is never reached here); returns stderr.
 async fn login_by_pasting(extra: &[&str]) -> String {
-    let (_auth, server) = protected().await;
+    let (_auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
         .args(["login", &server.url(), "--login-timeout", "15"])
@@ -211,7 +204,7 @@ async fn login_by_pasting(extra: &[&str]) -> String {
 
 #[tokio::test]
 async fn a_callback_port_in_use_is_named_with_the_fix() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
@@ -231,7 +224,7 @@ async fn a_callback_port_in_use_is_named_with_the_fix() {
 
 #[tokio::test]
 async fn status_token_and_logout_manage_the_cache() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
@@ -280,16 +273,8 @@ async fn status_token_and_logout_manage_the_cache() {
 
 #[tokio::test]
 async fn eight_processes_with_an_expired_token_make_one_refresh() {
-    let auth = AuthServer::builder()
-        .access_token_lifetime(Duration::from_secs(3))
-        .start()
-        .await
-        .unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) =
+        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(3))).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
@@ -327,7 +312,7 @@ async fn eight_processes_with_an_expired_token_make_one_refresh() {
 
 #[tokio::test]
 async fn four_processes_without_tokens_share_one_login() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let browser = scripted_browser(dir.path());
@@ -355,17 +340,12 @@ async fn four_processes_without_tokens_share_one_login() {
 #[tokio::test]
 async fn killed_at_any_moment_the_store_is_never_torn() {
     use mcp_oauth_testkit::RefreshMode;
-    let auth = AuthServer::builder()
-        .access_token_lifetime(Duration::ZERO)
-        .refresh_tokens(RefreshMode::Stable)
-        .start()
-        .await
-        .unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) = protected(
+        AuthServer::builder()
+            .access_token_lifetime(Duration::ZERO)
+            .refresh_tokens(RefreshMode::Stable),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();

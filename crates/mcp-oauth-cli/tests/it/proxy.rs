@@ -4,9 +4,9 @@
 use std::{path::Path, time::Duration};
 
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, ServerMode, TestServer};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{scripted_browser, start_proxy};
+use crate::support::{echo, protected, scripted_browser, start_proxy};
 
 /// Starts the proxy, plays a host's part of the protocol, then closes stdin.
 async fn host_session(url: &str, cache: &Path, browser: &str) {
@@ -28,22 +28,9 @@ async fn host_session(url: &str, cache: &Path, browser: &str) {
     assert!(host.finish(proxy).await.success());
 }
 
-/// A `tools/call` of `echo`.
-pub(crate) fn echo(id: impl Into<Value>, text: &str) -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": id.into(), "method": "tools/call",
-        "params": { "name": "echo", "arguments": { "text": text } }
-    })
-}
-
 #[tokio::test]
 async fn a_host_reaches_a_protected_server_through_the_proxy() {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     // The first start logs in; the second uses the cached token, no browser.
@@ -103,12 +90,7 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
 /// share one login instead of opening a browser each.
 #[tokio::test]
 async fn proxies_started_together_share_one_login() {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let browser = scripted_browser(dir.path());

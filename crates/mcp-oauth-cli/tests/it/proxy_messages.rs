@@ -4,18 +4,7 @@
 use mcp_oauth_testkit::{Fault, ResponseStyle, TestServer};
 use serde_json::json;
 
-use crate::proxy::echo;
-use crate::support::{is_answer, server_saw, start_proxy};
-
-async fn server(style: ResponseStyle, fault: Fault) -> TestServer {
-    TestServer::builder()
-        .protocol_versions(&["2025-06-18"])
-        .responses(style)
-        .fault(fault)
-        .start()
-        .await
-        .unwrap()
-}
+use crate::support::{echo, is_answer, server, server_saw, start_proxy};
 
 #[tokio::test]
 async fn server_notifications_during_a_call_reach_the_host_before_its_result() {

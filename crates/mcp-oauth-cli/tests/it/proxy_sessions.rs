@@ -4,8 +4,7 @@
 use mcp_oauth_testkit::{Fault, ResponseStyle, TestServer};
 use serde_json::{Value, json};
 
-use crate::proxy::echo;
-use crate::support::{is_answer, server_saw, start_proxy};
+use crate::support::{echo, is_answer, server, server_saw, start_proxy};
 
 fn text_of(answer: &Value) -> &str {
     answer["result"]["content"][0]["text"]
@@ -22,13 +21,7 @@ async fn an_expired_session_is_renewed_without_the_host_noticing() {
 
 async fn renewed_sessions(style: ResponseStyle) {
     // The server forgets a session after three requests.
-    let server = TestServer::builder()
-        .protocol_versions(&["2025-06-18"])
-        .responses(style)
-        .fault(Fault::ExpireSessionAfter(3))
-        .start()
-        .await
-        .unwrap();
+    let server = server(style, Fault::ExpireSessionAfter(3)).await;
     let dir = tempfile::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;

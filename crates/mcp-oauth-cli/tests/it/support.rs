@@ -3,6 +3,7 @@
 
 use std::{process::Output, time::Duration};
 
+use mcp_oauth_testkit::{AuthServer, AuthServerBuilder, Fault, ResponseStyle, TestServer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 
@@ -50,6 +51,37 @@ pub(crate) async fn mcp_oauth_with_env(args: &[&str], env: &[(&str, &str)]) -> R
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Starts `auth`, and a testkit server it protects.
+pub(crate) async fn protected(auth: AuthServerBuilder) -> (AuthServer, TestServer) {
+    let auth = auth.start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
+    (auth, server)
+}
+
+/// An unprotected testkit server speaking 2025-06-18 with one response style
+/// and one fault.
+pub(crate) async fn server(style: ResponseStyle, fault: Fault) -> TestServer {
+    TestServer::builder()
+        .protocol_versions(&["2025-06-18"])
+        .responses(style)
+        .fault(fault)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// A `tools/call` of `echo`.
+pub(crate) fn echo(id: impl Into<Value>, text: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": id.into(), "method": "tools/call",
+        "params": { "name": "echo", "arguments": { "text": text } }
+    })
 }
 
 /// A "browser" that follows the authorization redirect into the callback,
@@ -146,16 +178,22 @@ impl Host {
     }
 
     /// Reads until the answer to request `id`: the messages that came
-    /// before it, and the answer.
+    /// before it, and the answer. The whole wait is bounded, not only each
+    /// line.
     pub(crate) async fn answer_to(&mut self, id: &Value) -> (Vec<Value>, Value) {
-        let mut before = Vec::new();
-        loop {
-            let message = self.next().await;
-            if is_answer(&message) && &message["id"] == id {
-                return (before, message);
+        let read = async {
+            let mut before = Vec::new();
+            loop {
+                let message = self.next().await;
+                if is_answer(&message) && &message["id"] == id {
+                    return (before, message);
+                }
+                before.push(message);
             }
-            before.push(message);
-        }
+        };
+        tokio::time::timeout(LINE_WAIT, read)
+            .await
+            .unwrap_or_else(|_| panic!("no answer to request {id} within {LINE_WAIT:?}"))
     }
 
     /// The next message from the proxy (bounded wait); it must be JSON-RPC.

@@ -353,19 +353,13 @@ async fn device_grant_polls_and_the_verification_page() {
     let client_id = client["client_id"].as_str().unwrap();
 
     let http = browser();
-    let started: Value = http
-        .post(auth.device_authorization_endpoint())
-        .form(&[
-            ("client_id", client_id),
-            ("scope", "mcp:read"),
-            ("resource", "http://127.0.0.1:1/mcp"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, started) = token_with(http.post(auth.device_authorization_endpoint()).form(&[
+        ("client_id", client_id),
+        ("scope", "mcp:read"),
+        ("resource", "http://127.0.0.1:1/mcp"),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{started}");
     assert_eq!(started["interval"], 2);
     let device_code = started["device_code"].as_str().unwrap();
     let user_code = started["user_code"].as_str().unwrap();
@@ -383,31 +377,23 @@ async fn device_grant_polls_and_the_verification_page() {
     let page = auth
         .device_authorization_endpoint()
         .replace("device_authorization", "device");
-    let wrong = http
-        .post(&page)
-        .form(&[
-            ("user_code", user_code),
-            ("username", "demo"),
-            ("password", "nope"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
+    let (status, _) = token_with(http.post(&page).form(&[
+        ("user_code", user_code),
+        ("username", "demo"),
+        ("password", "nope"),
+    ]))
+    .await;
+    assert_eq!(status, 401);
     assert_eq!(auth.device_requests()[0].status, DeviceStatus::Pending);
     let typed = user_code.to_lowercase().replace('-', "");
-    let approved = http
-        .post(&page)
-        .form(&[
-            ("user_code", typed.as_str()),
-            ("username", "demo"),
-            ("password", "demo"),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(approved.status(), 200);
+    let (status, _) = token_with(http.post(&page).form(&[
+        ("user_code", typed.as_str()),
+        ("username", "demo"),
+        ("password", "demo"),
+        ("decision", "approve"),
+    ]))
+    .await;
+    assert_eq!(status, 200);
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (status, tokens) = token(&auth, &poll).await;

@@ -4,7 +4,7 @@ use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode};
 use serde_json::json;
 
 use crate::oauth_support::{
-    REDIRECT, authorize, browser, code_of, location, pkce, redeem, register_raw,
+    REDIRECT, authorize, browser, code_of, location, pkce, redeem, register_raw, send,
 };
 
 /// The value of the hidden `request` field of a login or consent page.
@@ -57,7 +57,7 @@ async fn interactive_login_and_consent() {
         ("username", "demo"),
         ("password", "nope"),
     ];
-    let response = browser().post(&login).form(&wrong).send().await.unwrap();
+    let response = send(browser().post(&login).form(&wrong)).await;
     assert_eq!(response.status(), 200);
     assert!(
         response
@@ -72,7 +72,7 @@ async fn interactive_login_and_consent() {
         ("username", "demo"),
         ("password", "demo"),
     ];
-    let response = browser().post(&login).form(&right).send().await.unwrap();
+    let response = send(browser().post(&login).form(&right)).await;
     assert_eq!(response.status(), 200);
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
@@ -89,12 +89,7 @@ async fn interactive_login_and_consent() {
     }
     let consent = format!("{}/consent", auth.base_url());
     let approve = [("request", id.as_str()), ("decision", "approve")];
-    let response = browser()
-        .post(&consent)
-        .form(&approve)
-        .send()
-        .await
-        .unwrap();
+    let response = send(browser().post(&consent).form(&approve)).await;
     assert_eq!(response.status(), 303);
     let code = code_of(&response);
     assert_eq!(location(&response).1["state"], "st-1");
@@ -102,36 +97,31 @@ async fn interactive_login_and_consent() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "mcp:read mcp:write");
     // The request id is spent.
-    let response = browser()
-        .post(&consent)
-        .form(&approve)
-        .send()
-        .await
-        .unwrap();
+    let response = send(browser().post(&consent).form(&approve)).await;
     assert_eq!(response.status(), 400);
 
     // Signed in: straight to consent; this time deny.
-    let response = browser()
-        .get(auth.authorization_endpoint())
-        .header("cookie", &cookie)
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", p.challenge.as_str()),
-            ("code_challenge_method", "S256"),
-            ("state", "st-2"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = send(
+        browser()
+            .get(auth.authorization_endpoint())
+            .header("cookie", &cookie)
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", p.challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("state", "st-2"),
+            ]),
+    )
+    .await;
     let page = response.text().await.unwrap();
     assert!(page.contains("Approve") && !page.contains(r#"name="password""#));
     let deny = [
         ("request", request_id(&page)),
         ("decision", "deny".to_owned()),
     ];
-    let response = browser().post(&consent).form(&deny).send().await.unwrap();
+    let response = send(browser().post(&consent).form(&deny)).await;
     let (_, params) = location(&response);
     assert_eq!(params["error"], "access_denied");
     assert_eq!(params["state"], "st-2");
@@ -148,13 +138,7 @@ async fn interactive_login_and_consent() {
         ("decision", "approve".to_owned()),
     ];
     assert_eq!(
-        browser()
-            .post(&consent)
-            .form(&early)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        send(browser().post(&consent).form(&early)).await.status(),
         400
     );
 

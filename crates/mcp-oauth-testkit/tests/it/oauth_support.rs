@@ -37,7 +37,8 @@ pub(crate) fn pkce(seed: &str) -> Pkce {
     }
 }
 
-async fn send(builder: reqwest::RequestBuilder) -> reqwest::Response {
+/// Sends a request, bounded by [`STEP`].
+pub(crate) async fn send(builder: reqwest::RequestBuilder) -> reqwest::Response {
     tokio::time::timeout(STEP, builder.send())
         .await
         .expect("request timed out")
