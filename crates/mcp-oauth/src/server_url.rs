@@ -88,8 +88,9 @@ impl ServerUrl {
         url.starts_with(&self.origin_prefix)
     }
 
-    /// Whether the host is a loopback address (`127.0.0.0/8`, `::1`,
-    /// `localhost`), where plain `http` is acceptable.
+    /// Whether the host is a loopback address (`127.0.0.0/8`, `::1`, their
+    /// IPv4-mapped forms, `localhost` and names under `.localhost`), where
+    /// plain `http` is acceptable.
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.url)
     }
@@ -118,14 +119,9 @@ impl ServerUrl {
     }
 }
 
-/// Whether `url`'s host is loopback.
+/// Whether `url`'s host is loopback: the address guard's one judgement of it.
 pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
+    crate::auth::reach(url) == crate::auth::Reach::Loopback
 }
 
 impl fmt::Display for ServerUrl {
@@ -207,6 +203,8 @@ mod tests {
             ("http://127.8.9.1/", true),
             ("http://[::1]/", true),
             ("http://LOCALHOST:3000", true),
+            ("http://app.localhost:3000", true),
+            ("http://[::ffff:127.0.0.1]/", true),
             ("http://example.com", false),
             ("http://10.0.0.1", false),
         ] {

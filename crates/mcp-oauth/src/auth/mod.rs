@@ -28,13 +28,18 @@ mod user_agent;
 
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
+pub(crate) use self::{
+    address::{Reach, reach},
+    discovery::AuthServerMetadata,
+    registration::Registration,
+    token::Tokens,
+};
 pub use self::{
     builder::{IntoScopes, OAuthBuilder},
     machine::{CrossAppAccess, SigningAlgorithm},
     oauth::{OAuth, SignIn},
     user_agent::UserAgent,
 };
-pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 
 use std::{fmt, str::FromStr, sync::Arc};
 
