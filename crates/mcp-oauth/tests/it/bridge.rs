@@ -82,11 +82,16 @@ impl Host {
             .await
             .expect("the bridge ends once its input closes");
         ended.unwrap().unwrap();
-        let mut rest = Vec::new();
-        while let Some(line) = self.output.next_line().await.unwrap() {
-            rest.push(serde_json::from_str(&line).unwrap());
-        }
-        rest
+        let rest = async {
+            let mut rest = Vec::new();
+            while let Some(line) = self.output.next_line().await.unwrap() {
+                rest.push(serde_json::from_str(&line).unwrap());
+            }
+            rest
+        };
+        tokio::time::timeout(TIMEOUT, rest)
+            .await
+            .expect("the output ends once the bridge has")
     }
 }
 

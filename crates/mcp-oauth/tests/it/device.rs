@@ -7,24 +7,15 @@ use std::{
 
 use mcp_oauth::{Auth, Client, Error, MemoryTokenStorage, OAuth, OAuthBuilder, SignIn, UserAgent};
 use mcp_oauth_testkit::{
-    AuthFault, AuthRequestKind, AuthServer, AuthServerBuilder, DeviceStatus, LoginMode, TestServer,
+    AuthFault, AuthRequestKind, AuthServer, DeviceStatus, LoginMode, TestServer,
 };
 use serde_json::json;
+use tokio::task::JoinHandle;
 
-use crate::support::{TIMEOUT, exercise_tools};
+use crate::support::{TIMEOUT, count, exercise_tools, protected};
 
 /// Device codes are polled every second here.
 const INTERVAL: Duration = Duration::from_secs(1);
-
-async fn protected(auth: AuthServerBuilder) -> (AuthServer, TestServer) {
-    let auth = auth.start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    (auth, server)
-}
 
 /// Notices and sign-in states, as a program showing them would see them.
 #[derive(Clone, Default)]
@@ -52,11 +43,6 @@ async fn connect(server: &TestServer, oauth: OAuth) -> mcp_oauth::Result<Client>
         .timeout(TIMEOUT)
         .connect()
         .await
-}
-
-fn count(auth: &AuthServer, kind: AuthRequestKind) -> usize {
-    let requests = auth.requests();
-    requests.iter().filter(|r| r.kind == kind).count()
 }
 
 #[tokio::test]
@@ -156,20 +142,13 @@ async fn slow_down_adds_five_seconds_to_the_interval() {
     client.close().await;
 }
 
-/// Waits (bounded) until the server has a device request polled at least once.
-async fn first_device_request(auth: &AuthServer) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(request) = auth.device_requests().into_iter().find(|r| r.polls > 0) {
-            return request.user_code;
-        }
-        assert!(Instant::now() < deadline, "no device request was polled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-#[tokio::test]
-async fn a_denied_request_is_refused_with_the_servers_reason() {
+/// Servers where a person approves or denies device codes by hand, and a
+/// device sign-in connecting on its own task, left waiting for them.
+async fn waiting_device_sign_in() -> (
+    AuthServer,
+    TestServer,
+    JoinHandle<mcp_oauth::Result<Client>>,
+) {
     let (auth, server) = protected(
         AuthServer::builder()
             .login(LoginMode::Interactive)
@@ -187,6 +166,25 @@ async fn a_denied_request_is_refused_with_the_servers_reason() {
                 .await
         }
     });
+    (auth, server, connecting)
+}
+
+/// Waits (bounded) until the server has a device request polled at least once.
+async fn first_device_request(auth: &AuthServer) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(request) = auth.device_requests().into_iter().find(|r| r.polls > 0) {
+            return request.user_code;
+        }
+        assert!(Instant::now() < deadline, "no device request was polled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_denied_request_is_refused_with_the_servers_reason() {
+    // The server is kept (not dropped) until the test ends.
+    let (auth, _server, connecting) = waiting_device_sign_in().await;
     let user_code = first_device_request(&auth).await;
     assert!(auth.deny_device(&user_code));
     let error = connecting.await.unwrap().unwrap_err();
@@ -202,23 +200,7 @@ async fn a_denied_request_is_refused_with_the_servers_reason() {
 
 #[tokio::test]
 async fn an_expired_device_code_ends_the_wait() {
-    let (auth, server) = protected(
-        AuthServer::builder()
-            .login(LoginMode::Interactive)
-            .device_authorization(INTERVAL),
-    )
-    .await;
-    let oauth = device_oauth(&server, &Seen::default()).build().unwrap();
-    let connecting = tokio::spawn({
-        let server_url = server.url();
-        async move {
-            Client::builder(server_url)
-                .auth(Auth::from(oauth))
-                .timeout(TIMEOUT)
-                .connect()
-                .await
-        }
-    });
+    let (auth, server, connecting) = waiting_device_sign_in().await;
     first_device_request(&auth).await;
     auth.expire_device_codes();
     let error = connecting.await.unwrap().unwrap_err();

@@ -2,7 +2,7 @@
 //! client through reqwest-middleware.
 
 use mcp_oauth::{
-    Auth, AuthorizedHttpClient, MemoryTokenStorage, OAuth, OAuthMiddleware, UserAgent,
+    Auth, AuthorizedHttpClient, MemoryTokenStorage, OAuth, OAuthMiddleware,
     rmcp::{
         ServiceExt,
         transport::{
@@ -14,29 +14,19 @@ use mcp_oauth::{
 use mcp_oauth_testkit::{AuthServer, TestServer};
 use serde_json::json;
 
-use crate::support::TIMEOUT;
+use crate::support::{TIMEOUT, oauth, protected};
 
+/// OAuth for `server`, with tokens in memory.
 fn scripted_oauth(server: &TestServer) -> OAuth {
-    OAuth::builder(server.url())
+    oauth(server)
         .token_storage(MemoryTokenStorage::new())
-        .timeout(TIMEOUT)
-        .on_notice(|_| {})
-        .user_agent(UserAgent::custom(|url| async move {
-            let _ = reqwest::get(url).await;
-            Ok(())
-        }))
         .build()
         .unwrap()
 }
 
 #[tokio::test]
 async fn rmcp_users_plug_oauth_into_the_streamable_http_transport() {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) = protected(AuthServer::builder()).await;
     let http = AuthorizedHttpClient::new(Auth::from(scripted_oauth(&server))).unwrap();
     let transport = StreamableHttpClientTransport::with_client(
         http,
@@ -56,12 +46,7 @@ async fn rmcp_users_plug_oauth_into_the_streamable_http_transport() {
 
 #[tokio::test]
 async fn any_reqwest_client_gets_oauth_through_the_middleware() {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) = protected(AuthServer::builder()).await;
     let bystander = TestServer::builder().start().await.unwrap();
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(OAuthMiddleware::new(scripted_oauth(&server)).unwrap())
@@ -105,12 +90,7 @@ async fn any_reqwest_client_gets_oauth_through_the_middleware() {
 /// out must be `Send` for `tokio::spawn`, OAuth and all.
 #[tokio::test]
 async fn client_futures_run_on_spawned_tasks() {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (_auth, server) = protected(AuthServer::builder()).await;
     let oauth = scripted_oauth(&server);
     let url = server.url();
     let client = tokio::spawn(async move {

@@ -2,58 +2,16 @@
 
 use std::time::Duration;
 
-use mcp_oauth::{Auth, Client, Error, MemoryTokenStorage, OAuth, OAuthBuilder, UserAgent};
+use mcp_oauth::{Auth, Client, Error, MemoryTokenStorage, OAuth, UserAgent};
 use mcp_oauth_testkit::{
-    AuthRequestKind, AuthServer, AuthServerBuilder, IssMode, MetadataLocation, PrmMode, TestServer,
+    AuthRequestKind, AuthServer, IssMode, MetadataLocation, PrmMode, TestServer,
 };
 use serde_json::json;
 
-use crate::support::{TIMEOUT, args, exercise_tools, text_of};
-
-/// A browser that follows the authorization redirect into the callback,
-/// as a person approving at once would.
-pub(crate) fn scripted_browser() -> UserAgent {
-    UserAgent::custom(|url| async move {
-        let browser = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
-        let _ = browser.get(url).send().await;
-        Ok(())
-    })
-}
-
-pub(crate) fn oauth(server: &TestServer) -> OAuthBuilder {
-    OAuth::builder(server.url())
-        .user_agent(scripted_browser())
-        .timeout(TIMEOUT)
-        .on_notice(|_| {})
-}
-
-pub(crate) async fn connect(server: &TestServer, oauth: OAuthBuilder) -> mcp_oauth::Result<Client> {
-    Client::builder(server.url())
-        .auth(Auth::from(oauth.build()?))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-}
-
-pub(crate) fn count(auth: &AuthServer, kind: AuthRequestKind) -> usize {
-    auth.requests()
-        .iter()
-        .filter(|request| request.kind == kind)
-        .count()
-}
-
-pub(crate) async fn protected(auth: AuthServerBuilder) -> (AuthServer, TestServer) {
-    let auth = auth.start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    (auth, server)
-}
+use crate::support::{
+    TIMEOUT, args, connect, count, exercise_tools, oauth, ping_with_cache, protected, text_of,
+    with_expired_tokens,
+};
 
 #[tokio::test]
 async fn a_cold_flow_makes_only_the_requests_it_needs_and_a_warm_run_none() {
@@ -101,14 +59,7 @@ async fn a_cold_flow_makes_only_the_requests_it_needs_and_a_warm_run_none() {
     // A new process: cached tokens, no request to the authorization server.
     auth.clear_requests();
     server.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
+    ping_with_cache(&server, cache.path()).await;
     assert!(auth.requests().is_empty(), "{:#?}", auth.requests());
     assert!(server.requests().iter().all(|r| r.status != 401));
     let token = &auth.tokens()[0].access_token;
@@ -124,17 +75,7 @@ async fn a_cold_flow_makes_only_the_requests_it_needs_and_a_warm_run_none() {
 
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_without_the_browser() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.close().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (auth, server, cache) = with_expired_tokens().await;
     auth.clear_requests();
     // A later run (a new helper, as after a restart) refreshes.
     let never = UserAgent::custom(|_| async { panic!("no browser may open for a refresh") });
@@ -370,7 +311,7 @@ async fn a_denied_sign_in_ends_at_once_with_the_servers_words() {
             get("redirect_uri"),
             get("state")
         );
-        let _ = reqwest::get(callback).await;
+        let _ = tokio::time::timeout(TIMEOUT, reqwest::get(callback)).await;
         Ok(())
     });
     let started = std::time::Instant::now();

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use mcp_oauth::{Error, MemoryTokenStorage};
-use mcp_oauth_testkit::{AuthFault, AuthRequestKind, AuthServer, TestServer};
+use mcp_oauth_testkit::{AuthFault, AuthRequestKind, AuthServer};
 use serde_json::json;
 
-use crate::oauth::{connect, count, oauth, protected};
-use crate::support::{args, text_of};
+use crate::support::{
+    args, connect, count, oauth, ping_with_cache, protected, text_of, with_expired_tokens,
+};
 
 /// Many calls refused at once share one remedy: one refresh, or one
 /// authorization, never one each.
@@ -56,31 +57,12 @@ async fn concurrent_refusals_share_one_refresh_or_one_authorization() {
     }
 }
 
-/// A client whose access token has just expired (1 s lifetime).
-async fn expired_client(server: &TestServer, cache: &std::path::Path) {
-    let client = connect(server, oauth(server).token_storage_cache_dir(cache))
-        .await
-        .unwrap();
-    client.close().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-}
-
 #[tokio::test]
 async fn a_revoked_refresh_token_leads_to_one_new_login() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    expired_client(&server, cache.path()).await;
+    let (auth, server, cache) = with_expired_tokens().await;
     auth.revoke_refresh_tokens();
     auth.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
+    ping_with_cache(&server, cache.path()).await;
     assert_eq!(
         count(&auth, AuthRequestKind::Authorize),
         1,
@@ -98,10 +80,7 @@ async fn a_revoked_refresh_token_leads_to_one_new_login() {
 
 #[tokio::test]
 async fn an_authorization_server_that_is_down_keeps_the_tokens_and_says_so() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    expired_client(&server, cache.path()).await;
+    let (auth, server, cache) = with_expired_tokens().await;
     auth.set_fault(Some(AuthFault::TokenServerError));
     let error = connect(
         &server,
@@ -122,14 +101,7 @@ async fn an_authorization_server_that_is_down_keeps_the_tokens_and_says_so() {
 
     auth.set_fault(None);
     auth.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
+    ping_with_cache(&server, cache.path()).await;
     assert_eq!(
         count(&auth, AuthRequestKind::Authorize),
         0,
@@ -142,20 +114,10 @@ async fn an_authorization_server_that_is_down_keeps_the_tokens_and_says_so() {
 
 #[tokio::test]
 async fn a_forgotten_client_is_registered_again_once() {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
-    let cache = tempfile::tempdir().unwrap();
-    expired_client(&server, cache.path()).await;
+    let (auth, server, cache) = with_expired_tokens().await;
     auth.forget_clients();
     auth.clear_requests();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
+    ping_with_cache(&server, cache.path()).await;
     assert_eq!(
         count(&auth, AuthRequestKind::Register),
         1,
@@ -198,18 +160,13 @@ async fn a_login_loop_is_braked() {
 async fn static_credentials_are_never_dropped() {
     use mcp_oauth::TokenStorage;
     use mcp_oauth_testkit::PreRegistered;
-    let auth = AuthServer::builder()
-        .dynamic_registration(false)
-        .access_token_lifetime(Duration::from_secs(1))
-        .pre_registered(PreRegistered::confidential("given-client", "given-secret"))
-        .start()
-        .await
-        .unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
+    let (auth, server) = protected(
+        AuthServer::builder()
+            .dynamic_registration(false)
+            .access_token_lifetime(Duration::from_secs(1))
+            .pre_registered(PreRegistered::confidential("given-client", "given-secret")),
+    )
+    .await;
     let storage = MemoryTokenStorage::new();
     let builder = || {
         oauth(&server)

@@ -12,7 +12,7 @@ use std::{
 
 use futures::future::join_all;
 use mcp_oauth::{OAuth, UserAgent, url::Url};
-use mcp_oauth_testkit::{AuthServer, TestServer};
+use mcp_oauth_testkit::AuthServer;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -20,20 +20,11 @@ use tokio::{
 };
 
 use super::bounded;
+use crate::support::protected;
 
 /// The callback server keeps at most this many connections (its
 /// `MAX_CONNECTIONS`); older ones are closed.
 const CALLBACK_MAX_CONNECTIONS: usize = 64;
-
-async fn protected() -> (AuthServer, TestServer) {
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    (auth, server)
-}
 
 /// The callback address the authorization URL redirects to.
 fn callback_addr(authorization: &Url) -> SocketAddr {
@@ -83,7 +74,7 @@ struct Flood {
 
 #[tokio::test]
 async fn a_connection_flood_does_not_keep_the_real_redirect_out() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let report = Arc::new(Mutex::new(None::<Flood>));
     let seen = Arc::clone(&report);
     let agent = UserAgent::custom(move |url| {
@@ -185,7 +176,7 @@ struct Probes {
 
 #[tokio::test]
 async fn an_8_kib_callback_completes_and_states_of_the_wrong_length_are_refused() {
-    let (auth, server) = protected().await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let report = Arc::new(Mutex::new(None::<Probes>));
     let seen = Arc::clone(&report);
     let agent = UserAgent::custom(move |url| {

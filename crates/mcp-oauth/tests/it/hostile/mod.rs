@@ -12,11 +12,12 @@ mod tokens;
 use std::{future::Future, path::PathBuf, time::Duration};
 
 use mcp_oauth::{
-    FileTokenStorage, OAuth, OAuthBuilder, ServerUrl, StoredCredentials, TokenStorage, UserAgent,
+    FileTokenStorage, OAuth, OAuthBuilder, ServerUrl, StoredCredentials, TokenStorage,
 };
 use serde_json::{Value, json};
 
 use self::server::{Reply, Request};
+use crate::support::scripted_browser;
 
 /// The generous bound on every case: a hang fails the test instead of
 /// stalling the run.
@@ -94,23 +95,10 @@ impl SeededStore {
 pub(crate) fn oauth(url: &str, dir: PathBuf) -> OAuthBuilder {
     OAuth::builder(url)
         .token_storage_cache_dir(dir)
-        .user_agent(following_browser())
+        .user_agent(scripted_browser())
         .timeout(Duration::from_secs(20))
         .http_timeout(Duration::from_secs(3))
         .on_notice(|_| {})
-}
-
-/// A browser that follows the authorization redirect into the callback.
-pub(crate) fn following_browser() -> UserAgent {
-    UserAgent::custom(|url| async move {
-        let browser = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
-        let _ = browser.get(url).send().await;
-        Ok(())
-    })
 }
 
 /// Protected resource metadata for `resource`, naming `issuer`.

@@ -5,31 +5,19 @@
 use std::time::Duration;
 
 use mcp_oauth::{Auth, Client, Error, FileTokenStorage, OAuth, OAuthBuilder, TokenStorage};
-use mcp_oauth_testkit::{
-    AuthFault, AuthRequestKind, AuthServer, AuthServerBuilder, RefreshMode, TestServer,
-};
+use mcp_oauth_testkit::{AuthFault, AuthRequestKind, AuthServer, RefreshMode, TestServer};
 use serde_json::Value;
 
 use super::{
-    SeededStore, bounded, following_browser, mini_as,
+    SeededStore, bounded, mini_as,
     server::{Hostile, Reply},
 };
-use crate::support::{args, text_of};
-
-async fn protected(auth: AuthServerBuilder) -> (AuthServer, TestServer) {
-    let auth = auth.start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    (auth, server)
-}
+use crate::support::{args, protected, scripted_browser, text_of};
 
 fn oauth(server: &TestServer, dir: &std::path::Path) -> OAuthBuilder {
     OAuth::builder(server.url())
         .token_storage_cache_dir(dir)
-        .user_agent(following_browser())
+        .user_agent(scripted_browser())
         .timeout(Duration::from_secs(20))
         .on_notice(|_| {})
 }
