@@ -194,6 +194,10 @@ impl Client {
 }
 
 impl ClientBuilder {
+    /// How long the connection and each request may take unless
+    /// [`ClientBuilder::timeout`] says otherwise.
+    pub const DEFAULT_TIMEOUT: Duration = DEFAULT_TIMEOUT;
+
     fn new(target: Target) -> Self {
         Self {
             target,

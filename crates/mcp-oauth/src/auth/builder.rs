@@ -61,6 +61,10 @@ impl Default for OAuthBuilder {
 }
 
 impl OAuthBuilder {
+    /// How long a sign-in may wait for the person unless
+    /// [`OAuthBuilder::timeout`] says otherwise.
+    pub const DEFAULT_SIGN_IN_TIMEOUT: Duration = DEFAULT_TIMEOUT;
+
     /// Scopes to request, as a space-separated string or a list:
     /// `.scopes("read write")` or `.scopes(["read", "write"])`. Without
     /// them, the server's challenge or metadata decides.
