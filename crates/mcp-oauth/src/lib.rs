@@ -112,6 +112,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod net;
 mod secret;
 mod server_url;
 mod store;

@@ -92,7 +92,7 @@ impl ServerUrl {
     /// IPv4-mapped forms, `localhost` and names under `.localhost`), where
     /// plain `http` is acceptable.
     pub fn is_loopback(&self) -> bool {
-        is_loopback(&self.url)
+        crate::net::is_loopback(&self.url)
     }
 
     /// A file name for this server's cached credentials: readable, and unique
@@ -117,11 +117,6 @@ impl ServerUrl {
         let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         format!("{}-{hash}", readable.trim_end_matches('_'))
     }
-}
-
-/// Whether `url`'s host is loopback: the address guard's one judgement of it.
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    crate::auth::reach(url) == crate::auth::Reach::Loopback
 }
 
 impl fmt::Display for ServerUrl {

@@ -9,13 +9,13 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    discovery::{AuthServerMetadata, require_secure},
+    discovery::AuthServerMetadata,
     fetch::OAuthHttp,
     oauth::{Bound, OAuth, SignIn, token_endpoint},
     registration::{Registration, RegistrationKind, RegistrationRequest, register},
     token::{Grant, Tokens, post_with_client_auth, request_tokens, seconds},
 };
-use crate::{Error, Result, StoredCredentials, error::one_line, secret::now};
+use crate::{Error, Result, StoredCredentials, error::one_line, net::require_secure, secret::now};
 
 /// The longest user code shown; RFC 8628 codes are about 8 characters.
 const MAX_USER_CODE: usize = 64;

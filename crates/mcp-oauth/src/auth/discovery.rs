@@ -5,8 +5,11 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{address::check_target, challenge::BearerChallenge, fetch::OAuthHttp};
-use crate::{Error, Result, ServerUrl, server_url::is_loopback};
+use super::{challenge::BearerChallenge, fetch::OAuthHttp};
+use crate::{
+    Error, Result, ServerUrl,
+    net::{check_target, is_loopback, require_secure},
+};
 
 /// RFC 9728 protected resource metadata, the fields we use.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -400,18 +403,6 @@ fn check_endpoints(server: &ServerUrl, metadata: &AuthServerMetadata) -> Result<
         }
     }
     Ok(())
-}
-
-/// No plain `http` except to loopback.
-pub(crate) fn require_secure(url: &Url, what: &str) -> Result<()> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        scheme => Err(Error::Insecure {
-            url: url.to_string(),
-            reason: format!("{what} must use https (got {scheme}://), except on loopback"),
-        }),
-    }
 }
 
 fn origin_string(url: &Url) -> String {

@@ -7,15 +7,14 @@ use std::{
     time::Duration,
 };
 
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::{
     Error, Result,
-    transport::{same_origin_redirects, size, timed_out},
+    net::{self, same_origin_redirects, timed_out},
 };
 
 /// Metadata and token answers are small; anything larger is hostile.
@@ -76,9 +75,9 @@ pub(crate) enum BasicAuth<'a> {
 pub(crate) struct OAuthHttp {
     options: HttpOptions,
     /// Metadata and registration: redirects within one origin are followed.
-    client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
+    client: Arc<OnceLock<Result<reqwest::Client>>>,
     /// Token requests: no redirect is ever followed.
-    token_client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
+    token_client: Arc<OnceLock<Result<reqwest::Client>>>,
 }
 
 const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -97,14 +96,14 @@ impl OAuthHttp {
         let built = self
             .client
             .get_or_init(|| build_client(&self.options, same_origin_redirects()));
-        built.as_ref().map_err(|reason| setup_error(reason))
+        built.as_ref().map_err(Error::clone)
     }
 
     fn token_client(&self) -> Result<&reqwest::Client> {
         let built = self
             .token_client
             .get_or_init(|| build_client(&self.options, reqwest::redirect::Policy::none()));
-        built.as_ref().map_err(|reason| setup_error(reason))
+        built.as_ref().map_err(Error::clone)
     }
 
     /// A `reqwest` failure as an [`Error`]: running out of time is an
@@ -185,61 +184,25 @@ impl OAuthHttp {
         self.read_response(url, response).await
     }
 
-    /// Reads a whole answer, refusing more than [`MAX_BODY`] bytes: a
-    /// declared length over the limit is refused before reading.
+    /// Reads a whole answer, refusing more than [`MAX_BODY`] bytes.
     async fn read_response(&self, url: &Url, response: reqwest::Response) -> Result<Fetched> {
         let status = response.status().as_u16();
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_BODY as u64)
-        {
-            return Err(too_large(url));
-        }
-        let mut body = BytesMut::new();
-        let mut chunks = response.bytes_stream();
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|error| self.failed(url, &error))?;
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(too_large(url));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Fetched {
-            status,
-            body: body.freeze(),
-        })
+        let body = net::read_body(url.as_str(), response, MAX_BODY, self.options.timeout).await?;
+        Ok(Fetched { status, body })
     }
 }
 
 fn build_client(
     options: &HttpOptions,
     redirects: reqwest::redirect::Policy,
-) -> std::result::Result<reqwest::Client, String> {
+) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
         .timeout(options.timeout)
-        .connect_timeout(CONNECT_TIMEOUT.min(options.timeout))
-        .redirect(redirects);
+        .connect_timeout(CONNECT_TIMEOUT.min(options.timeout));
     for (domain, address) in &options.resolve {
         builder = builder.resolve(domain, *address);
     }
-    builder.build().map_err(|error| error.to_string())
-}
-
-fn setup_error(reason: &str) -> Error {
-    Error::InvalidConfig {
-        reason: format!("could not set up the HTTP client: {reason}"),
-    }
-}
-
-fn too_large(url: &Url) -> Error {
-    Error::Protocol {
-        url: url.to_string(),
-        detail: format!(
-            "the response body is larger than the {} limit",
-            size(MAX_BODY)
-        ),
-    }
+    net::build_client(builder, redirects)
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.

@@ -14,13 +14,16 @@ use super::{
     challenge::BearerChallenge,
     discovery::{
         AuthServerMetadata, MetadataSource, ResourceMetadata, auth_server_metadata_urls,
-        check_resource, require_secure, resource_metadata_urls, validate,
+        check_resource, resource_metadata_urls, validate,
     },
     fetch::Fetched,
     registration::{Registration, RegistrationKind, read_registration},
     token::{Tokens, parse_token_response},
 };
-use crate::{Error, ServerUrl, server_url::is_loopback};
+use crate::{
+    Error, ServerUrl,
+    net::{is_loopback, require_secure},
+};
 
 /// The MCP servers answers are checked against: with a path, a bare origin,
 /// plain http on loopback.

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{
-    discovery::{AuthServerMetadata, require_secure},
+    discovery::AuthServerMetadata,
     fetch::{BasicAuth, OAuthHttp},
     registration::Registration,
     token::{Tokens, parse_token_response, post_with_client_auth},
 };
-use crate::{Error, Result, secret};
+use crate::{Error, Result, net::require_secure, secret};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

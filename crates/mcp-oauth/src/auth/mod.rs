@@ -6,7 +6,6 @@
 //! which decides whether the request may be retried. That pair is the single
 //! place where credentials enter and leave the client.
 
-mod address;
 mod authorize;
 mod browser;
 mod builder;
@@ -28,18 +27,13 @@ mod user_agent;
 
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
-pub(crate) use self::{
-    address::{Reach, reach},
-    discovery::AuthServerMetadata,
-    registration::Registration,
-    token::Tokens,
-};
 pub use self::{
     builder::{IntoScopes, OAuthBuilder},
     machine::{CrossAppAccess, SigningAlgorithm},
     oauth::{OAuth, SignIn},
     user_agent::UserAgent,
 };
+pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 
 use std::{fmt, str::FromStr, sync::Arc};
 

@@ -14,7 +14,7 @@ use super::{
     fetch::{Fetched, OAuthHttp},
     token::DEVICE_CODE_GRANT,
 };
-use crate::{Error, Result, secret, transport::preview};
+use crate::{Error, Result, net::preview, secret};
 
 /// How the client identity was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,11 +9,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    discovery::require_secure,
     fetch::{BasicAuth, Fetched, OAuthHttp},
     registration::Registration,
 };
-use crate::{Error, Result, error::one_line, secret};
+use crate::{Error, Result, error::one_line, net::require_secure, secret};
 
 /// The `grant_type` of RFC 8628's device access token request.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

@@ -5,8 +5,8 @@ use rmcp::{
     transport::streamable_http_client::StreamableHttpError,
 };
 
-use super::http::root_cause;
 use crate::Error;
+use crate::net::root_cause;
 
 /// An error from the handshake.
 pub(super) fn from_init_error(error: ClientInitializeError, target: &str) -> Error {

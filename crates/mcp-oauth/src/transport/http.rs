@@ -4,19 +4,16 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
 use crate::{
     Error, Result,
     auth::{AfterRejection, Authorizer, Rejection},
-    error::one_line,
+    net::{self, preview, root_cause, size, timed_out},
 };
-
-/// How much of an unusable body is kept for an error message.
-const PREVIEW_BYTES: usize = 512;
 
 /// The HTTP client of one connection: cheap to clone.
 #[derive(Debug, Clone)]
@@ -59,15 +56,11 @@ impl HttpCore {
         timeout: Duration,
         builder: reqwest::ClientBuilder,
     ) -> Result<Self> {
-        let http = builder
-            .user_agent(concat!("mcp-oauth/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout)
-            // Credentials must never follow a redirect to another origin.
-            .redirect(same_origin_redirects())
-            .build()
-            .map_err(|error| Error::InvalidConfig {
-                reason: format!("could not set up the HTTP client: {}", root_cause(&error)),
-            })?;
+        // Credentials must never follow a redirect to another origin.
+        let http = net::build_client(
+            builder.connect_timeout(timeout),
+            net::same_origin_redirects(),
+        )?;
         Ok(Self {
             http,
             authorizer,
@@ -128,207 +121,6 @@ impl HttpCore {
             }
             return Err(rejection.into_error());
         }
-    }
-}
-
-/// The most redirects followed for one request.
-const MAX_REDIRECTS: usize = 5;
-
-/// Redirects within the origin first asked are followed, at most
-/// [`MAX_REDIRECTS`] and never in a circle; any other is refused with an
-/// error that says so: requests, and the credentials they carry, stay on
-/// the origin they were meant for.
-pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let previous = attempt.previous();
-        let next = attempt.url();
-        if previous
-            .first()
-            .is_some_and(|first| first.origin() != next.origin())
-        {
-            let origin = next.origin().ascii_serialization();
-            return attempt.error(RedirectRefused::OtherOrigin(origin));
-        }
-        if previous.contains(next) {
-            let next = next.to_string();
-            return attempt.error(RedirectRefused::Loop(next));
-        }
-        if previous.len() > MAX_REDIRECTS {
-            return attempt.error(RedirectRefused::TooMany);
-        }
-        attempt.follow()
-    })
-}
-
-/// Why [`same_origin_redirects`] refused a redirect.
-#[derive(Debug, thiserror::Error)]
-enum RedirectRefused {
-    #[error(
-        "it redirects to another origin ({0}); requests are not sent anywhere but where they were meant to go"
-    )]
-    OtherOrigin(String),
-    #[error("it redirects in a circle (back to {0})")]
-    Loop(String),
-    #[error("it redirects more than {MAX_REDIRECTS} times")]
-    TooMany,
-}
-
-/// [`network_error`], except that a request that ran out of `after` (not
-/// while connecting) is an [`Error::Timeout`].
-pub(crate) fn timed_out(url: &str, error: &reqwest::Error, after: Duration) -> Error {
-    if error.is_timeout() && !error.is_connect() {
-        return Error::Timeout {
-            url: url.to_owned(),
-            after,
-        };
-    }
-    network_error(url, error)
-}
-
-/// Turns a `reqwest` failure into [`Error::Connect`] / [`Error::Timeout`],
-/// keeping the innermost cause ("Connection refused") that a person needs.
-/// A refused redirect says why: to another origin is [`Error::Insecure`],
-/// a circle or too many is [`Error::Protocol`].
-pub(crate) fn network_error(url: &str, error: &reqwest::Error) -> Error {
-    if let Some(refused) = redirect_refused(error) {
-        return match refused {
-            RedirectRefused::OtherOrigin(_) => Error::Insecure {
-                url: url.to_owned(),
-                reason: refused.to_string(),
-            },
-            RedirectRefused::Loop(_) | RedirectRefused::TooMany => Error::Protocol {
-                url: url.to_owned(),
-                detail: refused.to_string(),
-            },
-        };
-    }
-    if error.is_timeout() {
-        return Error::Connect {
-            url: url.to_owned(),
-            reason: "timed out while connecting".into(),
-        };
-    }
-    if error.is_connect() || error.is_request() {
-        return Error::Connect {
-            url: url.to_owned(),
-            reason: root_cause(error),
-        };
-    }
-    Error::Protocol {
-        url: url.to_owned(),
-        detail: root_cause(error),
-    }
-}
-
-fn redirect_refused(error: &reqwest::Error) -> Option<&RedirectRefused> {
-    if !error.is_redirect() {
-        return None;
-    }
-    let mut current = std::error::Error::source(error);
-    while let Some(cause) = current {
-        if let Some(refused) = cause.downcast_ref::<RedirectRefused>() {
-            return Some(refused);
-        }
-        current = cause.source();
-    }
-    None
-}
-
-/// The innermost message of an error chain.
-pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    let message = current.to_string();
-    // hyper's innermost message can be bare; the outer one then says more.
-    if message.is_empty() {
-        error.to_string()
-    } else {
-        message
-    }
-}
-
-/// The media type of a response, lower-cased, without parameters.
-pub(crate) fn media_type(response: &Response) -> Option<String> {
-    let value = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
-    )
-}
-
-/// Reads a whole body, refusing more than `limit` bytes.
-pub(crate) async fn read_body(url: &str, response: Response, limit: usize) -> Result<Bytes> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(too_large(url, limit));
-    }
-    // Most bodies arrive in one chunk: that one is kept, not copied.
-    let mut first: Option<Bytes> = None;
-    let mut body = BytesMut::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|error| network_error(url, &error))?;
-        let read = first.as_ref().map_or(0, Bytes::len) + body.len();
-        if read + chunk.len() > limit {
-            return Err(too_large(url, limit));
-        }
-        if first.is_none() && body.is_empty() {
-            first = Some(chunk);
-            continue;
-        }
-        if let Some(earlier) = first.take() {
-            body.extend_from_slice(&earlier);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(first.unwrap_or_else(|| body.freeze()))
-}
-
-/// Reads at most [`PREVIEW_BYTES`] of a body for an error message, without
-/// waiting for the rest.
-pub(crate) async fn body_preview(response: Response) -> String {
-    let mut body = BytesMut::new();
-    let mut chunks = response.bytes_stream();
-    let read = async {
-        while let Some(Ok(chunk)) = chunks.next().await {
-            body.extend_from_slice(&chunk);
-            if body.len() >= PREVIEW_BYTES {
-                break;
-            }
-        }
-    };
-    // A server that sends its error page slowly must not stall the report.
-    let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
-    preview(&body)
-}
-
-/// A one-line, bounded, printable view of a body.
-pub(crate) fn preview(body: &[u8]) -> String {
-    let end = body.len().min(PREVIEW_BYTES);
-    one_line(&String::from_utf8_lossy(&body[..end]), 160)
-}
-
-fn too_large(url: &str, limit: usize) -> Error {
-    Error::Protocol {
-        url: url.to_owned(),
-        detail: format!("the response body is larger than the {} limit", size(limit)),
-    }
-}
-
-/// A byte count for people: `16 MiB`, `64 KiB`, `300 bytes`.
-pub(crate) fn size(bytes: usize) -> String {
-    match bytes {
-        b if b >= 1024 * 1024 && b % (1024 * 1024) == 0 => format!("{} MiB", b / (1024 * 1024)),
-        b if b >= 1024 && b % 1024 == 0 => format!("{} KiB", b / 1024),
-        b => format!("{b} bytes"),
     }
 }
 
@@ -448,29 +240,6 @@ pub(crate) enum BodyError {
 mod tests {
     use super::*;
 
-    fn response(chunks: &[&'static str]) -> Response {
-        let chunks: Vec<std::io::Result<Bytes>> = chunks
-            .iter()
-            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
-            .collect();
-        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-        Response::from(http::Response::new(body))
-    }
-
-    #[tokio::test]
-    async fn bodies_are_read_whole_in_one_chunk_or_many_and_capped() {
-        let url = "http://127.0.0.1:1/mcp";
-        let one = read_body(url, response(&["{\"a\":1}"]), 64).await.unwrap();
-        assert_eq!(&one[..], b"{\"a\":1}");
-        let many = read_body(url, response(&["{\"a\"", ":", "1}"]), 64)
-            .await
-            .unwrap();
-        assert_eq!(&many[..], b"{\"a\":1}");
-        let capped = read_body(url, response(&["12345", "67890"]), 8).await;
-        assert!(capped.unwrap_err().to_string().contains("larger than"));
-        assert!(read_body(url, response(&["12345678"]), 8).await.is_ok());
-    }
-
     #[tokio::test]
     async fn sse_cap_counts_per_event_not_per_stream() {
         let events: Vec<reqwest::Result<Bytes>> = (0..100)
@@ -523,13 +292,6 @@ mod tests {
             Some(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
         );
         assert!(matches!(events.next().await, Some(Err(_))));
-    }
-
-    #[test]
-    fn sizes_read_naturally() {
-        assert_eq!(size(16 * 1024 * 1024), "16 MiB");
-        assert_eq!(size(64 * 1024), "64 KiB");
-        assert_eq!(size(1000), "1000 bytes");
     }
 
     #[test]

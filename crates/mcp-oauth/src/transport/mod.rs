@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use self::handler::Handler;
-pub(crate) use self::http::{HttpCore, preview, same_origin_redirects, size, timed_out};
+pub(crate) use self::http::HttpCore;
 pub use self::{
     bridge::{bridge_stdio, bridge_stdio_until},
     handler::ElicitationPolicy,

@@ -17,9 +17,12 @@ use url::Url;
 
 use super::{
     EndCause,
-    http::{HttpCore, body_preview, cap_sse_events, media_type, not_mcp, preview},
+    http::{HttpCore, cap_sse_events, not_mcp},
 };
-use crate::{Error, Result};
+use crate::{
+    Error, Result,
+    net::{body_preview, media_type, preview},
+};
 
 /// The largest single event accepted on the stream.
 const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;

@@ -20,9 +20,12 @@ use sse_stream::{Sse, SseStream};
 
 use super::{
     EndCause,
-    http::{BodyError, HttpCore, body_preview, cap_sse_events, media_type, not_mcp, read_body},
+    http::{BodyError, HttpCore, cap_sse_events, not_mcp},
 };
-use crate::Error;
+use crate::{
+    Error,
+    net::{body_preview, media_type, preview, read_body},
+};
 
 const SESSION_ID: &str = "mcp-session-id";
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -181,9 +184,14 @@ impl AuthorizedHttpClient {
                 Ok(StreamableHttpPostResponse::Sse(events, new_session_id))
             }
             Some("application/json") => {
-                let body = read_body(uri, response, limits.max_json_response_size)
-                    .await
-                    .map_err(StreamableHttpError::Client)?;
+                let body = read_body(
+                    uri,
+                    response,
+                    limits.max_json_response_size,
+                    self.core.timeout(),
+                )
+                .await
+                .map_err(StreamableHttpError::Client)?;
                 match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
                     Ok(reply) => {
                         let reply = match discover_id(&message) {
@@ -197,7 +205,7 @@ impl AuthorizedHttpClient {
                             url: uri.to_owned(),
                             detail: format!(
                                 "the answer is JSON but not a JSON-RPC message ({error}): {}",
-                                super::http::preview(&body)
+                                preview(&body)
                             ),
                         }))
                     }
@@ -206,14 +214,14 @@ impl AuthorizedHttpClient {
                         detail: format!(
                             "it answered HTTP {} with a body that is not JSON: {}",
                             status.as_u16(),
-                            super::http::preview(&body)
+                            preview(&body)
                         ),
                     })),
                 }
             }
             other => {
                 let other = other.map(str::to_owned);
-                let body = read_body(uri, response, 64 * 1024)
+                let body = read_body(uri, response, 64 * 1024, self.core.timeout())
                     .await
                     .unwrap_or_default();
                 Err(StreamableHttpError::Client(not_mcp(
@@ -238,9 +246,14 @@ impl AuthorizedHttpClient {
     ) -> HttpResult<StreamableHttpPostResponse> {
         let media = media_type(&response);
         let body = if media.as_deref() == Some("application/json") {
-            read_body(uri, response, limits.max_json_response_size)
-                .await
-                .unwrap_or_default()
+            read_body(
+                uri,
+                response,
+                limits.max_json_response_size,
+                self.core.timeout(),
+            )
+            .await
+            .unwrap_or_default()
         } else {
             bytes::Bytes::from(body_preview(response).await)
         };
@@ -277,7 +290,7 @@ impl AuthorizedHttpClient {
         Err(StreamableHttpError::Client(Error::HttpStatus {
             url: uri.to_owned(),
             status: status.as_u16(),
-            body: super::http::preview(&body),
+            body: preview(&body),
         }))
     }
 }

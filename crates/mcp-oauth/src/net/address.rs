@@ -149,6 +149,23 @@ pub(crate) fn check_target(resource: &Url, target: &Url, what: &str) -> Result<(
     })
 }
 
+/// Whether `url`'s host is loopback: the guard's one judgement of it.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    reach(url) == Reach::Loopback
+}
+
+/// No plain `http` except to loopback.
+pub(crate) fn require_secure(url: &Url, what: &str) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        scheme => Err(Error::Insecure {
+            url: url.to_string(),
+            reason: format!("{what} must use https (got {scheme}://), except on loopback"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
