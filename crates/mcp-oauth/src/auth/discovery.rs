@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{challenge::BearerChallenge, fetch::OAuthHttp};
+pub(crate) use crate::store::AuthServerMetadata;
 use crate::{
     Error, Result, ServerUrl,
     net::{check_target, is_loopback, require_secure},
@@ -20,62 +21,6 @@ pub(crate) struct ResourceMetadata {
     pub(crate) authorization_servers: Vec<String>,
     #[serde(default)]
     pub(crate) scopes_supported: Option<Vec<String>>,
-}
-
-/// RFC 8414 authorization server metadata, the fields we use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct AuthServerMetadata {
-    pub(crate) issuer: String,
-    #[serde(default)]
-    pub(crate) authorization_endpoint: Option<String>,
-    #[serde(default)]
-    pub(crate) token_endpoint: Option<String>,
-    #[serde(default)]
-    pub(crate) registration_endpoint: Option<String>,
-    #[serde(default)]
-    pub(crate) device_authorization_endpoint: Option<String>,
-    #[serde(default)]
-    pub(crate) scopes_supported: Option<Vec<String>>,
-    #[serde(default)]
-    pub(crate) response_types_supported: Option<Vec<String>>,
-    #[serde(default)]
-    pub(crate) grant_types_supported: Option<Vec<String>>,
-    #[serde(default)]
-    pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
-    #[serde(default)]
-    pub(crate) token_endpoint_auth_methods_supported: Option<Vec<String>>,
-    #[serde(default)]
-    pub(crate) client_id_metadata_document_supported: bool,
-    #[serde(default)]
-    pub(crate) authorization_response_iss_parameter_supported: bool,
-}
-
-impl AuthServerMetadata {
-    /// The 2025-03-26 defaults for a server that publishes no metadata:
-    /// `/authorize`, `/token` and `/register` at the server's origin.
-    fn legacy_defaults(origin: &Url) -> Self {
-        let at = |path: &str| origin.join(path).map(|url| url.to_string()).ok();
-        Self {
-            issuer: origin_string(origin),
-            authorization_endpoint: at("/authorize"),
-            token_endpoint: at("/token"),
-            registration_endpoint: at("/register"),
-            device_authorization_endpoint: None,
-            scopes_supported: None,
-            response_types_supported: None,
-            grant_types_supported: None,
-            code_challenge_methods_supported: None,
-            token_endpoint_auth_methods_supported: None,
-            client_id_metadata_document_supported: false,
-            authorization_response_iss_parameter_supported: false,
-        }
-    }
-
-    pub(crate) fn supports_scope(&self, scope: &str) -> bool {
-        self.scopes_supported
-            .as_ref()
-            .is_some_and(|scopes| scopes.iter().any(|s| s == scope))
-    }
 }
 
 /// Where the authorization server metadata came from.
@@ -403,10 +348,6 @@ fn check_endpoints(server: &ServerUrl, metadata: &AuthServerMetadata) -> Result<
         }
     }
     Ok(())
-}
-
-fn origin_string(url: &Url) -> String {
-    url.origin().ascii_serialization()
 }
 
 /// A failed metadata request as a discovery error; a timeout and a refused

@@ -33,7 +33,6 @@ pub use self::{
     oauth::{OAuth, SignIn},
     user_agent::UserAgent,
 };
-pub(crate) use self::{discovery::AuthServerMetadata, registration::Registration, token::Tokens};
 
 use std::{fmt, str::FromStr, sync::Arc};
 

@@ -2,10 +2,8 @@
 //! Client ID Metadata Document, or dynamic registration (RFC 7591), in
 //! that order of preference.
 
-use std::fmt;
-
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -14,117 +12,8 @@ use super::{
     fetch::{Fetched, OAuthHttp},
     token::DEVICE_CODE_GRANT,
 };
+pub(crate) use crate::store::{Registration, RegistrationKind};
 use crate::{Error, Result, net::preview, secret};
-
-/// How the client identity was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum RegistrationKind {
-    /// Given by the user; never dropped automatically.
-    Static,
-    /// A Client ID Metadata Document URL used as the client id.
-    MetadataDocument,
-    /// Obtained by dynamic registration; dropped and renewed when rejected.
-    Dynamic,
-}
-
-/// The client identity at one authorization server.
-#[derive(Clone, Serialize, Deserialize)]
-pub(crate) struct Registration {
-    pub(crate) client_id: String,
-    #[serde(
-        default,
-        with = "secret::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub(crate) client_secret: Option<SecretString>,
-    /// 0 or absent: the secret does not expire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) client_secret_expires_at: Option<u64>,
-    pub(crate) token_endpoint_auth_method: String,
-    /// The redirect URI registered (dynamic registration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) redirect_uri: Option<String>,
-    pub(crate) kind: RegistrationKind,
-}
-
-impl fmt::Debug for Registration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration")
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field(
-                "token_endpoint_auth_method",
-                &self.token_endpoint_auth_method,
-            )
-            .field("redirect_uri", &self.redirect_uri)
-            .field("kind", &self.kind)
-            .finish()
-    }
-}
-
-impl Registration {
-    /// Static credentials; the authentication method follows the secret and
-    /// what the server supports (`client_secret_basic` is RFC 8414's default).
-    pub(crate) fn fixed(
-        client_id: &str,
-        client_secret: Option<SecretString>,
-        metadata: &AuthServerMetadata,
-    ) -> Self {
-        let method = match &client_secret {
-            None => "none",
-            Some(_) => {
-                let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
-                match methods {
-                    Some(list)
-                        if !list.iter().any(|m| m == "client_secret_basic")
-                            && list.iter().any(|m| m == "client_secret_post") =>
-                    {
-                        "client_secret_post"
-                    }
-                    _ => "client_secret_basic",
-                }
-            }
-        };
-        Self {
-            client_id: client_id.to_owned(),
-            client_secret,
-            client_secret_expires_at: None,
-            token_endpoint_auth_method: method.to_owned(),
-            redirect_uri: None,
-            kind: RegistrationKind::Static,
-        }
-    }
-
-    /// A Client ID Metadata Document: the URL is the client id; public client.
-    pub(crate) fn metadata_document(url: &str) -> Self {
-        Self {
-            client_id: url.to_owned(),
-            client_secret: None,
-            client_secret_expires_at: None,
-            token_endpoint_auth_method: "none".to_owned(),
-            redirect_uri: None,
-            kind: RegistrationKind::MetadataDocument,
-        }
-    }
-
-    /// A dynamic registration whose secret has expired is useless.
-    pub(crate) fn is_expired(&self, now: u64) -> bool {
-        matches!(self.client_secret_expires_at, Some(at) if at != 0 && at <= now)
-    }
-
-    /// Whether a dynamic registration was made for this redirect URI.
-    pub(crate) fn fits_redirect(&self, redirect_uri: &Url) -> bool {
-        match (self.kind, &self.redirect_uri) {
-            (RegistrationKind::Dynamic, Some(registered)) => registered == redirect_uri.as_str(),
-            (RegistrationKind::Dynamic, None) => false,
-            _ => true,
-        }
-    }
-}
 
 /// What dynamic registration asks for.
 #[derive(Debug)]
@@ -259,14 +148,6 @@ pub(crate) fn registration_body(request: &RegistrationRequest<'_>) -> Value {
 mod tests {
     use super::*;
 
-    fn metadata(methods: Option<&[&str]>) -> AuthServerMetadata {
-        serde_json::from_value(json!({
-            "issuer": "https://as.example",
-            "token_endpoint_auth_methods_supported": methods,
-        }))
-        .unwrap()
-    }
-
     #[test]
     fn registers_as_a_native_public_client_with_exact_redirect() {
         let redirect = Url::parse("http://127.0.0.1:4567/callback").unwrap();
@@ -289,47 +170,5 @@ mod tests {
         );
         assert_eq!(body["scope"], "read write");
         assert_eq!(body["logo_uri"], "https://x/logo.png");
-    }
-
-    #[test]
-    fn static_client_method_follows_secret_and_server() {
-        let secret = || Some(SecretString::from("s".to_owned()));
-        assert_eq!(
-            Registration::fixed("id", None, &metadata(None)).token_endpoint_auth_method,
-            "none"
-        );
-        assert_eq!(
-            Registration::fixed("id", secret(), &metadata(None)).token_endpoint_auth_method,
-            "client_secret_basic"
-        );
-        assert_eq!(
-            Registration::fixed("id", secret(), &metadata(Some(&["client_secret_post"])))
-                .token_endpoint_auth_method,
-            "client_secret_post"
-        );
-    }
-
-    #[test]
-    fn secret_is_never_in_debug() {
-        let registration = Registration::fixed(
-            "id",
-            Some(SecretString::from("hunter2".to_owned())),
-            &metadata(None),
-        );
-        assert!(!format!("{registration:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn expiry_and_redirect_fit() {
-        let mut registration = Registration::metadata_document("https://x/client.json");
-        assert!(!registration.is_expired(100));
-        registration.client_secret_expires_at = Some(50);
-        assert!(registration.is_expired(100));
-        registration.client_secret_expires_at = Some(0);
-        assert!(!registration.is_expired(100));
-        registration.kind = RegistrationKind::Dynamic;
-        registration.redirect_uri = Some("http://127.0.0.1:1/callback".into());
-        assert!(registration.fits_redirect(&Url::parse("http://127.0.0.1:1/callback").unwrap()));
-        assert!(!registration.fits_redirect(&Url::parse("http://127.0.0.1:2/callback").unwrap()));
     }
 }

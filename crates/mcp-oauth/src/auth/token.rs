@@ -4,7 +4,7 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -12,68 +12,11 @@ use super::{
     fetch::{BasicAuth, Fetched, OAuthHttp},
     registration::Registration,
 };
+pub(crate) use crate::store::Tokens;
 use crate::{Error, Result, error::one_line, net::require_secure, secret};
 
 /// The `grant_type` of RFC 8628's device access token request.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// Tokens as stored: the expiry is absolute, so it survives a restart.
-#[derive(Clone, Serialize, Deserialize)]
-pub(crate) struct Tokens {
-    #[serde(with = "secret")]
-    pub(crate) access_token: SecretString,
-    pub(crate) token_type: String,
-    #[serde(
-        default,
-        with = "secret::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub(crate) refresh_token: Option<SecretString>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) scope: Option<String>,
-    /// Unix seconds; `None` when the server gave no lifetime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) expires_at: Option<u64>,
-    pub(crate) received_at: u64,
-}
-
-impl fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tokens")
-            .field("access_token", &"[redacted]")
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field("scope", &self.scope)
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
-}
-
-impl Tokens {
-    /// Whether the access token is still good, with the refresh margin to
-    /// spare, at `now`.
-    pub(crate) fn is_fresh(&self, now: u64) -> bool {
-        now < self.fresh_until()
-    }
-
-    /// The first moment (Unix seconds) at which the token is due for a
-    /// refresh: its expiry less the refresh margin.
-    pub(crate) fn fresh_until(&self) -> u64 {
-        match self.expires_at {
-            None => u64::MAX,
-            Some(expires_at) => expires_at
-                .saturating_sub(refresh_margin(expires_at.saturating_sub(self.received_at))),
-        }
-    }
-}
-
-/// 60 s before expiry for long-lived tokens, a tenth of the lifetime for
-/// short ones, so a 5-second token is not refreshed on every request.
-pub(crate) fn refresh_margin(lifetime: u64) -> u64 {
-    (lifetime / 10).min(60)
-}
 
 /// What is being exchanged for tokens.
 pub(crate) enum Grant<'a> {
@@ -365,22 +308,5 @@ mod tests {
             assert_eq!(tokens.expires_at, Some(u64::MAX));
             assert!(tokens.is_fresh(tokens.received_at));
         }
-    }
-
-    #[test]
-    fn refresh_margin_scales_with_lifetime() {
-        assert_eq!(refresh_margin(3600), 60);
-        assert_eq!(refresh_margin(5), 0);
-        assert_eq!(refresh_margin(100), 10);
-        let tokens = Tokens {
-            access_token: SecretString::from("a".to_owned()),
-            token_type: "Bearer".into(),
-            refresh_token: None,
-            scope: None,
-            expires_at: Some(1000 + 3600),
-            received_at: 1000,
-        };
-        assert!(tokens.is_fresh(1000 + 3500));
-        assert!(!tokens.is_fresh(1000 + 3545));
     }
 }

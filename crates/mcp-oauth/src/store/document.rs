@@ -1,0 +1,95 @@
+//! The stored document: everything remembered about one MCP server, and
+//! the version of its schema.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{AuthServerMetadata, Registration, Tokens};
+
+/// The version of the credentials document this build writes and reads.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+/// Everything remembered about one MCP server: the authorization server it
+/// uses (so a refresh after a restart needs no discovery), the client
+/// registration (with its secret) and the tokens (with an absolute expiry).
+///
+/// It serializes to JSON for storage; its `Debug` output hides every secret.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredCredentials {
+    pub(crate) version: u32,
+    pub(crate) server_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) authorization_server: Option<AuthServerMetadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) registration: Option<Registration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tokens: Option<Tokens>,
+    pub(crate) updated_at: u64,
+}
+
+impl StoredCredentials {
+    pub(crate) fn new(server_url: &str) -> Self {
+        Self {
+            version: SCHEMA_VERSION,
+            server_url: server_url.to_owned(),
+            issuer: None,
+            resource: None,
+            authorization_server: None,
+            registration: None,
+            tokens: None,
+            updated_at: crate::secret::now(),
+        }
+    }
+
+    /// The MCP server these credentials are for.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// The authorization server that issued them.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The client id at that authorization server.
+    pub fn client_id(&self) -> Option<&str> {
+        self.registration
+            .as_ref()
+            .map(|registration| registration.client_id.as_str())
+    }
+
+    /// The scopes granted.
+    pub fn scope(&self) -> Option<&str> {
+        self.tokens
+            .as_ref()
+            .and_then(|tokens| tokens.scope.as_deref())
+    }
+
+    /// When the access token expires (Unix seconds), if known.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.tokens.as_ref().and_then(|tokens| tokens.expires_at)
+    }
+
+    /// Whether a refresh token is stored.
+    pub fn can_refresh(&self) -> bool {
+        self.tokens
+            .as_ref()
+            .is_some_and(|tokens| tokens.refresh_token.is_some())
+    }
+}
+
+impl fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredCredentials")
+            .field("server_url", &self.server_url)
+            .field("issuer", &self.issuer)
+            .field("registration", &self.registration)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}

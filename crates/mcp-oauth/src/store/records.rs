@@ -1,0 +1,309 @@
+//! The records the stored document is made of: the tokens, the client
+//! registration and the authorization server's metadata, each as it is kept
+//! between runs (expiries absolute, secrets in `secrecy` types that only
+//! serialization exposes).
+
+use std::fmt;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::secret;
+
+/// Tokens as stored: the expiry is absolute, so it survives a restart.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Tokens {
+    #[serde(with = "secret")]
+    pub(crate) access_token: SecretString,
+    pub(crate) token_type: String,
+    #[serde(
+        default,
+        with = "secret::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) refresh_token: Option<SecretString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<String>,
+    /// Unix seconds; `None` when the server gave no lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at: Option<u64>,
+    pub(crate) received_at: u64,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl Tokens {
+    /// Whether the access token is still good, with the refresh margin to
+    /// spare, at `now`.
+    pub(crate) fn is_fresh(&self, now: u64) -> bool {
+        now < self.fresh_until()
+    }
+
+    /// The first moment (Unix seconds) at which the token is due for a
+    /// refresh: its expiry less the refresh margin.
+    pub(crate) fn fresh_until(&self) -> u64 {
+        match self.expires_at {
+            None => u64::MAX,
+            Some(expires_at) => expires_at
+                .saturating_sub(refresh_margin(expires_at.saturating_sub(self.received_at))),
+        }
+    }
+}
+
+/// 60 s before expiry for long-lived tokens, a tenth of the lifetime for
+/// short ones, so a 5-second token is not refreshed on every request.
+pub(crate) fn refresh_margin(lifetime: u64) -> u64 {
+    (lifetime / 10).min(60)
+}
+
+/// How the client identity was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RegistrationKind {
+    /// Given by the user; never dropped automatically.
+    Static,
+    /// A Client ID Metadata Document URL used as the client id.
+    MetadataDocument,
+    /// Obtained by dynamic registration; dropped and renewed when rejected.
+    Dynamic,
+}
+
+/// The client identity at one authorization server.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Registration {
+    pub(crate) client_id: String,
+    #[serde(
+        default,
+        with = "secret::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) client_secret: Option<SecretString>,
+    /// 0 or absent: the secret does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_secret_expires_at: Option<u64>,
+    pub(crate) token_endpoint_auth_method: String,
+    /// The redirect URI registered (dynamic registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) kind: RegistrationKind,
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("redirect_uri", &self.redirect_uri)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Registration {
+    /// Static credentials; the authentication method follows the secret and
+    /// what the server supports (`client_secret_basic` is RFC 8414's default).
+    pub(crate) fn fixed(
+        client_id: &str,
+        client_secret: Option<SecretString>,
+        metadata: &AuthServerMetadata,
+    ) -> Self {
+        let method = match &client_secret {
+            None => "none",
+            Some(_) => {
+                let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
+                match methods {
+                    Some(list)
+                        if !list.iter().any(|m| m == "client_secret_basic")
+                            && list.iter().any(|m| m == "client_secret_post") =>
+                    {
+                        "client_secret_post"
+                    }
+                    _ => "client_secret_basic",
+                }
+            }
+        };
+        Self {
+            client_id: client_id.to_owned(),
+            client_secret,
+            client_secret_expires_at: None,
+            token_endpoint_auth_method: method.to_owned(),
+            redirect_uri: None,
+            kind: RegistrationKind::Static,
+        }
+    }
+
+    /// A Client ID Metadata Document: the URL is the client id; public client.
+    pub(crate) fn metadata_document(url: &str) -> Self {
+        Self {
+            client_id: url.to_owned(),
+            client_secret: None,
+            client_secret_expires_at: None,
+            token_endpoint_auth_method: "none".to_owned(),
+            redirect_uri: None,
+            kind: RegistrationKind::MetadataDocument,
+        }
+    }
+
+    /// A dynamic registration whose secret has expired is useless.
+    pub(crate) fn is_expired(&self, now: u64) -> bool {
+        matches!(self.client_secret_expires_at, Some(at) if at != 0 && at <= now)
+    }
+
+    /// Whether a dynamic registration was made for this redirect URI.
+    pub(crate) fn fits_redirect(&self, redirect_uri: &Url) -> bool {
+        match (self.kind, &self.redirect_uri) {
+            (RegistrationKind::Dynamic, Some(registered)) => registered == redirect_uri.as_str(),
+            (RegistrationKind::Dynamic, None) => false,
+            _ => true,
+        }
+    }
+}
+
+/// RFC 8414 authorization server metadata, the fields we use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AuthServerMetadata {
+    pub(crate) issuer: String,
+    #[serde(default)]
+    pub(crate) authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) token_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) registration_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) device_authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) scopes_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) response_types_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) grant_types_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) client_id_metadata_document_supported: bool,
+    #[serde(default)]
+    pub(crate) authorization_response_iss_parameter_supported: bool,
+}
+
+impl AuthServerMetadata {
+    /// The 2025-03-26 defaults for a server that publishes no metadata:
+    /// `/authorize`, `/token` and `/register` at the server's origin.
+    pub(crate) fn legacy_defaults(origin: &Url) -> Self {
+        let at = |path: &str| origin.join(path).map(|url| url.to_string()).ok();
+        Self {
+            issuer: origin.origin().ascii_serialization(),
+            authorization_endpoint: at("/authorize"),
+            token_endpoint: at("/token"),
+            registration_endpoint: at("/register"),
+            device_authorization_endpoint: None,
+            scopes_supported: None,
+            response_types_supported: None,
+            grant_types_supported: None,
+            code_challenge_methods_supported: None,
+            token_endpoint_auth_methods_supported: None,
+            client_id_metadata_document_supported: false,
+            authorization_response_iss_parameter_supported: false,
+        }
+    }
+
+    pub(crate) fn supports_scope(&self, scope: &str) -> bool {
+        self.scopes_supported
+            .as_ref()
+            .is_some_and(|scopes| scopes.iter().any(|s| s == scope))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn metadata(methods: Option<&[&str]>) -> AuthServerMetadata {
+        serde_json::from_value(json!({
+            "issuer": "https://as.example",
+            "token_endpoint_auth_methods_supported": methods,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn refresh_margin_scales_with_lifetime() {
+        assert_eq!(refresh_margin(3600), 60);
+        assert_eq!(refresh_margin(5), 0);
+        assert_eq!(refresh_margin(100), 10);
+        let tokens = Tokens {
+            access_token: SecretString::from("a".to_owned()),
+            token_type: "Bearer".into(),
+            refresh_token: None,
+            scope: None,
+            expires_at: Some(1000 + 3600),
+            received_at: 1000,
+        };
+        assert!(tokens.is_fresh(1000 + 3500));
+        assert!(!tokens.is_fresh(1000 + 3545));
+    }
+    #[test]
+    fn static_client_method_follows_secret_and_server() {
+        let secret = || Some(SecretString::from("s".to_owned()));
+        assert_eq!(
+            Registration::fixed("id", None, &metadata(None)).token_endpoint_auth_method,
+            "none"
+        );
+        assert_eq!(
+            Registration::fixed("id", secret(), &metadata(None)).token_endpoint_auth_method,
+            "client_secret_basic"
+        );
+        assert_eq!(
+            Registration::fixed("id", secret(), &metadata(Some(&["client_secret_post"])))
+                .token_endpoint_auth_method,
+            "client_secret_post"
+        );
+    }
+
+    #[test]
+    fn secret_is_never_in_debug() {
+        let registration = Registration::fixed(
+            "id",
+            Some(SecretString::from("hunter2".to_owned())),
+            &metadata(None),
+        );
+        assert!(!format!("{registration:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn expiry_and_redirect_fit() {
+        let mut registration = Registration::metadata_document("https://x/client.json");
+        assert!(!registration.is_expired(100));
+        registration.client_secret_expires_at = Some(50);
+        assert!(registration.is_expired(100));
+        registration.client_secret_expires_at = Some(0);
+        assert!(!registration.is_expired(100));
+        registration.kind = RegistrationKind::Dynamic;
+        registration.redirect_uri = Some("http://127.0.0.1:1/callback".into());
+        assert!(registration.fits_redirect(&Url::parse("http://127.0.0.1:1/callback").unwrap()));
+        assert!(!registration.fits_redirect(&Url::parse("http://127.0.0.1:2/callback").unwrap()));
+    }
+}
