@@ -130,7 +130,7 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "choose another port with --callback-port, or free this one".to_owned(),
             ),
-            Error::CallbackTimeout { .. } => (
+            Error::SignInTimeout { .. } => (
                 Exit::Timeout,
                 "finish the sign-in in the browser (raise --login-timeout), or use --no-browser \
                  and paste the URL the browser was redirected to"

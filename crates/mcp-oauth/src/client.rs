@@ -4,7 +4,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use crate::{
     Auth, Error, OAuth, Result, ServerUrl,
-    auth::Authorizer,
+    auth::{Authorizer, Rejection, wants_authorization},
     model::{
         CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool,
     },
@@ -282,12 +282,9 @@ impl ClientBuilder {
     }
 }
 
-/// At most this many authorizations for one request: one for a 401, and
-/// step-ups for 403 `insufficient_scope` up to this bound.
-const MAX_AUTHORIZATIONS: usize = 3;
-
-/// Runs `attempt`; when it is refused for lack of authorization and OAuth is
-/// configured, authorizes and runs it again.
+/// Runs `attempt`; when it is refused and the one rule of
+/// [`wants_authorization`] calls for an authorization, runs the OAuth flow
+/// (outside any timeout: a person is at work) and tries again.
 async fn authorized<T, F>(oauth: Option<&OAuth>, attempt: impl Fn() -> F) -> Result<T>
 where
     F: Future<Output = Result<T>>,
@@ -299,24 +296,24 @@ where
         let (
             Some(oauth),
             Err(Error::Unauthorized {
+                url,
                 status,
                 www_authenticate,
-                ..
             }),
         ) = (oauth, &result)
         else {
             return result;
         };
-        let challenge = www_authenticate.as_deref();
-        let first_refusal = *status == 401 && authorizations == 0;
-        let step_up = *status == 403 && crate::auth::asks_for_more_scope(challenge);
-        if !(first_refusal || step_up) || authorizations >= MAX_AUTHORIZATIONS {
+        let refusal = Rejection::new(url.as_str(), *status, www_authenticate.clone());
+        if !wants_authorization(refusal.status, refusal.challenge.as_ref(), authorizations) {
             return result;
         }
         authorizations += 1;
         // A caller refused at the same time may have authorized since: then
         // its tokens serve this request too, and no second flow runs.
-        oauth.authorize(challenge, generation).await?;
+        oauth
+            .authorize(refusal.challenge.as_ref(), generation)
+            .await?;
     }
 }
 

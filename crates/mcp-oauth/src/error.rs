@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::OAuthErrorCode;
+
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -172,7 +174,7 @@ pub enum Error {
     #[error("authorization refused: {error}{}", description_suffix(description))]
     AuthorizationDenied {
         /// The OAuth `error` code, e.g. `access_denied`.
-        error: String,
+        error: OAuthErrorCode,
         /// The server's `error_description`, if any.
         description: Option<String>,
     },
@@ -188,7 +190,7 @@ pub enum Error {
         /// HTTP status of the answer.
         status: u16,
         /// The OAuth `error` code, e.g. `invalid_grant`.
-        error: String,
+        error: OAuthErrorCode,
         /// The server's `error_description`, if any.
         description: Option<String>,
     },
@@ -204,9 +206,10 @@ pub enum Error {
         reason: String,
     },
 
-    /// No valid callback arrived in time (the browser step was not finished).
+    /// The sign-in was not finished in time: no valid callback arrived (the
+    /// browser step), or the device code was not approved.
     #[error("no authorization arrived within {}", format_duration(*after))]
-    CallbackTimeout {
+    SignInTimeout {
         /// How long we waited.
         after: Duration,
     },
@@ -247,6 +250,17 @@ fn description_suffix(description: &Option<String>) -> String {
 }
 
 impl Error {
+    /// The OAuth `error` code an authorization or token endpoint answered
+    /// with, if this is such a refusal.
+    pub fn oauth_error_code(&self) -> Option<&OAuthErrorCode> {
+        match self {
+            Self::TokenEndpoint { error, .. } | Self::AuthorizationDenied { error, .. } => {
+                Some(error)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the server asked for credentials (HTTP 401 or 403).
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Self::Unauthorized { .. })

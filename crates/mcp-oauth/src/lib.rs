@@ -108,6 +108,7 @@
 
 mod auth;
 mod client;
+mod clock;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -121,7 +122,8 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm, UserAgent,
+    Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
+    SigningAlgorithm, UserAgent,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, Result};

@@ -39,14 +39,6 @@ pub(crate) mod option {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
-}
-
 /// 32 random bytes, base64url without padding (43 characters).
 pub(crate) fn random_token() -> crate::Result<SecretString> {
     use base64::Engine;

@@ -1,12 +1,9 @@
 //! [`OAuthMiddleware`]: the same OAuth for any `reqwest-middleware` client.
 
-use http::{
-    Extensions, StatusCode,
-    header::{AUTHORIZATION, WWW_AUTHENTICATE},
-};
+use http::{Extensions, StatusCode, header::AUTHORIZATION};
 use reqwest_middleware::{Middleware, Next, Result as MiddlewareResult};
 
-use super::{AfterRejection, Authorizer, OAuth, Rejection};
+use super::{Authorizer, OAuth, Rejection};
 use crate::{Auth, Error};
 
 /// Middleware for [`reqwest_middleware`] clients: requests to the OAuth
@@ -52,7 +49,7 @@ impl Middleware for OAuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> MiddlewareResult<reqwest::Response> {
-        if !self.authorizer.allows_str(request.url().as_str()) {
+        if !self.authorizer.may_send_to(request.url().as_str()) {
             return next.run(request, extensions).await;
         }
         // A streamed body cannot be sent twice; such a request is not retried.
@@ -70,20 +67,12 @@ impl Middleware for OAuthMiddleware {
         let Some(mut retry) = spare else {
             return Ok(response);
         };
-        let rejection = Rejection {
-            url,
-            status: status.as_u16(),
-            www_authenticate: response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        };
-        if self
+        let rejection = Rejection::from_headers(url, status.as_u16(), response.headers());
+        if !self
             .authorizer
-            .on_rejection(&rejection, sent.as_ref())
+            .settle(&rejection, sent.as_ref())
             .await
             .map_err(wrap)?
-            != AfterRejection::Retry
         {
             return Ok(response);
         }

@@ -42,7 +42,7 @@ impl StoredCredentials {
             authorization_server: None,
             registration: None,
             tokens: None,
-            updated_at: crate::secret::now(),
+            updated_at: crate::clock::now(),
         }
     }
 

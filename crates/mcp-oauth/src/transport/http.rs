@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::header::AUTHORIZATION;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
 use crate::{
     Error, Result,
-    auth::{AfterRejection, Authorizer, Rejection},
+    auth::{Authorizer, Rejection},
     net::{self, preview, root_cause, size, timed_out},
 };
 
@@ -84,7 +84,7 @@ impl HttpCore {
         loop {
             let mut request = build(&self.http);
             // Credentials go only to the origin they belong to.
-            let allowed = self.authorizer.allows_str(url);
+            let allowed = self.authorizer.may_send_to(url);
             let sent = if allowed {
                 self.authorizer.header().await?
             } else {
@@ -101,21 +101,8 @@ impl HttpCore {
             if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
                 return Ok(response);
             }
-            let rejection = Rejection {
-                url: url.to_owned(),
-                status: status.as_u16(),
-                www_authenticate: response
-                    .headers()
-                    .get(WWW_AUTHENTICATE)
-                    .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-            };
-            if !retried
-                && self
-                    .authorizer
-                    .on_rejection(&rejection, sent.as_ref())
-                    .await?
-                    == AfterRejection::Retry
-            {
+            let rejection = Rejection::from_headers(url, status.as_u16(), response.headers());
+            if !retried && self.authorizer.settle(&rejection, sent.as_ref()).await? {
                 retried = true;
                 continue;
             }

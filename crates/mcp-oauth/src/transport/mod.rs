@@ -3,8 +3,6 @@
 
 mod bridge;
 mod errors;
-#[cfg(feature = "fuzzing")]
-pub(crate) mod fuzzing;
 mod handler;
 mod http;
 mod sse;
@@ -37,6 +35,12 @@ pub use self::{
     streamable::AuthorizedHttpClient,
 };
 use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
+#[cfg(feature = "fuzzing")]
+pub(crate) use self::{
+    http::{BodyError, cap_sse_events},
+    sse::resolve_endpoint,
+    streamable::{legacy_discover_event, legacy_discover_reply},
+};
 use crate::{Error, Result};
 
 /// Which transport to use for an `http(s)` server.

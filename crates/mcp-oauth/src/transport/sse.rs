@@ -151,7 +151,7 @@ impl LegacySseTransport {
 
 /// The endpoint is relative to the stream URL and must stay on its origin:
 /// credentials go only to the server they were given for.
-pub(super) fn resolve_endpoint(stream_url: &Url, data: &str) -> Result<Url> {
+pub(crate) fn resolve_endpoint(stream_url: &Url, data: &str) -> Result<Url> {
     let endpoint = stream_url
         .join(data.trim())
         .map_err(|error| Error::Protocol {

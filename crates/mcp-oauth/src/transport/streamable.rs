@@ -311,7 +311,7 @@ fn discover_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
 /// included, with an empty result. That is no discovery: turn it into the
 /// "method not found" an older server should send, so the handshake falls
 /// back to `initialize`.
-pub(super) fn legacy_discover_reply(
+pub(crate) fn legacy_discover_reply(
     reply: ServerJsonRpcMessage,
     id: &RequestId,
 ) -> ServerJsonRpcMessage {
@@ -336,7 +336,7 @@ pub(super) fn legacy_discover_reply(
     }
 }
 
-pub(super) fn legacy_discover_event(mut event: Sse, id: &RequestId) -> Sse {
+pub(crate) fn legacy_discover_event(mut event: Sse, id: &RequestId) -> Sse {
     let Some(data) = event.data.as_deref() else {
         return event;
     };

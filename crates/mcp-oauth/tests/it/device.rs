@@ -217,7 +217,7 @@ async fn an_expired_device_code_ends_the_wait() {
         .unwrap();
     let started = Instant::now();
     let error = connect(&server, oauth).await.unwrap_err();
-    assert!(matches!(error, Error::CallbackTimeout { .. }), "{error:?}");
+    assert!(matches!(error, Error::SignInTimeout { .. }), "{error:?}");
     assert!(started.elapsed() < TIMEOUT);
     assert_eq!(
         *seen.states.lock().unwrap(),

@@ -1,123 +1,16 @@
-//! The token endpoint: code exchange, refresh and client credentials, with
-//! the client authentication the registration calls for.
+//! Token answers on the wire: what the token endpoint sends back, read into
+//! [`Tokens`] with an absolute expiry.
 
-use std::fmt;
-
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::{
-    fetch::{BasicAuth, Fetched, OAuthHttp},
-    registration::Registration,
-};
-pub(crate) use crate::store::Tokens;
-use crate::{Error, Result, error::one_line, net::require_secure, secret};
+use super::{Fetched, OAuthErrorCode};
+use crate::{Error, Result, clock, error::one_line, store::Tokens};
 
 /// The `grant_type` of RFC 8628's device access token request.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// What is being exchanged for tokens.
-pub(crate) enum Grant<'a> {
-    AuthorizationCode {
-        code: &'a SecretString,
-        verifier: &'a SecretString,
-        redirect_uri: &'a Url,
-    },
-    Refresh {
-        refresh_token: &'a SecretString,
-        scope: Option<&'a str>,
-    },
-    DeviceCode {
-        device_code: &'a SecretString,
-    },
-}
-
-impl fmt::Debug for Grant<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::AuthorizationCode { .. } => "Grant::AuthorizationCode",
-            Self::Refresh { .. } => "Grant::Refresh",
-            Self::DeviceCode { .. } => "Grant::DeviceCode",
-        })
-    }
-}
-
-/// Asks the token endpoint for tokens. `previous` supplies what a refresh
-/// answer may omit (the refresh token, the scope).
-pub(crate) async fn request_tokens(
-    http: &OAuthHttp,
-    token_endpoint: &str,
-    client: &Registration,
-    grant: &Grant<'_>,
-    resource: Option<&str>,
-    previous: Option<&Tokens>,
-) -> Result<Tokens> {
-    let endpoint = Url::parse(token_endpoint).map_err(|error| Error::Discovery {
-        url: token_endpoint.to_owned(),
-        reason: format!("the token endpoint is not a URL: {error}"),
-    })?;
-    require_secure(&endpoint, "the token endpoint")?;
-    let mut form: Vec<(&str, &str)> = Vec::new();
-    match grant {
-        Grant::AuthorizationCode {
-            code,
-            verifier,
-            redirect_uri,
-        } => {
-            form.push(("grant_type", "authorization_code"));
-            form.push(("code", code.expose_secret()));
-            form.push(("code_verifier", verifier.expose_secret()));
-            form.push(("redirect_uri", redirect_uri.as_str()));
-        }
-        Grant::Refresh {
-            refresh_token,
-            scope,
-        } => {
-            form.push(("grant_type", "refresh_token"));
-            form.push(("refresh_token", refresh_token.expose_secret()));
-            if let Some(scope) = scope {
-                form.push(("scope", scope));
-            }
-        }
-        Grant::DeviceCode { device_code } => {
-            form.push(("grant_type", DEVICE_CODE_GRANT));
-            form.push(("device_code", device_code.expose_secret()));
-        }
-    }
-    if let Some(resource) = resource {
-        form.push(("resource", resource));
-    }
-    let fetched = post_with_client_auth(http, &endpoint, client, form).await?;
-    parse_token_response(&endpoint, &fetched, previous)
-}
-
-/// Adds the client's authentication to a token request and sends it.
-pub(crate) async fn post_with_client_auth(
-    http: &OAuthHttp,
-    endpoint: &Url,
-    client: &Registration,
-    mut form: Vec<(&str, &str)>,
-) -> Result<Fetched> {
-    let secret = client.client_secret.as_ref();
-    let auth = match (client.token_endpoint_auth_method.as_str(), secret) {
-        ("client_secret_basic", Some(secret)) => BasicAuth::Credentials {
-            client_id: &client.client_id,
-            secret,
-        },
-        ("client_secret_post", Some(secret)) => {
-            form.push(("client_id", &client.client_id));
-            form.push(("client_secret", secret.expose_secret()));
-            BasicAuth::None
-        }
-        _ => {
-            form.push(("client_id", &client.client_id));
-            BasicAuth::None
-        }
-    };
-    http.post_form(endpoint, &form, auth).await
-}
 
 #[derive(Deserialize)]
 struct RawTokens {
@@ -151,7 +44,7 @@ pub(crate) fn parse_token_response(
     let refused = |error: String, description: Option<String>| Error::TokenEndpoint {
         url: endpoint.to_string(),
         status: fetched.status,
-        error: one_line(&error, 200),
+        error: OAuthErrorCode::from(one_line(&error, 200)),
         description: description.map(|text| one_line(&text, 1000)),
     };
     let raw = match raw {
@@ -191,7 +84,7 @@ pub(crate) fn parse_token_response(
             detail: format!("the token type is {token_type:?}; only Bearer tokens are supported"),
         });
     }
-    let received_at = secret::now();
+    let received_at = clock::now();
     let lifetime = seconds(raw.expires_in.as_ref());
     Ok(Tokens {
         access_token: SecretString::from(access_token),
@@ -210,6 +103,8 @@ pub(crate) fn parse_token_response(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     fn fetched(status: u16, body: &str) -> Fetched {

@@ -307,7 +307,7 @@ async fn timeout_ends_the_wait() {
     let after = Duration::from_millis(200);
     let started = std::time::Instant::now();
     match server.wait(&state(), after, None).await.unwrap_err() {
-        Error::CallbackTimeout { after: waited } => assert_eq!(waited, after),
+        Error::SignInTimeout { after: waited } => assert_eq!(waited, after),
         other => panic!("{other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(3));

@@ -8,21 +8,20 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use url::Url;
 
-use super::{
-    asks_for_more_scope,
-    authorize::{AuthorizationRequest, authorization_url, check_issuer, choose_scope, union_scope},
-    challenge::BearerChallenge,
-    discovery::{
-        AuthServerMetadata, MetadataSource, ResourceMetadata, auth_server_metadata_urls,
-        check_resource, resource_metadata_urls, validate,
-    },
-    fetch::Fetched,
-    registration::{Registration, RegistrationKind, read_registration},
-    token::{Tokens, parse_token_response},
-};
 use crate::{
     Error, ServerUrl,
+    auth::oauth::{
+        discovery::{
+            MetadataSource, ResourceMetadata, auth_server_metadata_urls, check_resource,
+            resource_metadata_urls, validate,
+        },
+        wire::{
+            AuthorizationRequest, BearerChallenge, Fetched, authorization_url, check_issuer,
+            choose_scope, parse_token_response, read_registration, union_scope,
+        },
+    },
     net::{is_loopback, require_secure},
+    store::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
 };
 
 /// The MCP servers answers are checked against: with a path, a bare origin,
@@ -125,7 +124,7 @@ pub fn challenge(data: &[u8]) {
     };
     let parsed = BearerChallenge::parse(header);
     assert_eq!(
-        asks_for_more_scope(Some(header)),
+        BearerChallenge::parse(header).is_some_and(|c| c.is_insufficient_scope()),
         parsed
             .as_ref()
             .is_some_and(BearerChallenge::is_insufficient_scope)
@@ -495,5 +494,5 @@ pub fn token_response(data: &[u8]) {
 /// A request on the loopback callback server (`GET /callback?...`, as in
 /// a request line, or just the target), and the same text pasted.
 pub fn callback_request(data: &[u8]) {
-    super::callback::fuzz::request(data);
+    crate::auth::oauth::callback::fuzz::request(data);
 }

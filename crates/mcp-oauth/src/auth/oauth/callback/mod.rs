@@ -7,11 +7,8 @@
 //! stale or forged link) gets an explanation page and the wait goes on.
 
 #[cfg(feature = "fuzzing")]
-#[path = "callback_fuzz.rs"]
-pub(super) mod fuzz;
-#[path = "callback_page.rs"]
+pub(crate) mod fuzz;
 mod page;
-#[path = "callback_serve.rs"]
 mod serve;
 
 use std::{
@@ -33,6 +30,7 @@ use tokio::{
 use url::Url;
 
 use self::{page::Over, serve::Running};
+use super::wire::OAuthErrorCode;
 use crate::{Error, Result, error::one_line};
 
 /// The path of the redirect URI.
@@ -182,7 +180,7 @@ impl CallbackServer {
                 biased;
                 outcome = &mut outcome_rx => {
                     // The sender only goes away unused at the deadline.
-                    break outcome.unwrap_or(Err(Error::CallbackTimeout { after: timeout }));
+                    break outcome.unwrap_or(Err(Error::SignInTimeout { after: timeout }));
                 }
                 line = next_line(&mut pasted) => match line {
                     Some(line) => shared.accept_pasted(&line),
@@ -190,7 +188,7 @@ impl CallbackServer {
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     if shared.finish(Over::TimedOut) {
-                        break Err(Error::CallbackTimeout { after: timeout });
+                        break Err(Error::SignInTimeout { after: timeout });
                     }
                     // Otherwise an outcome is waiting in the channel.
                 }
@@ -347,7 +345,7 @@ impl Shared {
             ),
             ParsedCallback::Denied { error, description } => (
                 Err(Error::AuthorizationDenied {
-                    error: error.clone(),
+                    error: OAuthErrorCode::from(error.as_str()),
                     description: description.clone(),
                 }),
                 Over::Denied,
@@ -485,5 +483,4 @@ fn bind_error(host: CallbackHost, port: u16, error: &io::Error) -> Error {
 }
 
 #[cfg(test)]
-#[path = "callback_tests.rs"]
 mod tests;

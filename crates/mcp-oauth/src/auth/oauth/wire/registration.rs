@@ -1,19 +1,18 @@
-//! Who the client is to the authorization server: static credentials, a
-//! Client ID Metadata Document, or dynamic registration (RFC 7591), in
-//! that order of preference.
+//! Dynamic client registration (RFC 7591) on the wire: the document we
+//! send, and the answer read into a [`Registration`].
 
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{
-    discovery::AuthServerMetadata,
-    fetch::{Fetched, OAuthHttp},
-    token::DEVICE_CODE_GRANT,
+use super::{Fetched, token::DEVICE_CODE_GRANT};
+use crate::{
+    Error, Result,
+    net::preview,
+    secret,
+    store::{Registration, RegistrationKind},
 };
-pub(crate) use crate::store::{Registration, RegistrationKind};
-use crate::{Error, Result, net::preview, secret};
 
 /// What dynamic registration asks for.
 #[derive(Debug)]
@@ -23,29 +22,6 @@ pub(crate) struct RegistrationRequest<'a> {
     pub(crate) redirect_uri: Option<&'a Url>,
     pub(crate) scope: Option<&'a str>,
     pub(crate) additional: Option<&'a Map<String, Value>>,
-}
-
-/// RFC 7591 registration as a native public client.
-pub(crate) async fn register(
-    http: &OAuthHttp,
-    metadata: &AuthServerMetadata,
-    request: &RegistrationRequest<'_>,
-) -> Result<Registration> {
-    let Some(endpoint) = &metadata.registration_endpoint else {
-        return Err(Error::Registration {
-            url: metadata.issuer.clone(),
-            reason: "the authorization server offers no dynamic registration; pass a client id \
-                     (--client-id) registered there"
-                .into(),
-        });
-    };
-    let endpoint = Url::parse(endpoint).map_err(|error| Error::Registration {
-        url: endpoint.clone(),
-        reason: format!("not a URL: {error}"),
-    })?;
-    let body = registration_body(request);
-    let fetched = http.post_json(&endpoint, &body).await?;
-    read_registration(&endpoint, &fetched, request.redirect_uri)
 }
 
 /// Reads the answer to a registration request made for `redirect_uri`.

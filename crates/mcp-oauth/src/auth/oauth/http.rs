@@ -7,11 +7,11 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::wire::Fetched;
 use crate::{
     Error, Result,
     net::{self, same_origin_redirects, timed_out},
@@ -41,23 +41,6 @@ impl Default for HttpOptions {
     }
 }
 
-/// An answer, read whole (up to [`MAX_BODY`]).
-#[derive(Debug)]
-pub(crate) struct Fetched {
-    pub(crate) status: u16,
-    pub(crate) body: Bytes,
-}
-
-impl Fetched {
-    pub(crate) fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> std::result::Result<T, String> {
-        serde_json::from_slice(&self.body).map_err(|error| error.to_string())
-    }
-}
-
 /// How a POST proves who the client is.
 #[derive(Debug)]
 pub(crate) enum BasicAuth<'a> {
@@ -83,11 +66,11 @@ pub(crate) struct OAuthHttp {
 const PROTOCOL_VERSION: &str = "2025-11-25";
 
 impl OAuthHttp {
-    pub(crate) fn new(options: HttpOptions) -> Result<Self> {
-        Ok(Self {
+    pub(crate) fn new(options: HttpOptions) -> Self {
+        Self {
             options,
             ..Self::default()
-        })
+        }
     }
 
     fn client(&self) -> Result<&reqwest::Client> {

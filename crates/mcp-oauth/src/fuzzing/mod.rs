@@ -7,8 +7,13 @@
 //! back the same, secrets that never reach a message, pages that escape what
 //! they show.
 
-pub use crate::auth::fuzzing::{
-    auth_server_metadata, callback_request, challenge, registration_response, resource_metadata,
-    token_response,
+mod auth;
+mod transport;
+
+pub use self::{
+    auth::{
+        auth_server_metadata, callback_request, challenge, registration_response,
+        resource_metadata, token_response,
+    },
+    transport::sse_stream,
 };
-pub use crate::transport::fuzzing::sse_stream;

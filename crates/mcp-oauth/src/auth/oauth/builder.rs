@@ -1,28 +1,124 @@
-//! [`OAuthBuilder`]: the parameters of FastMCP's `OAuth` helper, and more.
+//! [`OAuthBuilder`]: the parameters of FastMCP's `OAuth` helper, and more,
+//! and the [`Settings`] they make.
 
 use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
-use tokio::sync::Mutex;
+use serde_json::{Map, Value};
 
 use super::{
+    OAuth, SignIn,
     callback::CallbackHost,
-    fetch::{HttpOptions, OAuthHttp},
-    machine::{CrossAppAccess, SigningAlgorithm, SigningKey},
-    oauth::{
-        Bound, DEFAULT_CLIENT_NAME, DEFAULT_TIMEOUT, GrantKind, Inner, OAuth, Session, Settings,
-        SignIn,
-    },
+    grants::{CrossAppAccess, SigningAlgorithm, SigningKey},
+    http::HttpOptions,
+    session::Binding,
     user_agent::UserAgent,
 };
-use crate::{FileTokenStorage, Result, ServerUrl, TokenStorage};
+use crate::{Result, ServerUrl, TokenStorage};
+
+const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
+const DEFAULT_SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
+
+type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+type SignInHook = Arc<dyn Fn(SignIn) + Send + Sync>;
+
+/// Everything an [`OAuth`] was configured with.
+#[derive(Clone)]
+pub(super) struct Settings {
+    pub(super) scopes: Option<String>,
+    pub(super) client_name: String,
+    pub(super) cache_dir: Option<PathBuf>,
+    pub(super) storage: Option<Arc<dyn TokenStorage>>,
+    pub(super) additional_client_metadata: Option<Map<String, Value>>,
+    pub(super) callback_port: Option<u16>,
+    pub(super) callback_host: CallbackHost,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret: Option<SecretString>,
+    pub(super) client_metadata_url: Option<String>,
+    /// How long a sign-in waits for the person.
+    pub(super) timeout: Duration,
+    pub(super) user_agent: UserAgent,
+    pub(super) notice: Notice,
+    pub(super) sign_in: Option<SignInHook>,
+    pub(super) grant: GrantKind,
+    pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
+    pub(super) http: HttpOptions,
+}
+
+/// How tokens are obtained.
+#[derive(Clone, Debug)]
+pub(super) enum GrantKind {
+    /// A person signs in: the authorization code flow.
+    AuthorizationCode,
+    /// A person signs in on any device: the device authorization grant.
+    Device,
+    /// Machine to machine: `client_credentials`.
+    ClientCredentials,
+    /// Enterprise cross-app access: an ID-JAG, then `jwt-bearer`.
+    CrossAppAccess(Box<CrossAppAccess>),
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            scopes: None,
+            client_name: DEFAULT_CLIENT_NAME.to_owned(),
+            cache_dir: None,
+            storage: None,
+            additional_client_metadata: None,
+            callback_port: None,
+            callback_host: CallbackHost::Loopback,
+            client_id: None,
+            client_secret: None,
+            client_metadata_url: None,
+            timeout: DEFAULT_SIGN_IN_TIMEOUT,
+            user_agent: UserAgent::SystemBrowser,
+            notice: Arc::new(|message| eprintln!("{message}")),
+            sign_in: None,
+            grant: GrantKind::AuthorizationCode,
+            private_key: None,
+            http: HttpOptions::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Tells the person something (the sign-in URL, a device code).
+    pub(super) fn notify(&self, message: &str) {
+        (self.notice)(message);
+    }
+
+    /// Reports where an interactive sign-in stands.
+    pub(super) fn signal(&self, state: SignIn) {
+        if let Some(hook) = &self.sign_in {
+            hook(state);
+        }
+    }
+}
+
+/// Never shows a secret.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("scopes", &self.scopes)
+            .field("client_name", &self.client_name)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("callback_port", &self.callback_port)
+            .field("user_agent", &self.user_agent)
+            .field("grant", &self.grant)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Configures an [`OAuth`]; see [`OAuth::builder`].
 #[must_use]
 pub struct OAuthBuilder {
-    pub(super) mcp_url: Option<String>,
-    pub(super) settings: Settings,
+    mcp_url: String,
+    settings: Settings,
 }
 
 impl fmt::Debug for OAuthBuilder {
@@ -33,37 +129,17 @@ impl fmt::Debug for OAuthBuilder {
     }
 }
 
-impl Default for OAuthBuilder {
-    fn default() -> Self {
-        Self {
-            mcp_url: None,
-            settings: Settings {
-                scopes: None,
-                client_name: DEFAULT_CLIENT_NAME.to_owned(),
-                cache_dir: None,
-                storage: None,
-                additional_client_metadata: None,
-                callback_port: None,
-                callback_host: CallbackHost::Loopback,
-                client_id: None,
-                client_secret: None,
-                client_metadata_url: None,
-                timeout: DEFAULT_TIMEOUT,
-                user_agent: UserAgent::SystemBrowser,
-                notice: Arc::new(|message| eprintln!("{message}")),
-                sign_in: None,
-                grant: GrantKind::AuthorizationCode,
-                private_key: None,
-                http: HttpOptions::default(),
-            },
-        }
-    }
-}
-
 impl OAuthBuilder {
     /// How long a sign-in may wait for the person unless
     /// [`OAuthBuilder::timeout`] says otherwise.
-    pub const DEFAULT_SIGN_IN_TIMEOUT: Duration = DEFAULT_TIMEOUT;
+    pub const DEFAULT_SIGN_IN_TIMEOUT: Duration = DEFAULT_SIGN_IN_TIMEOUT;
+
+    pub(super) fn for_url(mcp_url: String) -> Self {
+        Self {
+            mcp_url,
+            settings: Settings::default(),
+        }
+    }
 
     /// Scopes to request, as a space-separated string or a list:
     /// `.scopes("read write")` or `.scopes(["read", "write"])`. Without
@@ -224,36 +300,9 @@ impl OAuthBuilder {
             // A bad key is reported now, not at the first request.
             SigningKey::from_pem(pem.expose_secret(), *algorithm)?;
         }
-        let Some(url) = self.mcp_url else {
-            return Ok(OAuth {
-                inner: Arc::new(Inner {
-                    settings: self.settings,
-                    bound: None,
-                }),
-            });
-        };
-        let server = ServerUrl::parse(&url)?;
-        let storage: Arc<dyn TokenStorage> =
-            match (&self.settings.storage, &self.settings.cache_dir) {
-                (Some(storage), _) => storage.clone(),
-                (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir(server.as_str(), dir)?),
-                (None, None) => Arc::new(FileTokenStorage::new(server.as_str())?),
-            };
-        let bound = Bound {
-            server,
-            storage,
-            http: OAuthHttp::new(self.settings.http.clone())?,
-            session: Mutex::new(Session::default()),
-            ready_header: std::sync::Mutex::default(),
-            generation: std::sync::atomic::AtomicU64::new(0),
-            brakes: std::sync::Mutex::default(),
-        };
-        Ok(OAuth {
-            inner: Arc::new(Inner {
-                settings: self.settings,
-                bound: Some(bound),
-            }),
-        })
+        let server = ServerUrl::parse(&self.mcp_url)?;
+        let binding = Binding::new(server, &self.settings)?;
+        Ok(OAuth::from_parts(self.settings, Some(binding)))
     }
 }
 

@@ -5,8 +5,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::discovery::AuthServerMetadata;
-use crate::{Error, Result, secret::random_token};
+use super::endpoint::authorization_endpoint;
+use crate::{Error, Result, secret::random_token, store::AuthServerMetadata};
 
 /// A PKCE pair (RFC 7636): the verifier stays here, the challenge travels.
 pub(crate) struct Pkce {
@@ -55,17 +55,7 @@ pub(crate) fn authorization_url(
     metadata: &AuthServerMetadata,
     request: &AuthorizationRequest<'_>,
 ) -> Result<Url> {
-    let endpoint = metadata
-        .authorization_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::Discovery {
-            url: metadata.issuer.clone(),
-            reason: "the metadata has no authorization_endpoint".into(),
-        })?;
-    let mut url = Url::parse(endpoint).map_err(|error| Error::Discovery {
-        url: endpoint.to_owned(),
-        reason: format!("the authorization endpoint is not a URL: {error}"),
-    })?;
+    let mut url = authorization_endpoint(metadata)?;
     {
         let mut query = url.query_pairs_mut();
         query

@@ -12,12 +12,21 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{
-    discovery::AuthServerMetadata,
-    fetch::{BasicAuth, OAuthHttp},
-    registration::Registration,
-    token::{Tokens, parse_token_response, post_with_client_auth},
+    super::{
+        builder::GrantKind,
+        flow::Flow,
+        http::{BasicAuth, OAuthHttp},
+        identity::{self, Purpose},
+        wire::{OAuthErrorCode, parse_token_response, token_endpoint},
+    },
+    post_with_client_auth,
 };
-use crate::{Error, Result, net::require_secure, secret};
+use crate::{
+    Error, Result,
+    net::require_secure,
+    secret,
+    store::{AuthServerMetadata, Registration, Tokens},
+};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -181,8 +190,28 @@ impl fmt::Debug for CrossAppAccess {
     }
 }
 
+/// Tokens without a person: `client_credentials` (with the client's secret
+/// or a signed assertion) or cross-app access.
+pub(in super::super) async fn machine(flow: &mut Flow<'_>) -> Result<Tokens> {
+    let registration = identity::client(flow, Purpose::Machine).await?;
+    let settings = flow.settings;
+    let key = match &settings.private_key {
+        Some((pem, algorithm)) => Some(SigningKey::from_pem(pem.expose_secret(), *algorithm)?),
+        None => None,
+    };
+    flow.binding.brake_token_request()?;
+    let (http, metadata) = (&flow.binding.http, &flow.metadata);
+    let (scope, resource) = (flow.scope.as_deref(), flow.resource.as_str());
+    match &settings.grant {
+        GrantKind::CrossAppAccess(idp) => {
+            cross_app_access(http, metadata, &registration, idp, scope, resource).await
+        }
+        _ => client_credentials(http, metadata, &registration, key.as_ref(), scope, resource).await,
+    }
+}
+
 /// `client_credentials`: with the client's secret, or with a signed assertion.
-pub(crate) async fn client_credentials(
+async fn client_credentials(
     http: &OAuthHttp,
     metadata: &AuthServerMetadata,
     client: &Registration,
@@ -212,7 +241,7 @@ pub(crate) async fn client_credentials(
 /// The RFC 7523 §3 assertion: issued by and about the client, for the
 /// authorization server, short-lived and unique.
 fn client_assertion(key: &SigningKey, client_id: &str, audience: &str) -> Result<String> {
-    let now = secret::now();
+    let now = crate::clock::now();
     let jti = secret::random_token()?;
     key.sign(&json!({
         "iss": client_id,
@@ -226,7 +255,7 @@ fn client_assertion(key: &SigningKey, client_id: &str, audience: &str) -> Result
 
 /// Cross-app access: the ID-JAG from the identity provider, then the
 /// `jwt-bearer` grant at the authorization server.
-pub(crate) async fn cross_app_access(
+async fn cross_app_access(
     http: &OAuthHttp,
     metadata: &AuthServerMetadata,
     client: &Registration,
@@ -273,7 +302,7 @@ pub(crate) async fn cross_app_access(
         return Err(Error::TokenEndpoint {
             url: idp_endpoint.to_string(),
             status: fetched.status,
-            error: error.to_owned(),
+            error: OAuthErrorCode::from(error),
             description: raw
                 .get("error_description")
                 .and_then(Value::as_str)
@@ -291,22 +320,6 @@ pub(crate) async fn cross_app_access(
     }
     let fetched = post_with_client_auth(http, &endpoint, client, form).await?;
     parse_token_response(&endpoint, &fetched, None)
-}
-
-fn token_endpoint(metadata: &AuthServerMetadata) -> Result<Url> {
-    let text = metadata
-        .token_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::Discovery {
-            url: metadata.issuer.clone(),
-            reason: "the authorization server metadata has no token_endpoint".into(),
-        })?;
-    let url = Url::parse(text).map_err(|error| Error::Discovery {
-        url: text.to_owned(),
-        reason: format!("the token endpoint is not a URL: {error}"),
-    })?;
-    require_secure(&url, "the token endpoint")?;
-    Ok(url)
 }
 
 #[cfg(test)]

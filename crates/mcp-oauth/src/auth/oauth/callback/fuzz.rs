@@ -93,7 +93,7 @@ fn served(method: &Method, uri: &Uri) {
                 description: reported_description,
             })),
         ) => {
-            assert_eq!(error, &reported);
+            assert_eq!(error, reported.as_str());
             assert_eq!(description, &reported_description);
             assert_one_line(error, 200);
             if let Some(description) = description {

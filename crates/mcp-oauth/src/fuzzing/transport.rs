@@ -8,10 +8,8 @@ use rmcp::model::{RequestId, ServerJsonRpcMessage};
 use sse_stream::{Sse, SseStream};
 use url::Url;
 
-use super::{
-    http::{BodyError, cap_sse_events},
-    sse::resolve_endpoint,
-    streamable::{legacy_discover_event, legacy_discover_reply},
+use crate::transport::{
+    BodyError, cap_sse_events, legacy_discover_event, legacy_discover_reply, resolve_endpoint,
 };
 
 /// The legacy transport's cap; fuzz inputs never come near it.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{challenge::BearerChallenge, fetch::OAuthHttp};
+use super::{http::OAuthHttp, wire::BearerChallenge};
 pub(crate) use crate::store::AuthServerMetadata;
 use crate::{
     Error, Result, ServerUrl,
@@ -293,7 +293,7 @@ pub(crate) fn check_resource(server: &ServerUrl, resource: Option<&str>) -> Resu
     Ok(claimed.to_string())
 }
 
-pub(super) fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
+pub(crate) fn validate(metadata: &AuthServerMetadata, source: MetadataSource) -> Result<()> {
     let issuer = &metadata.issuer;
     if source != MetadataSource::LegacyDefaults {
         let methods = metadata

@@ -363,5 +363,4 @@ async fn open_default_browser(url: String) -> Result<()> {
 }
 
 #[cfg(test)]
-#[path = "user_agent_tests.rs"]
 mod tests;

@@ -9,13 +9,20 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    discovery::AuthServerMetadata,
-    fetch::OAuthHttp,
-    oauth::{Bound, OAuth, SignIn, token_endpoint},
-    registration::{Registration, RegistrationKind, RegistrationRequest, register},
-    token::{Grant, Tokens, post_with_client_auth, request_tokens, seconds},
+    super::{
+        flow::Flow,
+        http::OAuthHttp,
+        identity::{self, Purpose},
+        wire::device_authorization_endpoint,
+    },
+    Grant, post_with_client_auth, request_tokens,
 };
-use crate::{Error, Result, StoredCredentials, error::one_line, net::require_secure, secret::now};
+use crate::{
+    Error, Result, SignIn,
+    auth::oauth::wire::{OAuthErrorCode, seconds},
+    error::one_line,
+    store::{Registration, Tokens},
+};
 
 /// The longest user code shown; RFC 8628 codes are about 8 characters.
 const MAX_USER_CODE: usize = 64;
@@ -54,80 +61,37 @@ struct RawAuthorization {
     error_description: Option<String>,
 }
 
-impl OAuth {
-    /// One device sign-in: a client that may use the grant, a code shown to
-    /// the person, then polling until they approve.
-    pub(super) async fn authorize_device(
-        &self,
-        bound: &Bound,
-        credentials: &mut StoredCredentials,
-        metadata: &AuthServerMetadata,
-        resource: &str,
-        scope: Option<&str>,
-    ) -> Result<()> {
-        let settings = &self.inner.settings;
-        let endpoint = device_endpoint(metadata)?;
-        // Checked before a code is shown that could never be redeemed.
-        let token_url = token_endpoint(metadata)?;
-        let registration = self
-            .device_client(bound, credentials, metadata, scope)
-            .await?;
-        bound.brake_sign_in()?;
-        let device = start(&bound.http, &endpoint, &registration, scope, resource).await?;
-        (settings.notice)(&device.instructions());
-        self.signal(SignIn::Waiting);
-        let tokens = poll(
-            &bound.http,
-            token_url,
-            &registration,
-            &device,
-            resource,
-            settings.timeout,
-        )
-        .await;
-        self.signal(SignIn::Done);
-        self.store_tokens(bound, credentials, tokens?).await
-    }
-
-    /// The client identity for the device grant: static credentials, else a
-    /// dynamic registration made for this grant (cached or new).
-    async fn device_client(
-        &self,
-        bound: &Bound,
-        credentials: &mut StoredCredentials,
-        metadata: &AuthServerMetadata,
-        scope: Option<&str>,
-    ) -> Result<Registration> {
-        let settings = &self.inner.settings;
-        if let Some(client_id) = &settings.client_id {
-            let registration =
-                Registration::fixed(client_id, settings.client_secret.clone(), metadata);
-            credentials.registration = Some(registration.clone());
-            return Ok(registration);
-        }
-        if let Some(cached) = credentials.registration.as_ref().filter(|r| {
-            // A registration made for the code flow may not be allowed this grant.
-            r.kind == RegistrationKind::Dynamic && r.redirect_uri.is_none() && !r.is_expired(now())
-        }) {
-            return Ok(cached.clone());
-        }
-        let registration = register(
-            &bound.http,
-            metadata,
-            &RegistrationRequest {
-                client_name: &settings.client_name,
-                redirect_uri: None,
-                scope,
-                additional: settings.additional_client_metadata.as_ref(),
-            },
-        )
-        .await?;
-        credentials.registration = Some(registration.clone());
-        credentials.updated_at = now();
-        // Kept even if the person never approves, so the next try reuses it.
-        bound.storage.save(credentials).await?;
-        Ok(registration)
-    }
+/// One device sign-in: a client that may use the grant, a code shown to
+/// the person, then polling until they approve.
+pub(in super::super) async fn device(flow: &mut Flow<'_>) -> Result<Tokens> {
+    let endpoint = device_authorization_endpoint(&flow.metadata)?;
+    // Checked before a code is shown that could never be redeemed.
+    let token_url = flow.token_endpoint()?;
+    let registration = identity::client(flow, Purpose::Device).await?;
+    let (settings, binding) = (flow.settings, flow.binding);
+    let scope = flow.scope.as_deref();
+    binding.brake_sign_in()?;
+    let device = start(
+        &binding.http,
+        &endpoint,
+        &registration,
+        scope,
+        &flow.resource,
+    )
+    .await?;
+    settings.notify(&device.instructions());
+    settings.signal(SignIn::Waiting);
+    let tokens = poll(
+        &binding.http,
+        &token_url,
+        &registration,
+        &device,
+        &flow.resource,
+        settings.timeout,
+    )
+    .await;
+    settings.signal(SignIn::Done);
+    tokens
 }
 
 impl DeviceAuthorization {
@@ -144,25 +108,6 @@ impl DeviceAuthorization {
         }
         text
     }
-}
-
-/// Where device codes come from; an error naming the server when it has none.
-fn device_endpoint(metadata: &AuthServerMetadata) -> Result<Url> {
-    let Some(endpoint) = &metadata.device_authorization_endpoint else {
-        return Err(Error::Discovery {
-            url: metadata.issuer.clone(),
-            reason: "the authorization server offers no device authorization grant (its \
-                     metadata has no device_authorization_endpoint); sign in with a browser, \
-                     or print the URL with --no-browser and paste the redirect"
-                .into(),
-        });
-    };
-    let endpoint = Url::parse(endpoint).map_err(|error| Error::Discovery {
-        url: endpoint.clone(),
-        reason: format!("the device authorization endpoint is not a URL: {error}"),
-    })?;
-    require_secure(&endpoint, "the device authorization endpoint")?;
-    Ok(endpoint)
 }
 
 /// Asks for a device code and a user code.
@@ -190,7 +135,7 @@ pub(crate) fn parse_authorization(
     let raw = serde_json::from_slice::<RawAuthorization>(body);
     // The server's words, shown to the person: one line, bounded.
     let refused = |error: String, description: Option<String>| Error::AuthorizationDenied {
-        error: one_line(&error, 200),
+        error: OAuthErrorCode::from(one_line(&error, 200)),
         description: description.map(|text| one_line(&text, 1000)),
     };
     let raw = match raw {
@@ -252,9 +197,9 @@ fn web_url(text: &str) -> Option<String> {
 
 /// Polls the token endpoint until the person approves, denies, or time runs
 /// out: the device code's lifetime or `timeout`, whichever is shorter.
-pub(crate) async fn poll(
+async fn poll(
     http: &OAuthHttp,
-    token_endpoint: &str,
+    token_endpoint: &Url,
     registration: &Registration,
     device: &DeviceAuthorization,
     resource: &str,
@@ -266,7 +211,7 @@ pub(crate) async fn poll(
     loop {
         let wait = Duration::from_secs(interval);
         if started.elapsed() + wait > limit {
-            return Err(Error::CallbackTimeout { after: limit });
+            return Err(Error::SignInTimeout { after: limit });
         }
         tokio::time::sleep(wait).await;
         let answer = request_tokens(
@@ -282,13 +227,21 @@ pub(crate) async fn poll(
         .await;
         match answer {
             Ok(tokens) => return Ok(tokens),
-            Err(Error::TokenEndpoint { error, .. }) if error == "authorization_pending" => {}
-            Err(Error::TokenEndpoint { error, .. }) if error == "slow_down" => {
+            Err(Error::TokenEndpoint {
+                error: OAuthErrorCode::AuthorizationPending,
+                ..
+            }) => {}
+            Err(Error::TokenEndpoint {
+                error: OAuthErrorCode::SlowDown,
+                ..
+            }) => {
                 interval += SLOW_DOWN_STEP;
             }
             Err(Error::TokenEndpoint {
-                error, description, ..
-            }) if error == "access_denied" || error == "expired_token" => {
+                error: error @ (OAuthErrorCode::AccessDenied | OAuthErrorCode::ExpiredToken),
+                description,
+                ..
+            }) => {
                 return Err(Error::AuthorizationDenied { error, description });
             }
             Err(other) => return Err(other),

@@ -1,0 +1,176 @@
+//! One authorization attempt: the [`Flow`] holds its whole state (the
+//! credentials being made, the authorization server, the resource, the
+//! scope), and every grant is a function over it.
+
+use url::Url;
+
+use super::{
+    builder::{GrantKind, Settings},
+    discovery::{MetadataSource, discover},
+    grants,
+    session::{Binding, REFRESH_LOCK_WAIT},
+    wire::{self, BearerChallenge, OAuthErrorCode, choose_scope, union_scope},
+};
+use crate::{
+    Error, Result, StoredCredentials,
+    store::{AuthServerMetadata, RegistrationKind},
+};
+
+/// The state of one authorization attempt.
+pub(super) struct Flow<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) binding: &'a Binding,
+    /// The credentials being made: stored when tokens arrive, handed back
+    /// to the session whatever the outcome.
+    pub(super) credentials: StoredCredentials,
+    pub(super) metadata: AuthServerMetadata,
+    pub(super) source: MetadataSource,
+    /// The `resource` indicator (RFC 8707) sent with every request.
+    pub(super) resource: String,
+    pub(super) scope: Option<String>,
+}
+
+/// Runs the authorization flow for a refusal's `challenge` (or none, for a
+/// login). For a 403 `insufficient_scope`, asks for the union of the scopes
+/// granted and challenged.
+///
+/// `seen` is the token generation the refused request saw: when tokens were
+/// stored since, another caller has just authorized and nothing more is
+/// done. `None` always runs the flow.
+pub(super) async fn authorize(
+    settings: &Settings,
+    binding: &Binding,
+    challenge: Option<&BearerChallenge>,
+    seen: Option<u64>,
+) -> Result<()> {
+    let mut session = binding.session().await?;
+    if seen.is_some_and(|seen| seen != binding.generation()) {
+        return Ok(());
+    }
+    // One sign-in at a time across processes; the others wait for its
+    // tokens (bounded by the sign-in timeout) and use them.
+    let _lock = binding
+        .storage
+        .lock(settings.timeout + REFRESH_LOCK_WAIT)
+        .await?;
+    if binding.adopt_newer_tokens(&mut session).await?.is_some() && seen.is_some() {
+        return Ok(());
+    }
+    let credentials = session
+        .credentials
+        .take()
+        .unwrap_or_else(|| StoredCredentials::new(binding.server.as_str()));
+    let mut flow = match Flow::discover(settings, binding, credentials, challenge).await {
+        Ok(flow) => flow,
+        Err((credentials, error)) => {
+            session.credentials = Some(credentials);
+            return Err(error);
+        }
+    };
+    let outcome = flow.run().await;
+    session.credentials = Some(flow.credentials);
+    outcome
+}
+
+impl<'a> Flow<'a> {
+    /// Finds the authorization server and the scope to ask for. On failure
+    /// the credentials come back untouched.
+    async fn discover(
+        settings: &'a Settings,
+        binding: &'a Binding,
+        mut credentials: StoredCredentials,
+        challenge: Option<&BearerChallenge>,
+    ) -> std::result::Result<Self, (StoredCredentials, Error)> {
+        let discovery = match discover(&binding.http, &binding.server, challenge).await {
+            Ok(discovery) => discovery,
+            Err(error) => return Err((credentials, error)),
+        };
+        let metadata = discovery.metadata;
+        tracing::debug!(issuer = %metadata.issuer, source = ?discovery.source, "discovered the authorization server");
+        // Credentials belong to the authorization server that issued them.
+        if credentials
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| issuer != metadata.issuer)
+        {
+            tracing::info!(server = %binding.server, "the server uses another authorization server now; forgetting the old credentials");
+            credentials.registration = None;
+            credentials.tokens = None;
+        }
+        credentials.issuer = Some(metadata.issuer.clone());
+        credentials.resource = Some(discovery.resource.clone());
+        credentials.authorization_server = Some(metadata.clone());
+
+        let challenged = challenge.and_then(|c| c.scope.as_deref());
+        let scope = if challenge.is_some_and(BearerChallenge::is_insufficient_scope) {
+            let granted = credentials.tokens.as_ref().and_then(|t| t.scope.as_deref());
+            union_scope(granted, challenged)
+        } else {
+            let listed = discovery
+                .resource_metadata
+                .as_ref()
+                .and_then(|prm| prm.scopes_supported.as_deref());
+            choose_scope(settings.scopes.as_deref(), challenged, listed, &metadata)
+        };
+        Ok(Self {
+            settings,
+            binding,
+            credentials,
+            metadata,
+            source: discovery.source,
+            resource: discovery.resource,
+            scope,
+        })
+    }
+
+    /// Obtains tokens with the configured grant and stores them. A dynamic
+    /// registration the server no longer knows is made again, once.
+    async fn run(&mut self) -> Result<()> {
+        let mut attempt = 0;
+        let tokens = loop {
+            attempt += 1;
+            let result = match &self.settings.grant {
+                GrantKind::AuthorizationCode => grants::authorization_code(self).await,
+                GrantKind::Device => grants::device(self).await,
+                GrantKind::ClientCredentials | GrantKind::CrossAppAccess(_) => {
+                    grants::machine(self).await
+                }
+            };
+            match result {
+                Err(error)
+                    if attempt == 1 && rejects_client(&error) && self.has_dynamic_client() =>
+                {
+                    tracing::info!(
+                        "the authorization server rejected the cached client; registering again"
+                    );
+                    self.credentials.registration = None;
+                }
+                other => break other?,
+            }
+        };
+        self.binding
+            .save_tokens(&mut self.credentials, tokens)
+            .await
+    }
+
+    fn has_dynamic_client(&self) -> bool {
+        self.credentials
+            .registration
+            .as_ref()
+            .is_some_and(|r| r.kind == RegistrationKind::Dynamic)
+    }
+
+    /// The token endpoint, checked: present, a URL, https unless loopback.
+    pub(super) fn token_endpoint(&self) -> Result<Url> {
+        wire::token_endpoint(&self.metadata)
+    }
+}
+
+/// Whether the authorization server refused the client itself: a
+/// registration it no longer knows.
+pub(super) fn rejects_client(error: &Error) -> bool {
+    matches!(
+        error.oauth_error_code(),
+        Some(OAuthErrorCode::InvalidClient | OAuthErrorCode::UnauthorizedClient)
+    )
+}

@@ -1,0 +1,109 @@
+//! The authorization code grant with PKCE: a browser (or a pasted URL)
+//! brings the code back to a loopback callback.
+
+use url::Url;
+
+use super::{
+    super::{
+        callback::CallbackServer,
+        flow::Flow,
+        identity::{self, Purpose},
+        user_agent::{Presented, present},
+        wire::{AuthorizationRequest, Pkce, authorization_url, check_issuer},
+    },
+    Grant, request_tokens,
+};
+use crate::{Result, SignIn, secret::random_token, store::Tokens};
+
+/// One sign-in in the browser: a client identity for a loopback redirect,
+/// the authorization URL shown, the callback awaited, the code exchanged.
+pub(in super::super) async fn authorization_code(flow: &mut Flow<'_>) -> Result<Tokens> {
+    let callback = bind_callback(flow).await?;
+    let redirect_uri = callback.redirect_uri().clone();
+    let registration = identity::client(flow, Purpose::Redirect(&redirect_uri)).await?;
+    let (settings, binding) = (flow.settings, flow.binding);
+    let pkce = Pkce::new()?;
+    let state = random_token()?;
+    let url = authorization_url(
+        &flow.metadata,
+        &AuthorizationRequest {
+            client_id: &registration.client_id,
+            redirect_uri: &redirect_uri,
+            challenge: &pkce.challenge,
+            state: &state,
+            resource: &flow.resource,
+            scope: flow.scope.as_deref(),
+        },
+    )?;
+    binding.brake_sign_in()?;
+    // The listener serves while the browser opens: a browser (or script)
+    // may come back before `present` returns.
+    let (paste, pasted) = tokio::sync::mpsc::channel(4);
+    let presenting = async {
+        let shown = present(&settings.user_agent, &url, &|text| settings.notify(text)).await?;
+        let waiting = if shown == Presented::Printed {
+            // Where no browser opened, a pasted redirect URL completes the login too.
+            feed_stdin_lines(paste);
+            format!(
+                "Waiting for the sign-in to come back to {redirect_uri}. If the browser \
+                 is on another machine, paste here the address it ends up on."
+            )
+        } else {
+            format!("Waiting for the browser to come back to {redirect_uri}")
+        };
+        settings.notify(&waiting);
+        settings.signal(SignIn::Waiting);
+        Ok(())
+    };
+    let waited = tokio::try_join!(
+        presenting,
+        callback.wait(&state, settings.timeout, Some(pasted))
+    );
+    settings.signal(SignIn::Done);
+    let ((), response) = waited?;
+    check_issuer(&flow.metadata, response.iss.as_deref())?;
+    let token_endpoint = flow.token_endpoint()?;
+    binding.brake_token_request()?;
+    request_tokens(
+        &binding.http,
+        &token_endpoint,
+        &registration,
+        &Grant::AuthorizationCode {
+            code: &response.code,
+            verifier: &pkce.verifier,
+            redirect_uri: &redirect_uri,
+        },
+        Some(&flow.resource),
+        None,
+    )
+    .await
+}
+
+/// Binds the loopback listener: on the configured port, else on the port of
+/// a registration that would be reused (most servers bind a registration to
+/// its exact redirect URI) when it is free, else on any free port.
+async fn bind_callback(flow: &Flow<'_>) -> Result<CallbackServer> {
+    let host = flow.settings.callback_host;
+    if let Some(port) = flow.settings.callback_port {
+        return CallbackServer::bind(host, port).await;
+    }
+    if let Some(port) = identity::reusable_redirect(flow).and_then(|uri| Url::port(&uri))
+        && let Ok(callback) = CallbackServer::bind(host, port).await
+    {
+        return Ok(callback);
+    }
+    CallbackServer::bind(host, 0).await
+}
+
+/// Lines typed on stdin: a pasted redirect URL completes a printed login.
+fn feed_stdin_lines(sender: tokio::sync::mpsc::Sender<String>) {
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !line.trim().is_empty() && sender.send(line.trim().to_owned()).await.is_err() {
+                break;
+            }
+        }
+    });
+}

@@ -1,0 +1,115 @@
+//! The refresh grant: new tokens from the stored refresh token, one refresh
+//! at a time across processes, and what a refused refresh drops.
+
+use secrecy::SecretString;
+
+use super::{
+    super::{
+        flow::rejects_client,
+        session::{Binding, REFRESH_LOCK_WAIT, Session},
+        wire::{OAuthErrorCode, token_endpoint},
+    },
+    Grant, request_tokens,
+};
+use crate::{Error, Result, store::RegistrationKind};
+
+/// Refreshes the session's tokens and returns the new access token. The new
+/// tokens are saved before they are returned. `invalid_grant` drops the
+/// tokens (a new authorization follows); a dynamic registration the server
+/// no longer knows is dropped too; other failures keep everything.
+pub(in super::super) async fn refresh(
+    binding: &Binding,
+    session: &mut Session,
+) -> Result<SecretString> {
+    // One refresh at a time across processes: a rotated refresh token is
+    // spent once. The lock spans only the token request.
+    let _lock = binding.storage.lock(REFRESH_LOCK_WAIT).await?;
+    if let Some(token) = binding.adopt_newer_tokens(session).await? {
+        return Ok(token);
+    }
+    let Some(credentials) = session.credentials.as_mut() else {
+        return Err(Error::InvalidConfig {
+            reason: "nothing to refresh".into(),
+        });
+    };
+    let (Some(metadata), Some(registration), Some(tokens)) = (
+        &credentials.authorization_server,
+        &credentials.registration,
+        &credentials.tokens,
+    ) else {
+        return Err(Error::InvalidConfig {
+            reason: "incomplete credentials; log in again".into(),
+        });
+    };
+    let Some(refresh_token) = &tokens.refresh_token else {
+        return Err(Error::InvalidConfig {
+            reason: "no refresh token".into(),
+        });
+    };
+    let endpoint = token_endpoint(metadata)?;
+    tracing::debug!(server = %binding.server, "refreshing the access token");
+    binding.brake_token_request()?;
+    let result = request_tokens(
+        &binding.http,
+        &endpoint,
+        registration,
+        &Grant::Refresh {
+            refresh_token,
+            scope: tokens.scope.as_deref(),
+        },
+        credentials.resource.as_deref(),
+        Some(tokens),
+    )
+    .await;
+    match result {
+        Ok(fresh) => {
+            let token = fresh.access_token.clone();
+            binding.save_tokens(credentials, fresh).await?;
+            Ok(token)
+        }
+        Err(error) if rejects_grant(&error) => {
+            tracing::info!(server = %binding.server, "the refresh token was refused; a new sign-in follows");
+            credentials.tokens = None;
+            binding.save(credentials).await?;
+            Err(error)
+        }
+        // A dynamic registration the server forgot: drop it (and its
+        // tokens) so the next authorization registers again. Static
+        // credentials are never dropped.
+        Err(error)
+            if rejects_client(&error)
+                && credentials
+                    .registration
+                    .as_ref()
+                    .is_some_and(|r| r.kind == RegistrationKind::Dynamic) =>
+        {
+            tracing::info!(server = %binding.server, "the authorization server no longer knows this client; registering again");
+            credentials.registration = None;
+            credentials.tokens = None;
+            binding.save(credentials).await?;
+            Err(error)
+        }
+        // 5xx, temporarily_unavailable, network: keep everything.
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether a failed [`refresh`] dropped the tokens, so that the request goes
+/// out without any and the server's 401 starts a new authorization.
+pub(in super::super) fn refresh_dropped_tokens(error: &Error, session: &Session) -> bool {
+    let registration_lost = session
+        .credentials
+        .as_ref()
+        .is_some_and(|c| c.registration.is_none() && c.tokens.is_none());
+    rejects_grant(error) || registration_lost
+}
+
+fn rejects_grant(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::TokenEndpoint {
+            error: OAuthErrorCode::InvalidGrant,
+            ..
+        }
+    )
+}

@@ -1,0 +1,200 @@
+//! [`OAuth`]: OAuth 2.1 for one server, as FastMCP's `OAuth` helper does it.
+//!
+//! The rooms, in the order a refused request walks through them:
+//! - [`session`]: what is kept for the server between requests (the cached
+//!   credentials, the ready header, the brakes), and the tokens between
+//!   sign-ins (fresh, refreshed, or none);
+//! - [`flow`]: one authorization attempt, whose state every grant works on;
+//! - [`discovery`]: where the authorization server is and what it offers;
+//! - [`identity`]: who the client is to it (static > metadata document >
+//!   dynamic registration), decided in one place for every grant;
+//! - [`grants`]: the ways to tokens (authorization code, device, machine,
+//!   refresh), each a function over the flow;
+//! - [`wire`]: pure readers and writers of what travels (challenges,
+//!   metadata, token and registration answers, authorization URLs);
+//! - [`callback`] and [`user_agent`]: the loopback listener and how the
+//!   person reaches the sign-in page.
+
+mod builder;
+pub(crate) mod callback;
+pub(crate) mod discovery;
+mod flow;
+pub(crate) mod grants;
+mod http;
+mod identity;
+mod session;
+mod user_agent;
+pub(crate) mod wire;
+
+use std::{fmt, sync::Arc};
+
+use secrecy::SecretString;
+
+use self::{builder::Settings, session::Binding, wire::BearerChallenge};
+pub use self::{
+    builder::{IntoScopes, OAuthBuilder},
+    grants::{CrossAppAccess, SigningAlgorithm},
+    user_agent::UserAgent,
+};
+use crate::{Error, Result, ServerUrl, StoredCredentials};
+
+/// Where an interactive sign-in stands, for a progress display such as a
+/// spinner; see [`OAuthBuilder::on_sign_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignIn {
+    /// The sign-in page was shown (a browser opened, a URL or a device code
+    /// printed); waiting for the person.
+    Waiting,
+    /// The wait is over, signed in or not.
+    Done,
+}
+
+/// OAuth 2.1 for one MCP server, in the manner of FastMCP's `OAuth` helper.
+///
+/// Cached tokens are used without any request to the authorization server;
+/// an expired one is refreshed; when the server answers 401 (or 403 for more
+/// scope), the whole flow runs: discovery, registration, the browser, the
+/// code exchange, and the new tokens are stored before they are used.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{Auth, Client, OAuth};
+///
+/// let oauth = OAuth::builder("https://example.com/mcp")
+///     .scopes("read write")
+///     .client_name("My agent")
+///     .callback_port(8765)
+///     .build()?;
+/// let client = Client::builder("https://example.com/mcp").auth(Auth::from(oauth)).connect().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OAuth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    /// `None` for `Auth::oauth()` before it meets its server.
+    binding: Option<Binding>,
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("server", &self.server().map(ServerUrl::as_str))
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuth {
+    /// Starts configuring OAuth for the MCP server at `mcp_url`.
+    pub fn builder(mcp_url: impl Into<String>) -> OAuthBuilder {
+        OAuthBuilder::for_url(mcp_url.into())
+    }
+
+    /// All defaults, bound to its server when the client connects.
+    pub(crate) fn deferred() -> Self {
+        Self::from_parts(Settings::default(), None)
+    }
+
+    fn from_parts(settings: Settings, binding: Option<Binding>) -> Self {
+        Self {
+            inner: Arc::new(Inner { settings, binding }),
+        }
+    }
+
+    /// This OAuth for `server`: itself when built for it; a fresh binding of
+    /// the same settings when built without a URL; an error for another
+    /// server, since tokens only go to the server they were issued for.
+    pub(crate) fn for_server(&self, server: &ServerUrl) -> Result<Self> {
+        match &self.inner.binding {
+            Some(binding) if &binding.server == server => Ok(self.clone()),
+            Some(binding) => Err(Error::InvalidConfig {
+                reason: format!(
+                    "this OAuth was built for {}, not {server}: credentials are only sent to the \
+                     server they were issued for",
+                    binding.server
+                ),
+            }),
+            None => {
+                let binding = Binding::new(server.clone(), &self.inner.settings)?;
+                Ok(Self::from_parts(self.inner.settings.clone(), Some(binding)))
+            }
+        }
+    }
+
+    /// How many times new tokens were stored so far.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.binding.as_ref().map_or(0, Binding::generation)
+    }
+
+    /// The server this helper is for, once bound.
+    pub(crate) fn server(&self) -> Option<&ServerUrl> {
+        self.inner.binding.as_ref().map(|binding| &binding.server)
+    }
+
+    fn binding(&self) -> Result<&Binding> {
+        self.inner.binding.as_ref().ok_or_else(|| Error::InvalidConfig {
+            reason: "OAuth has no server URL yet; use OAuth::builder(url) or connect a Client with it"
+                .into(),
+        })
+    }
+
+    /// The credentials currently stored for the server, if any.
+    pub async fn stored(&self) -> Result<Option<StoredCredentials>> {
+        let session = self.binding()?.session().await?;
+        Ok(session.credentials.clone())
+    }
+
+    /// Runs the authorization flow now, whatever is cached.
+    pub async fn login(&self) -> Result<()> {
+        flow::authorize(&self.inner.settings, self.binding()?, None, None).await
+    }
+
+    /// Forgets the stored credentials of this server.
+    pub async fn logout(&self) -> Result<()> {
+        self.binding()?.forget().await
+    }
+
+    /// A valid access token, e.g. for another HTTP client: the cached one,
+    /// refreshed when it is about to expire. Runs no interactive flow: when
+    /// there is no usable token, the error is [`Error::Unauthorized`].
+    pub async fn token(&self) -> Result<SecretString> {
+        let binding = self.binding()?;
+        binding.access_token().await?.ok_or(Error::Unauthorized {
+            url: binding.server.to_string(),
+            status: 401,
+            www_authenticate: None,
+        })
+    }
+
+    /// The `Authorization` header for the next request; `None` when there
+    /// is no token (the server's 401 will start the flow).
+    pub(crate) async fn access_header(&self) -> Result<Option<::http::HeaderValue>> {
+        self.binding()?.access_header().await
+    }
+
+    /// After a 401/403: `true` when the request should be sent again because
+    /// the token changed meanwhile or a refresh succeeded.
+    pub(crate) async fn renew_after_rejection(&self, sent: Option<&str>, status: u16) -> bool {
+        match self.binding() {
+            Ok(binding) => binding.renew_after_rejection(sent, status).await,
+            Err(_) => false,
+        }
+    }
+
+    /// The interactive flow, started by a refusal's challenge (or none).
+    /// `seen` is the token generation the refused request saw: when tokens
+    /// were stored since, another caller has just authorized and nothing
+    /// more is done. `None` always runs the flow.
+    pub(crate) async fn authorize(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        seen: Option<u64>,
+    ) -> Result<()> {
+        flow::authorize(&self.inner.settings, self.binding()?, challenge, seen).await
+    }
+}

@@ -1,0 +1,403 @@
+//! What OAuth keeps for one server between requests: the storage and its
+//! cached credentials, the header of a fresh token, the count of token
+//! generations, the brakes; and the tokens between sign-ins: the cached
+//! token, refreshed before it expires and after a 401, one refresh at a
+//! time in this process and across processes.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex as StdMutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use http::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::{builder::Settings, grants, http::OAuthHttp};
+use crate::{
+    Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
+    auth::bearer_header, clock::now, store::Tokens,
+};
+
+/// How long to wait for another process's refresh (a token request is
+/// bounded well below this).
+pub(super) const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// OAuth's state for one server.
+pub(super) struct Binding {
+    pub(super) server: ServerUrl,
+    pub(super) storage: Arc<dyn TokenStorage>,
+    pub(super) http: OAuthHttp,
+    session: Mutex<Session>,
+    /// The header of the fresh token, for requests that need nothing else:
+    /// they take it without waiting on `session`. Set and cleared only by
+    /// holders of `session` (every lock clears it), so it never outlives the
+    /// credentials it was built from.
+    ready_header: StdMutex<Option<ReadyHeader>>,
+    /// Bumped whenever new tokens are stored, so that callers refused at the
+    /// same time run one authorization between them, not one each.
+    generation: AtomicU64,
+    brakes: Brakes,
+}
+
+/// The credentials as this process knows them, loaded on first use.
+#[derive(Default)]
+pub(super) struct Session {
+    loaded: bool,
+    pub(super) credentials: Option<StoredCredentials>,
+}
+
+/// An `Authorization` header and the moment (Unix seconds) its token is due
+/// for a refresh.
+struct ReadyHeader {
+    header: HeaderValue,
+    fresh_until: u64,
+}
+
+impl Binding {
+    /// The state for `server`, kept where `settings` say.
+    pub(super) fn new(server: ServerUrl, settings: &Settings) -> Result<Self> {
+        let storage: Arc<dyn TokenStorage> = match (&settings.storage, &settings.cache_dir) {
+            (Some(storage), _) => storage.clone(),
+            (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir(server.as_str(), dir)?),
+            (None, None) => Arc::new(FileTokenStorage::new(server.as_str())?),
+        };
+        Ok(Self {
+            server,
+            storage,
+            http: OAuthHttp::new(settings.http.clone()),
+            session: Mutex::new(Session::default()),
+            ready_header: StdMutex::default(),
+            generation: AtomicU64::new(0),
+            brakes: Brakes::default(),
+        })
+    }
+
+    /// How many times new tokens were stored (or adopted) so far.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The session, locked and loaded. Whoever holds it may change the
+    /// credentials, so the ready header goes: the next request builds it
+    /// again.
+    pub(super) async fn session(&self) -> Result<MutexGuard<'_, Session>> {
+        let mut session = self.session.lock().await;
+        self.set_ready_header(None);
+        if !session.loaded {
+            session.credentials = self.storage.load().await?;
+            session.loaded = true;
+        }
+        Ok(session)
+    }
+
+    /// Forgets the stored credentials.
+    pub(super) async fn forget(&self) -> Result<()> {
+        let mut session = self.session.lock().await;
+        self.set_ready_header(None);
+        self.storage.clear().await?;
+        *session = Session {
+            loaded: true,
+            credentials: None,
+        };
+        Ok(())
+    }
+
+    /// Saves `credentials` as they are now.
+    pub(super) async fn save(&self, credentials: &mut StoredCredentials) -> Result<()> {
+        credentials.updated_at = now();
+        self.storage.save(credentials).await
+    }
+
+    /// Stores new tokens, before anyone uses them: a rotated refresh token
+    /// must not be lost.
+    pub(super) async fn save_tokens(
+        &self,
+        credentials: &mut StoredCredentials,
+        tokens: Tokens,
+    ) -> Result<()> {
+        credentials.tokens = Some(tokens);
+        self.save(credentials).await?;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Re-reads the stored credentials (another process may have refreshed
+    /// or logged in while we waited for the lock) and adopts them; returns
+    /// their access token when it is fresh and not the one we had.
+    pub(super) async fn adopt_newer_tokens(
+        &self,
+        session: &mut Session,
+    ) -> Result<Option<SecretString>> {
+        let had = access_token_text(session);
+        let Some(stored) = self.storage.load().await? else {
+            return Ok(None);
+        };
+        let newer = stored
+            .tokens
+            .as_ref()
+            .filter(|tokens| {
+                tokens.is_fresh(now())
+                    && Some(tokens.access_token.expose_secret()) != had.as_deref()
+            })
+            .map(|tokens| tokens.access_token.clone());
+        session.credentials = Some(stored);
+        if newer.is_some() {
+            tracing::debug!(server = %self.server, "another process renewed the tokens; using them");
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(newer)
+    }
+
+    /// The `Authorization` header for the next request: the access token as
+    /// a header, built once per token. While the token is fresh, requests
+    /// take the header without waiting on the session.
+    pub(super) async fn access_header(&self) -> Result<Option<HeaderValue>> {
+        if let Some(header) = self.ready_header(now()) {
+            return Ok(Some(header));
+        }
+        match self.access_token().await? {
+            Some(token) => bearer_header(&token).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The access token for the next request: from memory or storage, and
+    /// refreshed first when it is about to expire. `None` when there is none
+    /// (the server's 401 will start the flow). A fresh token's header is
+    /// kept ready for the requests that follow.
+    pub(super) async fn access_token(&self) -> Result<Option<SecretString>> {
+        let mut session = self.session().await?;
+        let Some(tokens) = session.credentials.as_ref().and_then(|c| c.tokens.as_ref()) else {
+            return Ok(None);
+        };
+        if tokens.is_fresh(now()) {
+            let token = tokens.access_token.clone();
+            self.keep_ready_header(&session);
+            return Ok(Some(token));
+        }
+        if tokens.refresh_token.is_none() {
+            return Ok(None);
+        }
+        match grants::refresh(self, &mut session).await {
+            Ok(token) => {
+                self.keep_ready_header(&session);
+                Ok(Some(token))
+            }
+            // Dropped tokens: the server's 401 starts a new authorization.
+            Err(error) if grants::refresh_dropped_tokens(&error, &session) => {
+                tracing::debug!(%error, "sending without a token");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// After a 401/403: `true` when the request should be sent again because
+    /// the token changed meanwhile or a refresh succeeded.
+    pub(super) async fn renew_after_rejection(&self, sent: Option<&str>, status: u16) -> bool {
+        let Ok(mut session) = self.session().await else {
+            return false;
+        };
+        let current = access_token_text(&session);
+        if current.is_some() && current.as_deref() != sent {
+            return true;
+        }
+        let refreshable = session
+            .credentials
+            .as_ref()
+            .and_then(|c| c.tokens.as_ref())
+            .is_some_and(|tokens| tokens.refresh_token.is_some());
+        if status != 401 || !refreshable {
+            return false;
+        }
+        match grants::refresh(self, &mut session).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::debug!(%error, "refresh after a 401 failed");
+                false
+            }
+        }
+    }
+
+    /// The ready header, if its token is fresh at `now`.
+    pub(super) fn ready_header(&self, now: u64) -> Option<HeaderValue> {
+        let ready = self
+            .ready_header
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        ready
+            .as_ref()
+            .filter(|ready| now < ready.fresh_until)
+            .map(|ready| ready.header.clone())
+    }
+
+    /// Keeps the header of the session's token ready while that token is
+    /// fresh. Only with the session locked (`session` comes from its guard).
+    fn keep_ready_header(&self, session: &Session) {
+        let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
+        let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now())) else {
+            return;
+        };
+        if let Ok(header) = bearer_header(&tokens.access_token) {
+            let fresh_until = tokens.fresh_until();
+            self.set_ready_header(Some(ReadyHeader {
+                header,
+                fresh_until,
+            }));
+        }
+    }
+
+    fn set_ready_header(&self, ready: Option<ReadyHeader>) {
+        *self
+            .ready_header
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = ready;
+    }
+
+    /// Counts a token request, or refuses it past the limit.
+    pub(super) fn brake_token_request(&self) -> Result<()> {
+        self.brakes.count(&self.server, Brake::TokenRequest)
+    }
+
+    /// Counts a sign-in (a browser launch, a device code), or refuses it past
+    /// the limit.
+    pub(super) fn brake_sign_in(&self) -> Result<()> {
+        self.brakes.count(&self.server, Brake::SignIn)
+    }
+}
+
+fn access_token_text(session: &Session) -> Option<String> {
+    session
+        .credentials
+        .as_ref()
+        .and_then(|c| c.tokens.as_ref())
+        .map(|tokens| tokens.access_token.expose_secret().to_owned())
+}
+
+/// What a brake counts.
+#[derive(Debug, Clone, Copy)]
+enum Brake {
+    TokenRequest,
+    SignIn,
+}
+
+impl Brake {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn limit(self) -> usize {
+        match self {
+            Self::TokenRequest => 20,
+            Self::SignIn => 5,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::TokenRequest => "token requests",
+            Self::SignIn => "sign-ins",
+        }
+    }
+}
+
+/// Token requests and sign-ins in the last minute, for one server: a brake
+/// against loops that would hammer the authorization server or open browser
+/// tabs without end.
+#[derive(Debug, Default)]
+struct Brakes {
+    recent: StdMutex<[VecDeque<Instant>; 2]>,
+}
+
+impl Brakes {
+    fn count(&self, server: &ServerUrl, brake: Brake) -> Result<()> {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let recent = &mut recent[brake as usize];
+        let now = Instant::now();
+        while recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > Brake::WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= brake.limit() {
+            return Err(Error::Throttled {
+                url: server.to_string(),
+                reason: format!("more than {} {} in a minute", brake.limit(), brake.name()),
+            });
+        }
+        recent.push_back(now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryTokenStorage;
+
+    const SERVER: &str = "http://127.0.0.1:9/mcp";
+
+    async fn signed_in(access_token: &str, received_at: u64, expires_at: Option<u64>) -> Binding {
+        let storage = MemoryTokenStorage::new();
+        let mut credentials = StoredCredentials::new(SERVER);
+        credentials.tokens = Some(Tokens {
+            access_token: SecretString::from(access_token.to_owned()),
+            token_type: "Bearer".into(),
+            refresh_token: None,
+            scope: None,
+            expires_at,
+            received_at,
+        });
+        storage.save(&credentials).await.unwrap();
+        let settings = Settings {
+            storage: Some(Arc::new(storage)),
+            ..Settings::default()
+        };
+        Binding::new(ServerUrl::parse(SERVER).unwrap(), &settings).unwrap()
+    }
+
+    async fn header_text(binding: &Binding) -> Option<String> {
+        let header = binding.access_header().await.unwrap()?;
+        Some(header.to_str().unwrap().to_owned())
+    }
+
+    #[tokio::test]
+    async fn the_ready_header_goes_with_the_credentials() {
+        let binding = signed_in("first", now(), None).await;
+        assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer first"));
+        // Served again without the session: still the same token.
+        assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer first"));
+        binding.forget().await.unwrap();
+        assert_eq!(header_text(&binding).await, None, "no header after logout");
+    }
+
+    #[tokio::test]
+    async fn a_token_due_for_refresh_is_not_served_ready() {
+        // A 30-second token is due for a refresh 3 s (a tenth) before expiry.
+        let received = now();
+        let binding = signed_in("short", received, Some(received + 30)).await;
+        assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer short"));
+        assert!(binding.ready_header(received + 26).is_some());
+        assert!(binding.ready_header(received + 27).is_none());
+    }
+
+    #[test]
+    fn brakes_count_each_kind_within_its_limit() {
+        let brakes = Brakes::default();
+        let server = ServerUrl::parse(SERVER).unwrap();
+        for _ in 0..5 {
+            brakes.count(&server, Brake::SignIn).unwrap();
+        }
+        let refused = brakes.count(&server, Brake::SignIn).unwrap_err();
+        assert!(
+            refused.to_string().contains("more than 5 sign-ins"),
+            "{refused}"
+        );
+        // The other kind has its own count.
+        brakes.count(&server, Brake::TokenRequest).unwrap();
+    }
+}
