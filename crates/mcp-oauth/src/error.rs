@@ -1,8 +1,36 @@
 //! The one error type of the crate.
 
-use std::time::Duration;
+use std::{fmt, sync::Arc, time::Duration};
 
 use crate::OAuthErrorCode;
+
+/// The lower-level error behind an [`Error`] (an I/O error, the HTTP
+/// client's), which [`source()`](std::error::Error::source) returns.
+/// Shared, so that errors stay cheap to clone.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+/// The error itself, for `source()` to hand out as it is (so that it can be
+/// downcast to its own type).
+impl std::ops::Deref for Cause {
+    type Target = dyn std::error::Error + Send + Sync;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,6 +68,9 @@ pub enum Error {
         url: String,
         /// The cause, as the operating system or TLS layer put it.
         reason: String,
+        /// The failure of the HTTP client, when there was one.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// The server did not answer in time.
@@ -116,6 +147,9 @@ pub enum Error {
         command: String,
         /// Why it could not be started.
         reason: String,
+        /// The operating system's error.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// The connection closed before the exchange finished.
@@ -214,6 +248,14 @@ pub enum Error {
         after: Duration,
     },
 
+    /// A sign-in is needed but cannot happen here: no browser can be opened
+    /// and the sign-in may not fall back to printing its URL (see
+    /// [`UserAgent::BrowserOnly`](crate::UserAgent::BrowserOnly)).
+    #[error("cannot sign in here: {reason}")]
+    SignInUnavailable {
+        /// Why, e.g. no graphical display and no `$BROWSER`.
+        reason: String,
+    },
     /// The authorization URL could not be shown to the user (browser failed).
     #[error("could not open the authorization page: {reason}")]
     UserAgent {
@@ -239,6 +281,9 @@ pub enum Error {
         path: String,
         /// What failed and what to do.
         reason: String,
+        /// The error of the file system or the encoder, when there was one.
+        #[source]
+        source: Option<Cause>,
     },
 }
 
@@ -264,6 +309,27 @@ impl Error {
     /// Whether the server asked for credentials (HTTP 401 or 403).
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Self::Unauthorized { .. })
+    }
+
+    /// Whether authorization failed: the server refused the credentials, or
+    /// the OAuth flow could not get new ones (discovery, registration, the
+    /// sign-in, the token endpoint, a rule that protects the user).
+    pub fn is_authorization_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized { .. }
+                | Self::Discovery { .. }
+                | Self::ResourceMismatch { .. }
+                | Self::Insecure { .. }
+                | Self::Registration { .. }
+                | Self::AuthorizationDenied { .. }
+                | Self::TokenEndpoint { .. }
+                | Self::CallbackUnavailable { .. }
+                | Self::SignInTimeout { .. }
+                | Self::SignInUnavailable { .. }
+                | Self::UserAgent { .. }
+                | Self::Throttled { .. }
+        )
     }
 
     /// Whether the error is a timeout.

@@ -126,7 +126,7 @@ pub use auth::{
     SigningAlgorithm, UserAgent,
 };
 pub use client::{Client, ClientBuilder};
-pub use error::{Error, Result};
+pub use error::{Cause, Error, Result};
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 pub use rmcp;
@@ -136,7 +136,7 @@ pub use store::{
     FileTokenStorage, MemoryTokenStorage, StorageLock, StoredCredentials, TokenStorage,
 };
 pub use transport::{
-    AuthorizedHttpClient, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
+    AuthorizedHttpClient, Bridge, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
     bridge_stdio, bridge_stdio_until,
 };
 pub use url;

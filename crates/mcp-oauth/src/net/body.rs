@@ -46,7 +46,7 @@ pub(crate) async fn read_body(
     let mut body = BytesMut::new();
     let mut chunks = response.bytes_stream();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|error| timed_out(url, &error, after))?;
+        let chunk = chunk.map_err(|error| timed_out(url, error, after))?;
         let read = first.as_ref().map_or(0, Bytes::len) + body.len();
         if read + chunk.len() > limit {
             return Err(too_large(url, limit));

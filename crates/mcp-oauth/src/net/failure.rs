@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use super::redirect::{RedirectRefused, redirect_refused};
-use crate::Error;
+use crate::{Cause, Error};
 
 /// [`network_error`], except that a request that ran out of `after` (not
 /// while connecting) is an [`Error::Timeout`].
-pub(crate) fn timed_out(url: &str, error: &reqwest::Error, after: Duration) -> Error {
+pub(crate) fn timed_out(url: &str, error: reqwest::Error, after: Duration) -> Error {
     if error.is_timeout() && !error.is_connect() {
         return Error::Timeout {
             url: url.to_owned(),
@@ -21,8 +21,8 @@ pub(crate) fn timed_out(url: &str, error: &reqwest::Error, after: Duration) -> E
 /// keeping the innermost cause ("Connection refused") that a person needs.
 /// A refused redirect says why: to another origin is [`Error::Insecure`],
 /// a circle or too many is [`Error::Protocol`].
-fn network_error(url: &str, error: &reqwest::Error) -> Error {
-    if let Some(refused) = redirect_refused(error) {
+fn network_error(url: &str, error: reqwest::Error) -> Error {
+    if let Some(refused) = redirect_refused(&error) {
         return match refused {
             RedirectRefused::OtherOrigin(_) => Error::Insecure {
                 url: url.to_owned(),
@@ -38,17 +38,19 @@ fn network_error(url: &str, error: &reqwest::Error) -> Error {
         return Error::Connect {
             url: url.to_owned(),
             reason: "timed out while connecting".into(),
+            source: Some(Cause::new(error)),
         };
     }
     if error.is_connect() || error.is_request() {
         return Error::Connect {
             url: url.to_owned(),
-            reason: root_cause(error),
+            reason: root_cause(&error),
+            source: Some(Cause::new(error)),
         };
     }
     Error::Protocol {
         url: url.to_owned(),
-        detail: root_cause(error),
+        detail: root_cause(&error),
     }
 }
 

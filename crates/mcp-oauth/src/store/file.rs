@@ -8,7 +8,7 @@ use std::{
 use futures::future::BoxFuture;
 
 use super::{SCHEMA_VERSION, StorageLock, StoredCredentials, TokenStorage};
-use crate::{Error, Result, ServerUrl};
+use crate::{Cause, Error, Result, ServerUrl};
 
 /// The environment variable that moves the default cache folder.
 pub(crate) const CACHE_DIR_ENV: &str = "MCP_OAUTH_CACHE_DIR";
@@ -61,6 +61,7 @@ impl FileTokenStorage {
             .ok_or_else(|| Error::Storage {
                 path: "~".into(),
                 reason: format!("no home folder to keep credentials in; set {CACHE_DIR_ENV}"),
+                source: None,
             })
     }
 
@@ -86,10 +87,10 @@ impl FileTokenStorage {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(storage_error(dir, &error)),
+            Err(error) => return Err(storage_error(dir, error)),
         };
         for entry in entries {
-            let path = entry.map_err(|error| storage_error(dir, &error))?.path();
+            let path = entry.map_err(|error| storage_error(dir, error))?.path();
             let ours = path
                 .extension()
                 .is_some_and(|extension| extension == "json" || extension == "lock");
@@ -107,18 +108,18 @@ impl FileTokenStorage {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(storage_error(dir, &error)),
+            Err(error) => return Err(storage_error(dir, error)),
         };
         let mut found = Vec::new();
         for entry in entries {
-            let path = entry.map_err(|error| storage_error(dir, &error))?.path();
+            let path = entry.map_err(|error| storage_error(dir, error))?.path();
             if path
                 .extension()
                 .is_some_and(|extension| extension == "json")
             {
                 let loaded = read_document(&path).and_then(|document| {
                     document
-                        .ok_or_else(|| storage_error(&path, &std::io::ErrorKind::NotFound.into()))
+                        .ok_or_else(|| storage_error(&path, std::io::ErrorKind::NotFound.into()))
                 });
                 found.push((path, loaded));
             }
@@ -133,20 +134,21 @@ impl FileTokenStorage {
         let json = serde_json::to_vec_pretty(credentials).map_err(|error| Error::Storage {
             path: path.display().to_string(),
             reason: format!("could not encode the credentials: {error}"),
+            source: Some(Cause::new(error)),
         })?;
         // tempfile creates the file 0600 in the same folder, so the rename is atomic.
         let mut temporary = tempfile::NamedTempFile::new_in(&self.dir)
-            .map_err(|error| storage_error(&self.dir, &error))?;
+            .map_err(|error| storage_error(&self.dir, error))?;
         temporary
             .write_all(&json)
-            .map_err(|error| storage_error(&path, &error))?;
+            .map_err(|error| storage_error(&path, error))?;
         temporary
             .as_file()
             .sync_all()
-            .map_err(|error| storage_error(&path, &error))?;
+            .map_err(|error| storage_error(&path, error))?;
         temporary
             .persist(&path)
-            .map_err(|error| storage_error(&path, &error.error))?;
+            .map_err(|error| storage_error(&path, error.error))?;
         // The rename itself must reach the disk before the token is used.
         if let Ok(folder) = std::fs::File::open(&self.dir) {
             let _ = folder.sync_all();
@@ -193,7 +195,7 @@ impl FileTokenStorage {
         }
         let file = options
             .open(&path)
-            .map_err(|error| storage_error(&path, &error))?;
+            .map_err(|error| storage_error(&path, error))?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -211,10 +213,11 @@ impl FileTokenStorage {
                              try again when it is done",
                             wait.as_secs()
                         ),
+                        source: None,
                     });
                 }
                 Err(std::fs::TryLockError::Error(error)) => {
-                    return Err(storage_error(&path, &error));
+                    return Err(storage_error(&path, error));
                 }
             }
         }
@@ -227,7 +230,7 @@ fn read_document(path: &Path) -> Result<Option<StoredCredentials>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(storage_error(path, &error)),
+        Err(error) => return Err(storage_error(path, error)),
     };
     check_private(path)?;
     #[derive(serde::Deserialize)]
@@ -237,8 +240,9 @@ fn read_document(path: &Path) -> Result<Option<StoredCredentials>> {
     let unusable = |why: String| Error::Storage {
         path: path.display().to_string(),
         reason: format!(
-            "{why}; remove it with `mcp-oauth logout <url>` (or delete the file) and log in again"
+            "{why}; forget this server's credentials (or delete the file) and log in again"
         ),
+        source: None,
     };
     match serde_json::from_slice::<Version>(&bytes) {
         Ok(Version { version }) if version > SCHEMA_VERSION => Err(Error::Storage {
@@ -247,6 +251,7 @@ fn read_document(path: &Path) -> Result<Option<StoredCredentials>> {
                 "written by a newer mcp-oauth (schema {version}, this one reads {SCHEMA_VERSION}); \
                  upgrade mcp-oauth, or remove the file to log in again"
             ),
+            source: None,
         }),
         Ok(_) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -261,7 +266,7 @@ fn read_document(path: &Path) -> Result<Option<StoredCredentials>> {
 fn check_private(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
-        .map_err(|error| storage_error(path, &error))?
+        .map_err(|error| storage_error(path, error))?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
@@ -272,6 +277,7 @@ fn check_private(path: &Path) -> Result<()> {
                 mode & 0o777,
                 path.display()
             ),
+            source: None,
         });
     }
     Ok(())
@@ -292,21 +298,22 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     }
     builder
         .create(dir)
-        .map_err(|error| storage_error(dir, &error))
+        .map_err(|error| storage_error(dir, error))
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(storage_error(path, &error)),
+        Err(error) => Err(storage_error(path, error)),
     }
 }
 
-fn storage_error(path: &Path, error: &std::io::Error) -> Error {
+fn storage_error(path: &Path, error: std::io::Error) -> Error {
     Error::Storage {
         path: path.display().to_string(),
         reason: error.to_string(),
+        source: Some(Cause::new(error)),
     }
 }
 
@@ -361,7 +368,7 @@ mod tests {
             text.contains(&storage.path().display().to_string()),
             "{text}"
         );
-        assert!(text.contains("mcp-oauth logout"), "{text}");
+        assert!(text.contains("log in again"), "{text}");
         assert_eq!(
             std::fs::read(storage.path()).unwrap(),
             b"{ torn",
@@ -397,5 +404,24 @@ mod tests {
         assert_eq!(FileTokenStorage::list_in(&cache).unwrap().len(), 2);
         FileTokenStorage::clear_all_in(&cache).unwrap();
         assert!(FileTokenStorage::list_in(&cache).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_file_system_failure_keeps_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        // The cache folder is a file: nothing can be written under it.
+        let not_a_folder = dir.path().join("file");
+        std::fs::write(&not_a_folder, b"").unwrap();
+        let storage = FileTokenStorage::in_dir("https://example.com/mcp", &not_a_folder).unwrap();
+        let error = storage
+            .save(&StoredCredentials::new("https://example.com/mcp"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Storage { .. }), "{error:?}");
+        let cause = std::error::Error::source(&error).expect("the io error is the source");
+        assert!(
+            cause.downcast_ref::<std::io::Error>().is_some(),
+            "{cause:?}"
+        );
     }
 }

@@ -19,13 +19,161 @@ use super::{
 };
 use crate::{Auth, Error, Result, ServerUrl, auth::Authorizer};
 
-/// Bridges MCP messages between a local stdio peer (`input`/`output`,
-/// one JSON-RPC message per line) and the remote server at `url`.
+/// A bridge between a local stdio peer (one JSON-RPC message per line) and
+/// a remote MCP server, for hosts that only start local servers.
 ///
 /// The host's own handshake goes through untouched. A 401 from the server
 /// runs the OAuth flow right there (the browser opens; progress goes to
-/// stderr, never to `output`). Returns when `input` ends or the remote
-/// side closes; a Streamable HTTP session is deleted on the way out.
+/// stderr, never to the output). A failure that a request meets is
+/// answered to the host as a JSON-RPC error naming the cause, and
+/// [`authorization_hint`](Self::authorization_hint) adds what to do when
+/// authorization failed. [`run`](Self::run) returns when the input ends or
+/// the remote side closes; a Streamable HTTP session is deleted on the way
+/// out.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{Auth, Bridge, OAuth, UserAgent};
+/// use tokio::io::BufReader;
+///
+/// let url = "https://example.com/mcp";
+/// // stdin carries the host's messages: the sign-in must never read it.
+/// let oauth = OAuth::builder(url).user_agent(UserAgent::BrowserOnly).build()?;
+/// Bridge::new(url, Auth::from(oauth))
+///     .authorization_hint("sign in from a terminal first")
+///     .run(BufReader::new(tokio::io::stdin()), tokio::io::stdout())
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Bridge {
+    url: String,
+    auth: Auth,
+    mode: TransportMode,
+    reporter: Reporter,
+}
+
+impl Bridge {
+    /// A bridge to the server at `url`, presenting `auth`.
+    pub fn new(url: impl Into<String>, auth: Auth) -> Self {
+        Self {
+            url: url.into(),
+            auth,
+            mode: TransportMode::Auto,
+            reporter: Reporter::default(),
+        }
+    }
+
+    /// Which HTTP transport to use (default: [`TransportMode::Auto`]).
+    pub fn transport(mut self, mode: TransportMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// What to do when authorization fails, added to the error the host
+    /// sees: e.g. how to sign in where a browser or a terminal is at hand.
+    pub fn authorization_hint(mut self, hint: impl Into<String>) -> Self {
+        self.reporter.authorization_hint = Some(hint.into());
+        self
+    }
+
+    /// Bridges until `input` ends or the remote side closes.
+    pub async fn run<R, W>(self, input: R, output: W) -> Result<()>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        self.run_until(input, output, std::future::pending()).await
+    }
+
+    /// [`run`](Self::run) that also ends, cleanly (the remote session
+    /// deleted), when `shutdown` completes: for SIGTERM.
+    pub async fn run_until<R, W>(
+        self,
+        input: R,
+        mut output: W,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let Self {
+            url,
+            auth,
+            mode,
+            reporter,
+        } = self;
+        let shutdown = std::pin::pin!(shutdown);
+        let server = ServerUrl::parse(&url)?;
+        let authorizer = Authorizer::interactive(auth.for_server(&server)?);
+        let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server)?;
+        let mut lines = input.lines();
+        // The first message decides the transport: it must reach the server.
+        let Some(first) = next_message(&mut lines, &mut output).await? else {
+            return Ok(());
+        };
+        match mode {
+            TransportMode::Sse => {
+                let remote =
+                    LegacySseTransport::connect(core, server.url(), EndCause::default()).await?;
+                pump(
+                    remote,
+                    Some(first),
+                    lines,
+                    output,
+                    HashSet::new(),
+                    shutdown,
+                    reporter,
+                )
+                .await
+            }
+            TransportMode::StreamableHttp | TransportMode::Auto => {
+                let mut remote = streamable(&server, core.clone());
+                match remote.send(first.clone()).await {
+                    // The first request's answer is still to come through `receive`.
+                    Ok(()) => {
+                        let pending = request_id(&first).into_iter().collect();
+                        pump(remote, None, lines, output, pending, shutdown, reporter).await
+                    }
+                    Err(error) if mode == TransportMode::Auto && falls_back(&error) => {
+                        tracing::info!(url = %server, "no Streamable HTTP here; bridging to legacy HTTP+SSE");
+                        let remote =
+                            LegacySseTransport::connect(core, server.url(), EndCause::default())
+                                .await?;
+                        let pending = HashSet::new();
+                        pump(
+                            remote,
+                            Some(first),
+                            lines,
+                            output,
+                            pending,
+                            shutdown,
+                            reporter,
+                        )
+                        .await
+                    }
+                    Err(error) => {
+                        reply_error(&mut output, &first, &reporter.reason(&error)).await?;
+                        // Our own error keeps its kind (an authorization
+                        // failure stays one); rmcp's is a protocol error.
+                        Err(find_ours(&error)
+                            .cloned()
+                            .unwrap_or_else(|| Error::Protocol {
+                                url: server.to_string(),
+                                detail: describe(&error),
+                            }))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Bridges MCP messages between a local stdio peer (`input`/`output`,
+/// one JSON-RPC message per line) and the remote server at `url`: a
+/// [`Bridge`] with the transport `mode`.
 ///
 /// ```no_run
 /// # async fn run() -> mcp_oauth::Result<()> {
@@ -48,7 +196,10 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    bridge_stdio_until(url, auth, mode, input, output, std::future::pending()).await
+    Bridge::new(url, auth)
+        .transport(mode)
+        .run(input, output)
+        .await
 }
 
 /// [`bridge_stdio`] that also ends, cleanly (the remote session deleted),
@@ -58,51 +209,33 @@ pub async fn bridge_stdio_until<R, W>(
     auth: Auth,
     mode: TransportMode,
     input: R,
-    mut output: W,
+    output: W,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let shutdown = std::pin::pin!(shutdown);
-    let server = ServerUrl::parse(url)?;
-    let authorizer = Authorizer::interactive(auth.for_server(&server)?);
-    let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server)?;
-    let mut lines = input.lines();
-    // The first message decides the transport: it must reach the server.
-    let Some(first) = next_message(&mut lines, &mut output).await? else {
-        return Ok(());
-    };
-    match mode {
-        TransportMode::Sse => {
-            let remote =
-                LegacySseTransport::connect(core, server.url(), EndCause::default()).await?;
-            pump(remote, Some(first), lines, output, HashSet::new(), shutdown).await
-        }
-        TransportMode::StreamableHttp | TransportMode::Auto => {
-            let mut remote = streamable(&server, core.clone());
-            match remote.send(first.clone()).await {
-                // The first request's answer is still to come through `receive`.
-                Ok(()) => {
-                    let pending = request_id(&first).into_iter().collect();
-                    pump(remote, None, lines, output, pending, shutdown).await
-                }
-                Err(error) if mode == TransportMode::Auto && falls_back(&error) => {
-                    tracing::info!(url = %server, "no Streamable HTTP here; bridging to legacy HTTP+SSE");
-                    let remote =
-                        LegacySseTransport::connect(core, server.url(), EndCause::default())
-                            .await?;
-                    pump(remote, Some(first), lines, output, HashSet::new(), shutdown).await
-                }
-                Err(error) => {
-                    reply_error(&mut output, &first, &describe(&error)).await?;
-                    Err(Error::Protocol {
-                        url: server.to_string(),
-                        detail: describe(&error),
-                    })
-                }
+    Bridge::new(url, auth)
+        .transport(mode)
+        .run_until(input, output, shutdown)
+        .await
+}
+
+/// How a failure is told to the host.
+#[derive(Debug, Clone, Default)]
+struct Reporter {
+    authorization_hint: Option<String>,
+}
+
+impl Reporter {
+    /// The cause of `error`, as the host is told it.
+    fn reason<E: std::error::Error + 'static>(&self, error: &E) -> String {
+        match (find_ours(error), &self.authorization_hint) {
+            (Some(ours), Some(hint)) if ours.is_authorization_failure() => {
+                format!("{ours}; {hint}")
             }
+            _ => describe(error),
         }
     }
 }
@@ -135,6 +268,7 @@ async fn pump<T, R, W>(
     mut output: W,
     mut pending: HashSet<RequestId>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    reporter: Reporter,
 ) -> Result<()>
 where
     T: Transport<RoleClient>,
@@ -148,19 +282,20 @@ where
     let send = async |remote: &mut T, message: ClientJsonRpcMessage| {
         let mut sending = Box::pin(remote.send(message.clone()));
         let failures = failures.clone();
+        let reporter = reporter.clone();
         let outcome = match futures::poll!(sending.as_mut()) {
             std::task::Poll::Ready(outcome) => outcome,
             std::task::Poll::Pending => {
                 tokio::spawn(async move {
                     if let Err(error) = sending.await {
-                        let _ = failures.send((message, error.to_string())).await;
+                        let _ = failures.send((message, reporter.reason(&error))).await;
                     }
                 });
                 return;
             }
         };
         if let Err(error) = outcome {
-            let _ = failures.send((message, error.to_string())).await;
+            let _ = failures.send((message, reporter.reason(&error))).await;
         }
     };
     if let Some(first) = first {

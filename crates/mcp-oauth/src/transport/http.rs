@@ -96,7 +96,7 @@ impl HttpCore {
             let response = request
                 .send()
                 .await
-                .map_err(|error| timed_out(url, &error, self.timeout))?;
+                .map_err(|error| timed_out(url, error, self.timeout))?;
             let status = response.status();
             if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
                 return Ok(response);

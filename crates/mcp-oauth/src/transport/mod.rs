@@ -30,7 +30,7 @@ use url::Url;
 pub(crate) use self::handler::Handler;
 pub(crate) use self::http::HttpCore;
 pub use self::{
-    bridge::{bridge_stdio, bridge_stdio_until},
+    bridge::{Bridge, bridge_stdio, bridge_stdio_until},
     handler::ElicitationPolicy,
     streamable::AuthorizedHttpClient,
 };

@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use rmcp::transport::TokioChildProcess;
 
-use crate::{Error, Result};
+use crate::{Cause, Error, Result};
 
 pub(super) fn spawn(command: tokio::process::Command) -> Result<TokioChildProcess> {
     let program = describe(&command);
@@ -19,6 +19,7 @@ pub(super) fn spawn(command: tokio::process::Command) -> Result<TokioChildProces
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
                 _ => error.to_string(),
             },
+            source: Some(Cause::new(error)),
         })?;
     Ok(process)
 }

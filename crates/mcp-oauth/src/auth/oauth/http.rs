@@ -91,7 +91,7 @@ impl OAuthHttp {
 
     /// A `reqwest` failure as an [`Error`]: running out of time is an
     /// [`Error::Timeout`].
-    fn failed(&self, url: &Url, error: &reqwest::Error) -> Error {
+    fn failed(&self, url: &Url, error: reqwest::Error) -> Error {
         timed_out(url.as_str(), error, self.options.timeout)
     }
 
@@ -148,7 +148,7 @@ impl OAuthHttp {
         let response = request
             .send()
             .await
-            .map_err(|error| self.failed(url, &error))?;
+            .map_err(|error| self.failed(url, error))?;
         if response.status().is_redirection() {
             return Err(Error::Insecure {
                 url: url.to_string(),
@@ -163,7 +163,7 @@ impl OAuthHttp {
         let response = request
             .send()
             .await
-            .map_err(|error| self.failed(url, &error))?;
+            .map_err(|error| self.failed(url, error))?;
         self.read_response(url, response).await
     }
 

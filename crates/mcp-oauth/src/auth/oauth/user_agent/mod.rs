@@ -57,6 +57,14 @@ pub enum UserAgent {
     /// Print the URL, and wait for the callback or for the redirect URL to be
     /// pasted.
     PrintUrl,
+    /// The system browser, as [`UserAgent::SystemBrowser`] opens it, and
+    /// nothing else: where none can open (no graphical display and no
+    /// `$BROWSER`), the sign-in fails at once with
+    /// [`Error::SignInUnavailable`] instead of printing the URL and waiting
+    /// for it to be pasted. Nothing is ever read from stdin: for processes
+    /// whose stdin and terminal belong to something else, such as a stdio
+    /// bridge ([`bridge_stdio`](crate::bridge_stdio)).
+    BrowserOnly,
     /// A function of yours receives the URL (to show it in a UI, or to drive
     /// a browser in tests). See [`UserAgent::custom`].
     #[allow(
@@ -83,6 +91,7 @@ impl fmt::Debug for UserAgent {
         f.write_str(match self {
             Self::SystemBrowser => "SystemBrowser",
             Self::PrintUrl => "PrintUrl",
+            Self::BrowserOnly => "BrowserOnly",
             Self::Custom(_) => "Custom(..)",
         })
     }
@@ -194,7 +203,7 @@ fn plan(agent: &UserAgent, url: &Url, env: &Env) -> Result<Plan> {
     Ok(match agent {
         UserAgent::PrintUrl => Plan::Print { no_display: false },
         UserAgent::Custom(open) => Plan::Custom(Arc::clone(open)),
-        UserAgent::SystemBrowser => {
+        UserAgent::SystemBrowser | UserAgent::BrowserOnly => {
             let commands = env
                 .browser
                 .as_deref()
@@ -204,6 +213,12 @@ fn plan(agent: &UserAgent, url: &Url, env: &Env) -> Result<Plan> {
                 Plan::Commands(commands)
             } else if env.has_display {
                 Plan::DefaultBrowser
+            } else if matches!(agent, UserAgent::BrowserOnly) {
+                return Err(Error::SignInUnavailable {
+                    reason: "signing in needs a browser, and none can be opened here (no \
+                             graphical display and no $BROWSER)"
+                        .into(),
+                });
             } else {
                 Plan::Print { no_display: true }
             }

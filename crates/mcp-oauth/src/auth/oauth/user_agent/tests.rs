@@ -312,3 +312,24 @@ fn present_is_send_whatever_the_notice() {
     assert_send(&future);
     assert_eq!(not_sync.get(), 1);
 }
+
+#[tokio::test]
+async fn browser_only_fails_at_once_where_no_browser_can_open() {
+    let url = Url::parse("https://as.example/authorize?x=1").unwrap();
+    let (result, notices) = run(&UserAgent::BrowserOnly, &url, env(None, false)).await;
+    assert!(
+        matches!(result, Err(Error::SignInUnavailable { .. })),
+        "{result:?}"
+    );
+    assert!(notices.is_empty(), "nothing is printed: {notices:?}");
+}
+
+#[tokio::test]
+async fn browser_only_opens_browser_where_one_can() {
+    let dir = TempDir::new();
+    let url = Url::parse("https://as.example/authorize?x=1").unwrap();
+    let browser = dir.recorder("only", 0);
+    let (result, _) = run(&UserAgent::BrowserOnly, &url, env(Some(browser), false)).await;
+    assert_eq!(result.unwrap(), Presented::Opened);
+    assert_eq!(dir.recorded("only").unwrap(), vec![url.to_string()]);
+}
