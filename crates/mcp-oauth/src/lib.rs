@@ -60,6 +60,15 @@
 //! `reqwest` client ([`OAuthMiddleware`], feature `middleware`, on by
 //! default).
 //!
+//! # A stdio bridge
+//!
+//! [`Bridge`] connects a host that only starts local servers (one JSON-RPC
+//! message per line on stdin and stdout) to a remote server. Its stdin is
+//! the host's, so the sign-in must never read it:
+//! [`UserAgent::BrowserOnly`] opens a browser or fails at once with
+//! [`Error::SignInUnavailable`], and
+//! [`Bridge::authorization_hint`] tells the host's user what to do then.
+//!
 //! # Token storage
 //!
 //! [`FileTokenStorage`] (the default) keeps one JSON document per server,
@@ -102,7 +111,10 @@
 //! Every failure is an [`Error`] whose variant says what went wrong
 //! (unreachable, timeout, not an MCP endpoint, HTTP status, JSON-RPC error
 //! from the server, OAuth discovery, registration, token endpoint, ...) with
-//! the URL and the facts needed to act on it.
+//! the URL and the facts needed to act on it. An authorization server's
+//! refusal carries its code as an [`OAuthErrorCode`]
+//! ([`Error::oauth_error_code`]); a failure of the network, the file system
+//! or a child process keeps it as [`source()`](std::error::Error::source).
 
 #![warn(missing_docs)]
 

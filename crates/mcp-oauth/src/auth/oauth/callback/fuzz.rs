@@ -117,7 +117,7 @@ fn served(method: &Method, uri: &Uri) {
         // The same link again finds the wait over.
         assert_same_markup(
             &answer(&shared),
-            &render(page::already_over(page::Over::SignedIn)),
+            &render(page::already_over(page::WaitEnded::SignedIn)),
         );
     }
 }

@@ -29,7 +29,7 @@ use tokio::{
 };
 use url::Url;
 
-use self::{page::Over, serve::Running};
+use self::{page::WaitEnded, serve::Running};
 use super::wire::OAuthErrorCode;
 use crate::{Error, Result, error::one_line};
 
@@ -41,7 +41,7 @@ const CALLBACK_PATH: &str = "/callback";
 const MAX_QUERY_BYTES: usize = 8 * 1024;
 
 /// The reason given when the port is taken.
-const PORT_IN_USE: &str = "the port is in use; pick another with --callback-port";
+const PORT_IN_USE: &str = "the port is in use; pick another callback port";
 
 /// Which host the redirect URI names (and so which address is bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -187,7 +187,7 @@ impl CallbackServer {
                     None => pasted = None,
                 },
                 () = tokio::time::sleep_until(deadline) => {
-                    if shared.finish(Over::TimedOut) {
+                    if shared.finish(WaitEnded::TimedOut) {
                         break Err(Error::SignInTimeout { after: timeout });
                     }
                     // Otherwise an outcome is waiting in the channel.
@@ -319,7 +319,7 @@ struct Shared {
 
 enum Progress {
     Waiting(oneshot::Sender<Result<AuthorizationResponse>>),
-    Over(Over),
+    Ended(WaitEnded),
 }
 
 /// What a callback did to the wait.
@@ -329,7 +329,7 @@ enum Settled {
         error: String,
         description: Option<String>,
     },
-    AlreadyOver(Over),
+    AlreadyOver(WaitEnded),
     Stray(String),
 }
 
@@ -340,7 +340,7 @@ impl Shared {
             ParsedCallback::Invalid(reason) => return Settled::Stray(reason),
             ParsedCallback::Code { code, iss } => (
                 Ok(AuthorizationResponse { code, iss }),
-                Over::SignedIn,
+                WaitEnded::SignedIn,
                 Settled::SignedIn,
             ),
             ParsedCallback::Denied { error, description } => (
@@ -348,33 +348,33 @@ impl Shared {
                     error: OAuthErrorCode::from(error.as_str()),
                     description: description.clone(),
                 }),
-                Over::Denied,
+                WaitEnded::Denied,
                 Settled::Denied { error, description },
             ),
         };
         let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        match std::mem::replace(&mut *progress, Progress::Over(over)) {
+        match std::mem::replace(&mut *progress, Progress::Ended(over)) {
             Progress::Waiting(sender) => {
                 // The waiter only goes away after closing the listener.
                 let _ = sender.send(outcome);
                 settled
             }
-            Progress::Over(earlier) => {
-                *progress = Progress::Over(earlier);
+            Progress::Ended(earlier) => {
+                *progress = Progress::Ended(earlier);
                 Settled::AlreadyOver(earlier)
             }
         }
     }
 
     /// Marks the wait as over; true when it was still waiting.
-    fn finish(&self, over: Over) -> bool {
+    fn finish(&self, over: WaitEnded) -> bool {
         let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
         match &*progress {
             Progress::Waiting(_) => {
-                *progress = Progress::Over(over);
+                *progress = Progress::Ended(over);
                 true
             }
-            Progress::Over(_) => false,
+            Progress::Ended(_) => false,
         }
     }
 
@@ -468,7 +468,7 @@ fn bind_error(host: CallbackHost, port: u16, error: &io::Error) -> Error {
     let reason = match error.kind() {
         io::ErrorKind::AddrInUse => PORT_IN_USE.to_owned(),
         io::ErrorKind::PermissionDenied if port != 0 && port < 1024 => {
-            format!("{error}; ports below 1024 need privileges, pick another with --callback-port")
+            format!("{error}; ports below 1024 need privileges; pick another callback port")
         }
         io::ErrorKind::AddrNotAvailable if host == CallbackHost::Ipv6 => {
             format!("{error}; IPv6 may be disabled on this machine")

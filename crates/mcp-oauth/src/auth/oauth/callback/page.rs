@@ -68,24 +68,24 @@ pub(super) fn stray(reason: &str) -> Response {
 
 /// Why the wait is already over, for a callback that arrives after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Over {
+pub(super) enum WaitEnded {
     SignedIn,
     Denied,
     TimedOut,
 }
 
 /// A valid callback that arrives after the wait has ended.
-pub(super) fn already_over(over: Over) -> Response {
-    let (heading, text) = match over {
-        Over::SignedIn => (
+pub(super) fn already_over(ended: WaitEnded) -> Response {
+    let (heading, text) = match ended {
+        WaitEnded::SignedIn => (
             "Already signed in",
             "This sign-in is already complete. You can close this window.",
         ),
-        Over::Denied => (
+        WaitEnded::Denied => (
             "Sign-in already ended",
             "This sign-in has already ended. You can close this window.",
         ),
-        Over::TimedOut => (
+        WaitEnded::TimedOut => (
             "Sign-in expired",
             "mcp-oauth stopped waiting for this sign-in. Start it again from the terminal.",
         ),
