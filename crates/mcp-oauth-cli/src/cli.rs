@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Talk to MCP servers from a terminal, a script or CI.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "mcp-oauth", version, about, long_about = None)]
 #[command(
     after_help = "Each command takes its own options: see mcp-oauth <COMMAND> --help \
@@ -32,7 +32,7 @@ pub(crate) struct Cli {
     pub(crate) global: GlobalArgs,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub(crate) enum Command {
     /// Connect and check that the server answers.
     Ping(ServerArgs),

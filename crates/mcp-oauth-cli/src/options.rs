@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::failure::Failure;
 
-/// Options every command takes, before or after its name.
+/// Options every command accepts, before or after its name (one that has
+/// no results or no cache to read ignores `--json` or `--cache-dir`).
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
     /// Print results as JSON.
@@ -38,7 +39,7 @@ impl GlobalArgs {
 }
 
 /// A server to talk to, and how: what `ping` and `tools` take.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ServerArgs {
     #[command(flatten)]
     pub(crate) target: TargetArgs,
@@ -117,7 +118,9 @@ pub(crate) struct TransportArgs {
 }
 
 /// The credentials sent to a server: a static token, or OAuth.
-#[derive(Debug, Args)]
+///
+/// Neither this nor anything holding it is `Debug`: it holds secrets.
+#[derive(Args)]
 pub(crate) struct CredentialArgs {
     /// Send `Authorization: Bearer <TOKEN>` with every request instead of OAuth.
     #[arg(
@@ -134,7 +137,7 @@ pub(crate) struct CredentialArgs {
 
 /// Everything OAuth takes: which client asks for what, by which grant, and
 /// how a person signs in.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct OAuthArgs {
     #[command(flatten)]
     pub(crate) client: ClientArgs,
@@ -147,7 +150,7 @@ pub(crate) struct OAuthArgs {
 }
 
 /// The client and what it asks for.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(next_help_heading = "OAuth")]
 pub(crate) struct ClientArgs {
     /// OAuth scopes to ask for, space-separated (default: what the server asks).
@@ -178,7 +181,7 @@ pub(crate) struct ClientArgs {
 }
 
 /// How tokens are obtained when no person signs in.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(next_help_heading = "OAuth")]
 pub(crate) struct GrantArgs {
     /// How tokens are obtained: a person signs in (authorization-code), or a

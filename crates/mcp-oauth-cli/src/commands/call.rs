@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// `call` takes the URL (unless `--stdio`) and then the tool name.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct CallArgs {
     /// The server URL and the tool: `<URL> <TOOL>`, or just `<TOOL>` with --stdio.
     #[arg(required = true, num_args = 1..=2, value_names = ["URL", "TOOL"])]

@@ -11,7 +11,7 @@ use crate::{
     output::Output,
 };
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct LoginArgs {
     #[command(flatten)]
     pub(crate) server: UrlArg,

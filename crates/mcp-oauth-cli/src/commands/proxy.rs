@@ -8,7 +8,7 @@ use crate::{
     options::{CredentialArgs, GlobalArgs, TransportArgs, UrlArg},
 };
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ProxyArgs {
     #[command(flatten)]
     pub(crate) server: UrlArg,
