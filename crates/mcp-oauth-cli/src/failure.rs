@@ -15,6 +15,9 @@ pub(crate) enum Exit {
     Timeout = 5,
     Unauthorized = 6,
     Refused = 7,
+    /// Something on this machine: the credentials cache or the output could
+    /// not be read or written.
+    Local = 8,
     Interrupted = 130,
 }
 
@@ -39,6 +42,12 @@ impl Failure {
             hint: None,
             exit,
         }
+    }
+
+    /// A command line that does not make sense; clap catches most, this is
+    /// for what it cannot express.
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self::new(Exit::BadInput, message).hint("see mcp-oauth --help")
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -66,9 +75,10 @@ impl From<Error> for Failure {
                 Exit::BadInput,
                 "give the full URL, e.g. https://example.com/mcp".to_owned(),
             ),
-            Error::InvalidConfig { .. } => {
-                (Exit::BadInput, "fix the option named above".to_owned())
-            }
+            Error::InvalidConfig { .. } => (
+                Exit::BadInput,
+                "check the options given; see mcp-oauth <COMMAND> --help".to_owned(),
+            ),
             Error::Connect { .. } => (
                 Exit::Unreachable,
                 "is the server running, and are the host and port right?".to_owned(),
@@ -128,7 +138,7 @@ impl From<Error> for Failure {
             ),
             Error::CallbackUnavailable { .. } => (
                 Exit::Unauthorized,
-                "choose another port with --callback-port, or free this one".to_owned(),
+                "pick another port with --callback-port".to_owned(),
             ),
             Error::SignInTimeout { .. } => (
                 Exit::Timeout,
@@ -146,17 +156,20 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "the sign-in was refused; run the command again to retry".to_owned(),
             ),
-            Error::Storage { .. } => (
-                Exit::Unauthorized,
-                "fix or remove the file named above (mcp-oauth logout <URL>)".to_owned(),
-            ),
+            Error::Storage { path, .. } => (Exit::Local, storage_hint(path).to_owned()),
             Error::Discovery { .. } => (
                 Exit::Unauthorized,
                 "run with -v to see each discovery step; a server that takes a static token needs \
                  --bearer <TOKEN>"
                     .to_owned(),
             ),
-            Error::Registration { .. } | Error::TokenEndpoint { .. } => (
+            Error::Registration { .. } => (
+                Exit::Unauthorized,
+                "register a client beforehand and pass --client-id; run with -v to see each \
+                 step"
+                    .to_owned(),
+            ),
+            Error::TokenEndpoint { .. } => (
                 Exit::Unauthorized,
                 "the authorization server refused; run with -v to see each step".to_owned(),
             ),
@@ -175,5 +188,15 @@ impl From<Error> for Failure {
             _ => (Exit::NotMcp, "run with -v for details".to_owned()),
         };
         Failure::new(exit, message).hint(hint)
+    }
+}
+
+/// A stored document can be forgotten; a folder that cannot be used needs
+/// another place.
+fn storage_hint(path: &str) -> &'static str {
+    if path.ends_with(".json") {
+        "run `mcp-oauth logout <URL>` (or delete the file) and log in again"
+    } else {
+        "the credentials folder must be a folder you can write; pick another with --cache-dir"
     }
 }

@@ -1,4 +1,5 @@
-//! stdout, which carries results only; a closed pipe ends output quietly.
+//! stdout, which carries results only; a closed pipe ends output quietly,
+//! any other failure to write is a local failure.
 
 use std::io::{self, Write};
 
@@ -20,10 +21,6 @@ impl Output {
         }
     }
 
-    pub(crate) fn stdout(&mut self) -> &mut io::Stdout {
-        &mut self.stdout
-    }
-
     pub(crate) fn text(&mut self, text: &str) -> Result<(), Failure> {
         self.write(text.as_bytes())
     }
@@ -37,21 +34,40 @@ impl Output {
         self.line(&text)
     }
 
+    /// Sends on what is still buffered: before a long wait, and at the end,
+    /// where a failure (a full disk) must not pass for success.
+    pub(crate) fn flush(&mut self) -> Result<(), Failure> {
+        if self.closed {
+            return Ok(());
+        }
+        let flushed = self.stdout.flush();
+        self.outcome(flushed)
+    }
+
     fn write(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         if self.closed {
             return Ok(());
         }
-        match self.stdout.lock().write_all(bytes) {
+        let written = self.stdout.lock().write_all(bytes);
+        self.outcome(written)
+    }
+
+    fn outcome(&mut self, result: io::Result<()>) -> Result<(), Failure> {
+        match result {
             Ok(()) => Ok(()),
             // `mcp-oauth tools URL | head -1`: the reader has all it wanted.
             Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
                 self.closed = true;
                 Ok(())
             }
-            Err(error) => Err(Failure::new(
-                Exit::BadInput,
-                format!("cannot write output: {error}"),
-            )),
+            Err(error) => {
+                // Nothing more will get through: say so once, on stderr.
+                self.closed = true;
+                Err(
+                    Failure::new(Exit::Local, format!("cannot write the output: {error}"))
+                        .hint("check where stdout goes (a full disk, a closed file)"),
+                )
+            }
         }
     }
 }

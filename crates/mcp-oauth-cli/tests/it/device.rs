@@ -120,8 +120,14 @@ async fn device_login_needs_a_server_that_offers_it_and_a_person() {
     let refused = mcp_oauth_with_env(&["login", "--device", &url, "--cache-dir", cache], &[]).await;
     assert_ne!(refused.code, Some(0));
     assert!(
-        refused.stderr.contains("device_authorization_endpoint")
-            && refused.stderr.contains("--no-browser"),
+        refused.stderr.contains("device_authorization_endpoint"),
+        "{}",
+        refused.stderr
+    );
+    // The way out names options: the command line's hint does.
+    let hint = refused.stderr.lines().find(|l| l.starts_with("hint: "));
+    assert!(
+        hint.is_some_and(|hint| hint.contains("--no-browser")),
         "{}",
         refused.stderr
     );

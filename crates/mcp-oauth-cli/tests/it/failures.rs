@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use mcp_oauth_testkit::{Fault, TestServer};
 
-use crate::support::{Run, mcp_oauth};
+use crate::support::{Run, mcp_oauth, mcp_oauth_writing_to};
 
 fn assert_reported(run: &Run, code: i32, cause: &str) {
     run.exit(code);
@@ -113,4 +113,71 @@ async fn usage_errors_exit_2() {
     run.exit(2);
     let run = mcp_oauth(&["ping", "--timeout", "-3", "http://127.0.0.1:1/mcp"]).await;
     run.exit(2);
+}
+
+/// The `hint:` line of a failure.
+fn hint(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|line| line.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint line: {}", run.stderr))
+}
+
+#[tokio::test]
+async fn a_cache_folder_that_cannot_be_used_exits_8() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_folder = dir.path().join("file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let cache = not_a_folder.to_str().unwrap();
+    for args in [
+        &["status", "--cache-dir", cache][..],
+        &["logout", "--all", "--cache-dir", cache],
+    ] {
+        let run = mcp_oauth(args).await;
+        assert_reported(&run, 8, "token storage");
+        assert!(hint(&run).contains("--cache-dir"), "{}", run.stderr);
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_credentials_document_exits_8_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "http://127.0.0.1:1/mcp";
+    let document = mcp_oauth::FileTokenStorage::in_dir(url, dir.path())
+        .unwrap()
+        .path();
+    std::fs::write(&document, "{ not json").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&document, private).unwrap();
+    }
+    let cache = dir.path().to_str().unwrap();
+    let run = mcp_oauth(&["token", url, "--cache-dir", cache]).await;
+    assert_reported(&run, 8, &document.display().to_string());
+    assert!(
+        hint(&run).contains("mcp-oauth logout <URL>"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn output_that_cannot_be_written_exits_8() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    for args in [
+        &["completions", "bash"][..],
+        &["status", "--json", "--cache-dir", cache],
+    ] {
+        // Every write to /dev/full fails: "No space left on device".
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let run = mcp_oauth_writing_to(args, full).await;
+        assert_reported(&run, 8, "cannot write the output");
+    }
 }

@@ -4,6 +4,7 @@ mod commands;
 mod device;
 mod failures;
 mod oauth;
+mod options;
 mod proxy;
 mod proxy_messages;
 mod proxy_sessions;

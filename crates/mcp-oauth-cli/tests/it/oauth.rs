@@ -7,10 +7,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::{Run, mcp_oauth_with_env, protected, scripted_browser};
 
+/// Runs the CLI with `cache`; commands that may sign in wait 15 s at most
+/// (`status`, `token` and `logout` never sign in, and take no such option).
 async fn run(args: &[&str], cache: &Path, browser: &str) -> Run {
     let mut full: Vec<&str> = args.to_vec();
-    let cache = cache.to_str().unwrap();
-    full.extend(["--cache-dir", cache, "--login-timeout", "15"]);
+    full.extend(["--cache-dir", cache.to_str().unwrap()]);
+    if !matches!(args.first(), Some(&("status" | "token" | "logout"))) {
+        full.extend(["--login-timeout", "15"]);
+    }
     mcp_oauth_with_env(&full, &[("BROWSER", browser)]).await
 }
 
@@ -216,10 +220,36 @@ async fn a_callback_port_in_use_is_named_with_the_fix() {
     .await;
     login.exit(6);
     assert!(login.stderr.contains(&port), "{}", login.stderr);
-    assert!(login.stderr.contains("--callback-port"), "{}", login.stderr);
+    // The option is the command line's to name: in the hint.
+    assert!(hint(&login).contains("--callback-port"), "{}", login.stderr);
     drop(busy);
     auth.stop().await;
     server.stop().await;
+}
+
+#[tokio::test]
+async fn an_authorization_server_without_registration_asks_for_a_client_id() {
+    let (auth, server) = protected(AuthServer::builder().dynamic_registration(false)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let login = run(
+        &["login", &server.url()],
+        &dir.path().join("cache"),
+        "false",
+    )
+    .await;
+    login.exit(6);
+    assert!(login.stderr.contains("registration"), "{}", login.stderr);
+    assert!(hint(&login).contains("--client-id"), "{}", login.stderr);
+    auth.stop().await;
+    server.stop().await;
+}
+
+/// The `hint:` line of a failure.
+fn hint(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|line| line.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint line: {}", run.stderr))
 }
 
 #[tokio::test]

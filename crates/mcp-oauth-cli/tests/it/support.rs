@@ -32,20 +32,41 @@ pub(crate) async fn mcp_oauth(args: &[&str]) -> Run {
 }
 
 pub(crate) async fn mcp_oauth_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = cli_command(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    finish(command, std::process::Stdio::piped()).await
+}
+
+/// Runs the CLI with its stdout going to `stdout` (the run's `stdout` is
+/// then empty).
+pub(crate) async fn mcp_oauth_writing_to(args: &[&str], stdout: std::fs::File) -> Run {
+    finish(cli_command(args), stdout.into()).await
+}
+
+fn cli_command(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"));
     command
         .args(args)
         .env_remove("MCP_OAUTH_BEARER")
+        .env_remove("MCP_OAUTH_CLIENT_SECRET")
         .env_remove("RUST_LOG")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output: Output = tokio::time::timeout(Duration::from_secs(30), command.output())
+    command
+}
+
+async fn finish(mut command: tokio::process::Command, stdout: std::process::Stdio) -> Run {
+    let child = command
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the CLI could be run");
+    let output: Output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("the CLI finished within 30 s")
-        .expect("the CLI could be run");
+        .expect("the CLI's output could be read");
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

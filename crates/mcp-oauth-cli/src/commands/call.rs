@@ -1,80 +1,73 @@
-//! What each command does and prints.
+//! `mcp-oauth call`: call a tool and print its result.
 
-use std::{io::Write, time::Instant};
-
+use clap::Args;
 use mcp_oauth::{
     Client,
-    model::{CallToolResult, ContentBlock, JsonObject, Tool},
+    model::{CallToolResult, ContentBlock, JsonObject},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
+    connect::{Target, connect},
     failure::{Exit, Failure},
+    options::{ConnectArgs, CredentialArgs, GlobalArgs, StdioArgs},
     output::Output,
 };
 
-pub(crate) async fn ping(client: &Client, out: &mut Output, json: bool) -> Result<(), Failure> {
-    let started = Instant::now();
-    client.ping().await?;
-    let elapsed_ms = started.elapsed().as_millis();
-    let server = client.server();
-    if json {
-        out.json(&json!({
-            "ok": true,
-            "server": { "name": server.name, "version": server.version },
-            "protocol_version": server.protocol_version,
-            "transport": client.connected_via().to_string(),
-            "elapsed_ms": elapsed_ms,
-        }))
-    } else {
-        let name = match (&server.name, &server.version) {
-            (Some(name), Some(version)) => format!("{name} {version}"),
-            (Some(name), None) => name.clone(),
-            _ => "server".to_owned(),
-        };
-        out.line(&format!(
-            "ok: {name} answered in {elapsed_ms} ms (protocol {}, {})",
-            server.protocol_version,
-            client.connected_via()
-        ))
-    }
+/// `call` takes the URL (unless `--stdio`) and then the tool name.
+#[derive(Args)]
+pub(crate) struct CallArgs {
+    /// The server URL and the tool: `<URL> <TOOL>`, or just `<TOOL>` with --stdio.
+    #[arg(required = true, num_args = 1..=2, value_names = ["URL", "TOOL"])]
+    pub(crate) positional: Vec<String>,
+
+    /// The tool's arguments, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) stdio: StdioArgs,
+
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub(crate) credentials: CredentialArgs,
 }
 
-pub(crate) async fn tools(client: &Client, out: &mut Output, json: bool) -> Result<(), Failure> {
-    let tools = client.list_tools().await?;
-    if json {
-        return out.json(&serde_json::to_value(&tools).unwrap_or(Value::Null));
-    }
-    if tools.is_empty() {
-        eprintln!("the server offers no tools");
-        return Ok(());
-    }
-    out.text(&tool_table(&tools))
+pub(crate) async fn run(
+    args: &CallArgs,
+    global: &GlobalArgs,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    // Whether the first word is the URL or the tool depends on --stdio,
+    // which clap cannot express.
+    let (target, tool) = match (args.stdio.stdio, args.positional.as_slice()) {
+        (true, [tool]) => (Target::Stdio(&args.stdio.command), tool),
+        (false, [url, tool]) => (Target::Url(url), tool),
+        (true, _) => {
+            return Err(Failure::usage(
+                "with --stdio, give only the tool name: call --stdio <TOOL> -- <COMMAND>",
+            ));
+        }
+        (false, _) => {
+            return Err(Failure::usage(
+                "give the server URL and the tool name: call <URL> <TOOL>",
+            ));
+        }
+    };
+    // Bad arguments are reported before any connection is made.
+    let arguments = parse_arguments(args.args.as_deref())?;
+    let cache_dir = global.cache_dir.as_deref();
+    let client = connect(target, &args.connect, &args.credentials, cache_dir).await?;
+    let result = call(&client, out, global.json, tool, arguments).await;
+    client.close().await;
+    result
 }
 
-/// Name and the first line of the description, in two aligned columns.
-fn tool_table(tools: &[Tool]) -> String {
-    let width = tools
-        .iter()
-        .map(|tool| tool.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    let mut table = format!("{:width$}  DESCRIPTION\n", "NAME");
-    for tool in tools {
-        let description = tool
-            .description
-            .as_deref()
-            .and_then(|text| text.lines().map(str::trim).find(|line| !line.is_empty()))
-            .unwrap_or("");
-        table.push_str(format!("{:width$}  {description}", tool.name).trim_end());
-        table.push('\n');
-    }
-    table
-}
-
-/// Parses `--args`: absent means no arguments; else a JSON object.
-pub(crate) fn parse_arguments(text: Option<&str>) -> Result<Option<JsonObject>, Failure> {
+/// Parses `--args`: absent means no arguments; else a JSON object. Checked
+/// here rather than by clap, to report the cause and an example.
+fn parse_arguments(text: Option<&str>) -> Result<Option<JsonObject>, Failure> {
     let Some(text) = text else { return Ok(None) };
     let bad = |why: String| {
         Failure::new(Exit::BadInput, format!("invalid --args: {why}"))
@@ -98,7 +91,7 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-pub(crate) async fn call(
+async fn call(
     client: &Client,
     out: &mut Output,
     json: bool,
@@ -140,11 +133,6 @@ fn render_result(result: &CallToolResult) -> String {
         rendered.push('\n');
     }
     rendered
-}
-
-/// Flushes what was written; a closed pipe (`| head`) is not a failure.
-pub(crate) fn finish(out: &mut Output) {
-    let _ = out.stdout().flush();
 }
 
 #[cfg(test)]

@@ -1,19 +1,33 @@
 //! `mcp-oauth demo`: an authorization server and a protected MCP server on
 //! loopback, and the whole OAuth flow against them, explained.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use clap::Args;
 use mcp_oauth::{Auth, Client, MemoryTokenStorage, model::CallToolResult};
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode, TestServer};
 use serde_json::json;
 
 use crate::{
-    cli::Options,
     failure::{Exit, Failure},
+    options::SignInArgs,
     output::Output,
 };
 
-pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Result<(), Failure> {
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Keep the demo servers running afterwards (until Ctrl-C), to try the
+    /// other commands on them.
+    #[arg(long)]
+    pub(crate) serve: bool,
+
+    /// How you sign in to the demo: its tokens stay in memory, so it takes
+    /// no cache or client options.
+    #[command(flatten)]
+    pub(crate) sign_in: SignInArgs,
+}
+
+pub(crate) async fn run(args: &DemoArgs, out: &mut Output) -> Result<(), Failure> {
     let start_failed = |error: std::io::Error| {
         Failure::new(
             Exit::Unreachable,
@@ -24,9 +38,9 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
     // Short-lived tokens, so that `demo --serve` shows refresh at work.
     let auth = AuthServer::builder()
         .login(LoginMode::Interactive)
-        .access_token_lifetime(std::time::Duration::from_secs(30))
+        .access_token_lifetime(Duration::from_secs(30))
         .scopes_supported(&["mcp:tools", "offline_access"])
-        .device_authorization(std::time::Duration::from_secs(5))
+        .device_authorization(Duration::from_secs(5))
         .start()
         .await
         .map_err(start_failed)?;
@@ -36,8 +50,8 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
         .start()
         .await
         .map_err(start_failed)?;
-    let result = walk_through(options, out, &auth, &server).await;
-    if result.is_ok() && serve {
+    let result = walk_through(&args.sign_in, out, &auth, &server).await;
+    if result.is_ok() && args.serve {
         let url = server.url();
         out.line(&format!(
             "\nThe demo servers keep running. In another terminal try:\n  \
@@ -48,7 +62,7 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
              Access tokens live 30 s here: a call after that\n\
              refreshes silently, with no browser. Press Ctrl-C to stop them."
         ))?;
-        crate::commands::finish(out);
+        out.flush()?;
         let _ = tokio::signal::ctrl_c().await;
     }
     server.stop().await;
@@ -57,7 +71,7 @@ pub(crate) async fn run(options: &Options, out: &mut Output, serve: bool) -> Res
 }
 
 async fn walk_through(
-    options: &Options,
+    sign_in: &SignInArgs,
     out: &mut Output,
     auth: &AuthServer,
     server: &TestServer,
@@ -68,7 +82,8 @@ async fn walk_through(
         auth.issuer()
     ))?;
     // The demo's tokens stay in memory: nothing is written to your cache.
-    let oauth = crate::login::sign_in_builder(options, &url)?
+    let oauth = sign_in
+        .builder(&url)
         .token_storage(MemoryTokenStorage::new())
         .build()?;
     eprintln!("Sign in as demo / demo, then approve.");
@@ -77,7 +92,8 @@ async fn walk_through(
     let client = Client::builder(&url)
         .auth(Auth::from(oauth.clone()))
         .connect()
-        .await?;
+        .await
+        .map_err(|error| sign_in.failure(error))?;
     let requests = auth.requests();
     let count = |kind: AuthRequestKind| requests.iter().filter(|r| r.kind == kind).count();
     let stored = oauth.stored().await?;
@@ -91,7 +107,7 @@ async fn walk_through(
         .and_then(|s| s.scope())
         .unwrap_or("")
         .to_owned();
-    let sign_in = if options.device {
+    let steps = if sign_in.device {
         format!(
             "3. You approved the code on the verification page; polling the token endpoint then\n   \
                 got a token with scope \"{scope}\".\n   \
@@ -113,7 +129,7 @@ async fn walk_through(
     out.line(&format!(
         "1. The server answered the first request with 401 and named its authorization server.\n\
          2. Discovery read {} metadata document(s); dynamic registration made the client {client_id}.\n\
-         {sign_in}",
+         {steps}",
         count(AuthRequestKind::Metadata),
     ))?;
 

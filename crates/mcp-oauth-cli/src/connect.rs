@@ -1,0 +1,225 @@
+//! From the options to the library: the credentials for a server (a static
+//! token or OAuth), how a person signs in, and a connected client. Every
+//! command that reaches a server is set up here, so they all read the
+//! options the same way.
+
+use std::path::Path;
+
+use mcp_oauth::{
+    Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth, OAuthBuilder,
+    SigningAlgorithm, TransportMode, UserAgent,
+};
+
+use crate::{
+    failure::Failure,
+    options::{
+        CallbackHostArg, ConnectArgs, CredentialArgs, ElicitationArg, GlobalArgs, GrantArg,
+        GrantArgs, OAuthArgs, ServerArgs, SignInArgs, SigningAlgorithmArg, TargetArgs,
+        TransportArg, TransportArgs,
+    },
+    spinner::Spinner,
+};
+
+/// A server to connect to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// An http(s) MCP endpoint.
+    Url(&'a str),
+    /// A local server: the program and its arguments.
+    Stdio(&'a [String]),
+}
+
+impl ServerArgs {
+    /// Connects as `ping` and `tools` do.
+    pub(crate) async fn connect(&self, global: &GlobalArgs) -> Result<Client, Failure> {
+        let cache_dir = global.cache_dir.as_deref();
+        connect(
+            self.target.target(),
+            &self.connect,
+            &self.credentials,
+            cache_dir,
+        )
+        .await
+    }
+}
+
+impl TargetArgs {
+    pub(crate) fn target(&self) -> Target<'_> {
+        // clap lets through a URL or `--stdio -- <COMMAND>`, never both.
+        match &self.url {
+            Some(url) => Target::Url(url),
+            None => Target::Stdio(&self.stdio.command),
+        }
+    }
+}
+
+/// Connects to `target` with the credentials given; a failure carries the
+/// hint that fits how the sign-in was asked for.
+pub(crate) async fn connect(
+    target: Target<'_>,
+    connect: &ConnectArgs,
+    credentials: &CredentialArgs,
+    cache_dir: Option<&Path>,
+) -> Result<Client, Failure> {
+    let builder = match target {
+        Target::Url(url) => Client::builder(url).auth(credentials.auth(url, cache_dir)?),
+        Target::Stdio(command) => {
+            let (program, args) = command
+                .split_first()
+                .ok_or_else(|| Failure::usage("--stdio needs the server command after --"))?;
+            let mut command = tokio::process::Command::new(program);
+            command.args(args);
+            Client::stdio(command)
+        }
+    };
+    connect
+        .apply(builder)
+        .connect()
+        .await
+        .map_err(|error| credentials.oauth.sign_in.failure(error))
+}
+
+impl ConnectArgs {
+    pub(crate) fn apply(&self, builder: ClientBuilder) -> ClientBuilder {
+        let elicitation = match self.elicitation {
+            ElicitationArg::Decline => ElicitationPolicy::Decline,
+            ElicitationArg::AcceptDefaults => ElicitationPolicy::AcceptDefaults,
+        };
+        builder
+            .elicitation(elicitation)
+            .transport(self.transport.mode())
+            .timeout(self.timeout.0)
+    }
+}
+
+impl TransportArgs {
+    pub(crate) fn mode(&self) -> TransportMode {
+        match self.transport {
+            TransportArg::Auto => TransportMode::Auto,
+            TransportArg::Http => TransportMode::StreamableHttp,
+            TransportArg::Sse => TransportMode::Sse,
+        }
+    }
+}
+
+impl CredentialArgs {
+    /// `--bearer` when given (a blank one counts as none), else OAuth.
+    pub(crate) fn auth(&self, url: &str, cache_dir: Option<&Path>) -> Result<Auth, Failure> {
+        let bearer = self.bearer.as_deref().map(str::trim);
+        if let Some(token) = bearer.filter(|token| !token.is_empty()) {
+            return Ok(Auth::bearer(token));
+        }
+        Ok(Auth::from(self.oauth.oauth(url, cache_dir)?))
+    }
+}
+
+impl OAuthArgs {
+    /// OAuth for `url` as the options say, its tokens in `cache_dir` (or
+    /// the default folder).
+    pub(crate) fn oauth(&self, url: &str, cache_dir: Option<&Path>) -> Result<OAuth, Failure> {
+        let client = &self.client;
+        let mut builder = self.sign_in.builder(url);
+        if let Some(scopes) = &client.scopes {
+            builder = builder.scopes(scopes.as_str());
+        }
+        if let Some(dir) = cache_dir {
+            builder = builder.token_storage_cache_dir(dir);
+        }
+        if let Some(id) = &client.client_id {
+            builder = builder.client_id(id);
+        }
+        if let Some(secret) = &client.client_secret {
+            builder = builder.client_secret(secret);
+        }
+        if let Some(url) = &client.client_metadata_url {
+            builder = builder.client_metadata_url(url);
+        }
+        if let Some(metadata) = &client.client_metadata {
+            builder = builder.additional_client_metadata(metadata.clone());
+        }
+        Ok(self.grant.apply(builder)?.build()?)
+    }
+}
+
+impl GrantArgs {
+    fn apply(&self, mut builder: OAuthBuilder) -> Result<OAuthBuilder, Failure> {
+        if let Some(path) = &self.private_key {
+            let pem = std::fs::read_to_string(path).map_err(|error| {
+                Failure::usage(format!(
+                    "cannot read --private-key {}: {error}",
+                    path.display()
+                ))
+            })?;
+            let algorithm = match self.signing_alg {
+                SigningAlgorithmArg::Es256 => SigningAlgorithm::Es256,
+                SigningAlgorithmArg::Rs256 => SigningAlgorithm::Rs256,
+            };
+            builder = builder.private_key_jwt(pem, algorithm);
+        }
+        Ok(match self.grant {
+            GrantArg::AuthorizationCode => builder,
+            GrantArg::ClientCredentials => builder.client_credentials(),
+            GrantArg::CrossAppAccess => {
+                // clap requires all three with this grant.
+                let (Some(endpoint), Some(id_token), Some(idp_client)) = (
+                    &self.idp_token_endpoint,
+                    &self.idp_id_token,
+                    &self.idp_client_id,
+                ) else {
+                    return Err(Failure::usage(
+                        "--grant cross-app-access needs --idp-token-endpoint, --idp-id-token \
+                         and --idp-client-id",
+                    ));
+                };
+                let mut idp = CrossAppAccess::new(endpoint, id_token, idp_client);
+                if let Some(secret) = &self.idp_client_secret {
+                    idp = idp.idp_client_secret(secret);
+                }
+                builder.cross_app_access(idp)
+            }
+        })
+    }
+}
+
+/// The hint for a device sign-in the authorization server may not offer;
+/// the library names no option, this command line does.
+const DEVICE_DISCOVERY_HINT: &str = "run with -v to see each discovery step; if the \
+authorization server offers no device grant, sign in with a browser instead (without \
+--device), or print the URL with --no-browser and paste the redirect";
+
+impl SignInArgs {
+    /// What every sign-in shares, the demo's included: how the person is
+    /// reached (browser, printed URL or device code), under what name, on
+    /// which callback address, and for how long.
+    pub(crate) fn builder(&self, url: &str) -> OAuthBuilder {
+        let mut builder = Spinner::attach(OAuth::builder(url))
+            .client_name(self.client_name.clone())
+            .timeout(self.login_timeout.0)
+            .user_agent(if self.no_browser {
+                UserAgent::PrintUrl
+            } else {
+                UserAgent::SystemBrowser
+            });
+        if let Some(port) = self.callback_port {
+            builder = builder.callback_port(port);
+        }
+        if self.callback_host == CallbackHostArg::Localhost {
+            builder = builder.callback_host_localhost();
+        }
+        if self.device {
+            builder = builder.device_authorization();
+        }
+        builder
+    }
+
+    /// `error` as a failure, its hint fitted to how the sign-in was asked for.
+    pub(crate) fn failure(&self, error: Error) -> Failure {
+        let device_discovery = self.device && matches!(error, Error::Discovery { .. });
+        let failure = Failure::from(error);
+        if device_discovery {
+            failure.hint(DEVICE_DISCOVERY_HINT)
+        } else {
+            failure
+        }
+    }
+}
