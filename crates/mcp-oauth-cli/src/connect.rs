@@ -105,11 +105,22 @@ impl TransportArgs {
 impl CredentialArgs {
     /// `--bearer` when given (a blank one counts as none), else OAuth.
     pub(crate) fn auth(&self, url: &str, cache_dir: Option<&Path>) -> Result<Auth, Failure> {
+        self.auth_with(url, cache_dir, None)
+    }
+
+    /// [`auth`](Self::auth), the sign-in reaching the person through
+    /// `agent` (when given) whatever `--no-browser` says.
+    pub(crate) fn auth_with(
+        &self,
+        url: &str,
+        cache_dir: Option<&Path>,
+        agent: Option<UserAgent>,
+    ) -> Result<Auth, Failure> {
         let bearer = self.bearer.as_deref().map(str::trim);
         if let Some(token) = bearer.filter(|token| !token.is_empty()) {
             return Ok(Auth::bearer(token));
         }
-        Ok(Auth::from(self.oauth.oauth(url, cache_dir)?))
+        Ok(Auth::from(self.oauth.oauth_with(url, cache_dir, agent)?))
     }
 }
 
@@ -117,8 +128,22 @@ impl OAuthArgs {
     /// OAuth for `url` as the options say, its tokens in `cache_dir` (or
     /// the default folder).
     pub(crate) fn oauth(&self, url: &str, cache_dir: Option<&Path>) -> Result<OAuth, Failure> {
+        self.oauth_with(url, cache_dir, None)
+    }
+
+    /// [`oauth`](Self::oauth) whose sign-in reaches the person through
+    /// `agent`, when given.
+    fn oauth_with(
+        &self,
+        url: &str,
+        cache_dir: Option<&Path>,
+        agent: Option<UserAgent>,
+    ) -> Result<OAuth, Failure> {
         let client = &self.client;
         let mut builder = self.sign_in.builder(url);
+        if let Some(agent) = agent {
+            builder = builder.user_agent(agent);
+        }
         if let Some(scopes) = &client.scopes {
             builder = builder.scopes(scopes.as_str());
         }

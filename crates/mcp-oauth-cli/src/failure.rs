@@ -181,6 +181,11 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "something keeps failing after sign-in; run with -v to see what".to_owned(),
             ),
+            Error::SignInUnavailable { .. } => (
+                Exit::Unauthorized,
+                "sign in from a terminal first: `mcp-oauth login <URL>` (or `login --device`)"
+                    .to_owned(),
+            ),
             Error::UserAgent { .. } => (
                 Exit::Unauthorized,
                 "use --no-browser and open the printed URL yourself".to_owned(),

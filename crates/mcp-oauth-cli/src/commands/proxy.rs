@@ -2,6 +2,7 @@
 //! local servers. stdin/stdout carry MCP; everything else goes to stderr.
 
 use clap::Args;
+use mcp_oauth::{Bridge, Error, UserAgent};
 
 use crate::{
     failure::Failure,
@@ -22,13 +23,34 @@ pub(crate) struct ProxyArgs {
 
 pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Failure> {
     let url = args.server.url.as_str();
-    let auth = args.credentials.auth(url, global.cache_dir.as_deref())?;
+    if args.credentials.oauth.sign_in.no_browser {
+        return Err(Failure::usage(format!(
+            "the proxy's stdin carries the host's messages, so it cannot take a pasted \
+             address; sign in beforehand with `mcp-oauth login --no-browser {url}`"
+        )));
+    }
+    // stdin is the host's: the sign-in opens a browser or gives up at once,
+    // and never waits for a paste.
+    let auth = args.credentials.auth_with(
+        url,
+        global.cache_dir.as_deref(),
+        Some(UserAgent::BrowserOnly),
+    )?;
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     let output = tokio::io::stdout();
-    let mode = args.transport.mode();
-    mcp_oauth::bridge_stdio_until(url, auth, mode, input, output, terminated())
+    let sign_in_here = format!(
+        "sign in from a terminal with `mcp-oauth login {url}` (or `mcp-oauth login --device \
+         {url}`), then start the server again"
+    );
+    Bridge::new(url, auth)
+        .transport(args.transport.mode())
+        .authorization_hint(sign_in_here.clone())
+        .run_until(input, output, terminated())
         .await
-        .map_err(|error| args.credentials.oauth.sign_in.failure(error))
+        .map_err(|error| match error {
+            Error::SignInUnavailable { .. } => Failure::from(error).hint(sign_in_here),
+            error => args.credentials.oauth.sign_in.failure(error),
+        })
 }
 
 /// Completes on SIGTERM (never elsewhere), so the proxy can end cleanly.

@@ -123,3 +123,72 @@ async fn proxies_started_together_share_one_login() {
     auth.stop().await;
     server.stop().await;
 }
+
+/// With nothing cached and no way to open a browser (no display, no
+/// `$BROWSER`), the proxy never waits for a paste on stdin (the host's
+/// messages): the host's request is answered at once with an error naming
+/// `mcp-oauth login`, and the proxy exits as an authorization failure.
+#[tokio::test]
+async fn without_a_browser_the_proxy_asks_for_a_terminal_sign_in_and_never_reads_a_paste() {
+    let (auth, server) = protected(AuthServer::builder()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["proxy", &url, "--cache-dir"])
+        .arg(dir.path().join("cache"))
+        .env_remove("BROWSER")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WSL_DISTRO_NAME")
+        .env_remove("MCP_OAUTH_BEARER")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = proxy.stdin.take().unwrap();
+    // The host's first request, then a line that a paste prompt would
+    // take for the redirected address. stdin stays open, as a host's does.
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": { "name": "scripted-host", "version": "1" } }
+    });
+    let paste = format!("{url}?code=pasted&state=pasted");
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, format!("{initialize}\n{paste}\n").as_bytes())
+        .await
+        .unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(30), proxy.wait_with_output())
+        .await
+        .expect("the proxy gives up at once instead of waiting for a sign-in")
+        .unwrap();
+    drop(stdin);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains(&format!("mcp-oauth login {url}")),
+        "the hint names the terminal sign-in: {stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("paste"), "{stderr}");
+    let answers: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("stdout carries only JSON-RPC"))
+        .collect();
+    assert_eq!(answers.len(), 1, "one answer, to the one request: {stdout}");
+    assert_eq!(answers[0]["id"], 1);
+    let message = answers[0]["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("mcp-oauth login") && message.contains("cannot sign in here"),
+        "{message}"
+    );
+    let kinds: Vec<_> = auth.requests().into_iter().map(|r| r.kind).collect();
+    assert!(
+        !kinds.contains(&AuthRequestKind::Authorize) && !kinds.contains(&AuthRequestKind::Token),
+        "no sign-in page was opened and nothing exchanged: {kinds:?}"
+    );
+    auth.stop().await;
+    server.stop().await;
+}
