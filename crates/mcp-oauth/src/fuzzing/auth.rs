@@ -425,14 +425,13 @@ pub fn token_response(data: &[u8]) {
     let endpoint = url("https://as.example/token");
     let secrets = secrets_in(&fetched.body, &["access_token", "refresh_token"]);
     let body: Option<Value> = serde_json::from_slice(&fetched.body).ok();
-    let previous = Tokens {
-        access_token: SecretString::from("previous-access-token".to_owned()),
-        token_type: "Bearer".into(),
-        refresh_token: Some(SecretString::from("previous-refresh-token".to_owned())),
-        scope: Some("previous scope".into()),
-        expires_at: Some(1_000),
-        received_at: 100,
-    };
+    let previous = Tokens::new(
+        SecretString::from("previous-access-token".to_owned()),
+        Some(SecretString::from("previous-refresh-token".to_owned())),
+        Some("previous scope".into()),
+        100_000,
+        Some(900),
+    );
     for previous in [None, Some(&previous)] {
         match parse_token_response(&endpoint, &fetched, previous) {
             Ok(tokens) => {
@@ -441,7 +440,10 @@ pub fn token_response(data: &[u8]) {
                 assert_eq!(tokens.token_type, "Bearer");
                 if let Some(expires_at) = tokens.expires_at {
                     assert!(expires_at >= tokens.received_at, "{tokens:?}");
-                    let _ = tokens.is_fresh(tokens.received_at);
+                    let expires_ms = tokens.expires_at_ms.expect("kept in milliseconds too");
+                    let received_ms = tokens.received_at_ms.expect("kept in milliseconds too");
+                    assert!(expires_ms >= received_ms, "{tokens:?}");
+                    let _ = tokens.is_fresh(received_ms);
                 }
                 let refresh = tokens
                     .refresh_token
@@ -479,6 +481,8 @@ pub fn token_response(data: &[u8]) {
                 assert_eq!(read.scope, tokens.scope);
                 assert_eq!(read.expires_at, tokens.expires_at);
                 assert_eq!(read.received_at, tokens.received_at);
+                assert_eq!(read.expires_at_ms, tokens.expires_at_ms);
+                assert_eq!(read.received_at_ms, tokens.received_at_ms);
             }
             Err(error) => {
                 assert!(

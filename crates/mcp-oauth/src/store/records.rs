@@ -28,7 +28,14 @@ pub(crate) struct Tokens {
     /// Unix seconds; `None` when the server gave no lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expires_at: Option<u64>,
+    /// Unix seconds.
     pub(crate) received_at: u64,
+    /// The same two moments in milliseconds. Documents written before they
+    /// were kept have only the seconds, which then stand in for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) received_at_ms: Option<u64>,
 }
 
 impl fmt::Debug for Tokens {
@@ -46,27 +53,56 @@ impl fmt::Debug for Tokens {
 }
 
 impl Tokens {
-    /// Whether the access token is still good, with the refresh margin to
-    /// spare, at `now`.
-    pub(crate) fn is_fresh(&self, now: u64) -> bool {
-        now < self.fresh_until()
+    /// Tokens received at `received_ms` (Unix milliseconds) that live
+    /// `lifetime` seconds, when the server said.
+    pub(crate) fn new(
+        access_token: SecretString,
+        refresh_token: Option<SecretString>,
+        scope: Option<String>,
+        received_ms: u64,
+        lifetime: Option<u64>,
+    ) -> Self {
+        let received_at = received_ms / 1000;
+        Self {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            refresh_token,
+            scope,
+            // A hostile lifetime (u64::MAX) must not overflow.
+            expires_at: lifetime.map(|seconds| received_at.saturating_add(seconds)),
+            received_at,
+            expires_at_ms: lifetime
+                .map(|seconds| received_ms.saturating_add(seconds.saturating_mul(1000))),
+            received_at_ms: Some(received_ms),
+        }
     }
 
-    /// The first moment (Unix seconds) at which the token is due for a
+    /// Whether the access token is still good, with the refresh margin to
+    /// spare, at `now_ms` (Unix milliseconds).
+    pub(crate) fn is_fresh(&self, now_ms: u64) -> bool {
+        now_ms < self.fresh_until_ms()
+    }
+
+    /// The first moment (Unix milliseconds) at which the token is due for a
     /// refresh: its expiry less the refresh margin.
-    pub(crate) fn fresh_until(&self) -> u64 {
-        match self.expires_at {
-            None => u64::MAX,
-            Some(expires_at) => expires_at
-                .saturating_sub(refresh_margin(expires_at.saturating_sub(self.received_at))),
-        }
+    pub(crate) fn fresh_until_ms(&self) -> u64 {
+        let expires = self
+            .expires_at_ms
+            .or_else(|| self.expires_at.map(|seconds| seconds.saturating_mul(1000)));
+        let Some(expires) = expires else {
+            return u64::MAX;
+        };
+        let received = self
+            .received_at_ms
+            .unwrap_or_else(|| self.received_at.saturating_mul(1000));
+        expires.saturating_sub(refresh_margin_ms(expires.saturating_sub(received)))
     }
 }
 
 /// 60 s before expiry for long-lived tokens, a tenth of the lifetime for
 /// short ones, so a 5-second token is not refreshed on every request.
-pub(crate) fn refresh_margin(lifetime: u64) -> u64 {
-    (lifetime / 10).min(60)
+fn refresh_margin_ms(lifetime_ms: u64) -> u64 {
+    (lifetime_ms / 10).min(60_000)
 }
 
 /// How the client identity was obtained.
@@ -251,19 +287,35 @@ mod tests {
 
     #[test]
     fn refresh_margin_scales_with_lifetime() {
-        assert_eq!(refresh_margin(3600), 60);
-        assert_eq!(refresh_margin(5), 0);
-        assert_eq!(refresh_margin(100), 10);
-        let tokens = Tokens {
-            access_token: SecretString::from("a".to_owned()),
-            token_type: "Bearer".into(),
-            refresh_token: None,
-            scope: None,
-            expires_at: Some(1000 + 3600),
-            received_at: 1000,
-        };
-        assert!(tokens.is_fresh(1000 + 3500));
-        assert!(!tokens.is_fresh(1000 + 3545));
+        assert_eq!(refresh_margin_ms(3_600_000), 60_000);
+        assert_eq!(refresh_margin_ms(5_000), 500);
+        assert_eq!(refresh_margin_ms(100_000), 10_000);
+        let token = || SecretString::from("a".to_owned());
+        let tokens = Tokens::new(token(), None, None, 1_000_000, Some(3600));
+        assert!(tokens.is_fresh(1_000_000 + 3_500_000));
+        assert!(!tokens.is_fresh(1_000_000 + 3_545_000));
+    }
+
+    #[test]
+    fn a_short_token_lives_its_lifetime_wherever_the_second_boundary_falls() {
+        let token = || SecretString::from("a".to_owned());
+        // Received 0.9 s into a second: a 3-second token is good for 2.7 s
+        // (less a tenth), not until the next second boundary but two.
+        let tokens = Tokens::new(token(), None, None, 10_900, Some(3));
+        assert_eq!(
+            tokens.expires_at,
+            Some(13),
+            "seconds, as the schema has them"
+        );
+        assert!(tokens.is_fresh(13_500));
+        assert!(!tokens.is_fresh(13_600));
+        // A document with seconds only reads as before.
+        let old: Tokens = serde_json::from_value(json!({
+            "access_token": "a", "token_type": "Bearer", "expires_at": 4600, "received_at": 1000
+        }))
+        .unwrap();
+        assert!(old.is_fresh(4_539_999));
+        assert!(!old.is_fresh(4_540_000));
     }
     #[test]
     fn static_client_method_follows_secret_and_server() {

@@ -20,7 +20,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::{builder::Settings, grants, http::OAuthHttp};
 use crate::{
     Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
-    auth::bearer_header, clock::now, store::Tokens,
+    auth::bearer_header,
+    clock::{now, now_ms},
+    store::Tokens,
 };
 
 /// How long to wait for another process's refresh (a token request is
@@ -51,11 +53,11 @@ pub(super) struct Session {
     pub(super) credentials: Option<StoredCredentials>,
 }
 
-/// An `Authorization` header and the moment (Unix seconds) its token is due
-/// for a refresh.
+/// An `Authorization` header and the moment (Unix milliseconds) its token
+/// is due for a refresh.
 struct ReadyHeader {
     header: HeaderValue,
-    fresh_until: u64,
+    fresh_until_ms: u64,
 }
 
 impl Binding {
@@ -141,7 +143,7 @@ impl Binding {
             .tokens
             .as_ref()
             .filter(|tokens| {
-                tokens.is_fresh(now())
+                tokens.is_fresh(now_ms())
                     && Some(tokens.access_token.expose_secret()) != had.as_deref()
             })
             .map(|tokens| tokens.access_token.clone());
@@ -157,7 +159,7 @@ impl Binding {
     /// a header, built once per token. While the token is fresh, requests
     /// take the header without waiting on the session.
     pub(super) async fn access_header(&self) -> Result<Option<HeaderValue>> {
-        if let Some(header) = self.ready_header(now()) {
+        if let Some(header) = self.ready_header(now_ms()) {
             return Ok(Some(header));
         }
         match self.access_token().await? {
@@ -175,7 +177,7 @@ impl Binding {
         let Some(tokens) = session.credentials.as_ref().and_then(|c| c.tokens.as_ref()) else {
             return Ok(None);
         };
-        if tokens.is_fresh(now()) {
+        if tokens.is_fresh(now_ms()) {
             let token = tokens.access_token.clone();
             self.keep_ready_header(&session);
             return Ok(Some(token));
@@ -224,15 +226,15 @@ impl Binding {
         }
     }
 
-    /// The ready header, if its token is fresh at `now`.
-    pub(super) fn ready_header(&self, now: u64) -> Option<HeaderValue> {
+    /// The ready header, if its token is fresh at `now_ms`.
+    pub(super) fn ready_header(&self, now_ms: u64) -> Option<HeaderValue> {
         let ready = self
             .ready_header
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         ready
             .as_ref()
-            .filter(|ready| now < ready.fresh_until)
+            .filter(|ready| now_ms < ready.fresh_until_ms)
             .map(|ready| ready.header.clone())
     }
 
@@ -240,14 +242,14 @@ impl Binding {
     /// fresh. Only with the session locked (`session` comes from its guard).
     fn keep_ready_header(&self, session: &Session) {
         let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
-        let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now())) else {
+        let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now_ms())) else {
             return;
         };
         if let Ok(header) = bearer_header(&tokens.access_token) {
-            let fresh_until = tokens.fresh_until();
+            let fresh_until_ms = tokens.fresh_until_ms();
             self.set_ready_header(Some(ReadyHeader {
                 header,
-                fresh_until,
+                fresh_until_ms,
             }));
         }
     }
@@ -341,17 +343,11 @@ mod tests {
 
     const SERVER: &str = "http://127.0.0.1:9/mcp";
 
-    async fn signed_in(access_token: &str, received_at: u64, expires_at: Option<u64>) -> Binding {
+    async fn signed_in(access_token: &str, received_ms: u64, lifetime: Option<u64>) -> Binding {
         let storage = MemoryTokenStorage::new();
         let mut credentials = StoredCredentials::new(SERVER);
-        credentials.tokens = Some(Tokens {
-            access_token: SecretString::from(access_token.to_owned()),
-            token_type: "Bearer".into(),
-            refresh_token: None,
-            scope: None,
-            expires_at,
-            received_at,
-        });
+        let token = SecretString::from(access_token.to_owned());
+        credentials.tokens = Some(Tokens::new(token, None, None, received_ms, lifetime));
         storage.save(&credentials).await.unwrap();
         let settings = Settings {
             storage: Some(Arc::new(storage)),
@@ -367,7 +363,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_ready_header_goes_with_the_credentials() {
-        let binding = signed_in("first", now(), None).await;
+        let binding = signed_in("first", now_ms(), None).await;
         assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer first"));
         // Served again without the session: still the same token.
         assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer first"));
@@ -378,11 +374,11 @@ mod tests {
     #[tokio::test]
     async fn a_token_due_for_refresh_is_not_served_ready() {
         // A 30-second token is due for a refresh 3 s (a tenth) before expiry.
-        let received = now();
-        let binding = signed_in("short", received, Some(received + 30)).await;
+        let received = now_ms();
+        let binding = signed_in("short", received, Some(30)).await;
         assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer short"));
-        assert!(binding.ready_header(received + 26).is_some());
-        assert!(binding.ready_header(received + 27).is_none());
+        assert!(binding.ready_header(received + 26_999).is_some());
+        assert!(binding.ready_header(received + 27_000).is_none());
     }
 
     #[test]

@@ -84,21 +84,19 @@ pub(crate) fn parse_token_response(
             detail: format!("the token type is {token_type:?}; only Bearer tokens are supported"),
         });
     }
-    let received_at = clock::now();
-    let lifetime = seconds(raw.expires_in.as_ref());
-    Ok(Tokens {
-        access_token: SecretString::from(access_token),
-        token_type: "Bearer".to_owned(),
-        refresh_token: raw
-            .refresh_token
-            .filter(|token| !token.is_empty())
-            .map(SecretString::from)
-            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
-        scope: raw.scope.or_else(|| previous.and_then(|p| p.scope.clone())),
-        // A hostile lifetime (u64::MAX) must not overflow.
-        expires_at: lifetime.map(|seconds| received_at.saturating_add(seconds)),
-        received_at,
-    })
+    let refresh_token = raw
+        .refresh_token
+        .filter(|token| !token.is_empty())
+        .map(SecretString::from)
+        .or_else(|| previous.and_then(|p| p.refresh_token.clone()));
+    let scope = raw.scope.or_else(|| previous.and_then(|p| p.scope.clone()));
+    Ok(Tokens::new(
+        SecretString::from(access_token),
+        refresh_token,
+        scope,
+        clock::now_ms(),
+        seconds(raw.expires_in.as_ref()),
+    ))
 }
 
 #[cfg(test)]
@@ -201,7 +199,7 @@ mod tests {
             );
             let tokens = parse_token_response(&endpoint(), &fetched(200, &body), None).unwrap();
             assert_eq!(tokens.expires_at, Some(u64::MAX));
-            assert!(tokens.is_fresh(tokens.received_at));
+            assert!(tokens.is_fresh(tokens.received_at_ms.unwrap()));
         }
     }
 }
