@@ -218,7 +218,7 @@ async fn an_expired_device_code_ends_the_wait() {
     let started = Instant::now();
     let error = connect(&server, oauth).await.unwrap_err();
     assert!(matches!(error, Error::SignInTimeout { .. }), "{error:?}");
-    assert!(started.elapsed() < TIMEOUT);
+    assert!(started.elapsed() < crate::support::NO_HANG);
     assert_eq!(
         *seen.states.lock().unwrap(),
         [SignIn::Waiting, SignIn::Done],

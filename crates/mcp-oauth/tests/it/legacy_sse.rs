@@ -128,10 +128,8 @@ async fn a_stream_that_carries_no_json_rpc_fails_fast_with_the_cause() {
             "{fault:?}: {error:?}"
         );
         assert!(error.to_string().contains("not JSON-RPC"), "{error}");
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "no wait for the timeout"
-        );
+        // A protocol error, not the timeout: the cause ended the wait.
+        assert!(started.elapsed() < crate::support::NO_HANG);
         server.stop().await;
     }
 }

@@ -7,7 +7,7 @@ use std::{
 
 use mcp_oauth::{Client, ConnectedVia, Error};
 
-use crate::support::{TIMEOUT, exercise_tools};
+use crate::support::{NO_HANG, TIMEOUT, exercise_tools};
 
 /// The testkit's stdio server, built next to this test binary by
 /// `cargo test --workspace`.
@@ -79,8 +79,9 @@ async fn a_process_that_exits_at_once_is_reported_not_awaited() {
         .connect()
         .await
         .unwrap_err();
+    // Closed, not timed out: the exit was seen, not waited out.
     assert!(matches!(error, Error::Closed { .. }), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < NO_HANG);
 }
 
 #[tokio::test]
@@ -93,9 +94,6 @@ async fn a_process_that_speaks_no_mcp_times_out() {
         .connect()
         .await
         .unwrap_err();
-    assert!(
-        matches!(error, Error::Timeout { .. } | Error::Closed { .. }),
-        "{error:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(started.elapsed() < NO_HANG);
 }

@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 /// Every wait in these tests is bounded by this.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What "it did not hang" means in a test: generous, so that a busy machine
+/// never fails it; how fast things are is for the benches to say.
+pub(crate) const NO_HANG: Duration = Duration::from_secs(30);
+
 pub(crate) fn builder(server: &TestServer) -> ClientBuilder {
     Client::builder(server.url()).timeout(TIMEOUT)
 }
@@ -126,11 +130,14 @@ pub(crate) async fn exercise_tools(client: &Client) {
     );
 }
 
-/// A protected server whose access tokens last 1 s, and a cache holding
-/// tokens from a first run whose access token has just expired.
+/// An authorization server, a protected MCP server, and a cache holding the
+/// tokens of a first run whose access token has expired since.
+///
+/// The server issues hour-long tokens and the stored one is aged by hand, so
+/// that the token a refresh brings stays fresh however slowly the rest of a
+/// test runs: "one token request" never depends on the machine's load.
 pub(crate) async fn with_expired_tokens() -> (AuthServer, TestServer, tempfile::TempDir) {
-    let (auth, server) =
-        protected(AuthServer::builder().access_token_lifetime(Duration::from_secs(1))).await;
+    let (auth, server) = protected(AuthServer::builder()).await;
     let cache = tempfile::tempdir().unwrap();
     let client = connect(
         &server,
@@ -139,6 +146,22 @@ pub(crate) async fn with_expired_tokens() -> (AuthServer, TestServer, tempfile::
     .await
     .unwrap();
     client.close().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    age_stored_tokens(&server, cache.path());
     (auth, server, cache)
+}
+
+/// Makes the access token cached in `cache` for `server` expired an hour
+/// ago, as if the run that stored it were long past.
+pub(crate) fn age_stored_tokens(server: &TestServer, cache: &Path) {
+    let path = mcp_oauth::FileTokenStorage::in_dir(&server.url(), cache)
+        .unwrap()
+        .path();
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let tokens = document["tokens"].as_object_mut().expect("stored tokens");
+    let received = tokens["received_at"].as_u64().unwrap().saturating_sub(7200);
+    tokens.insert("received_at".into(), json!(received));
+    tokens.insert("expires_at".into(), json!(received + 3600));
+    tokens.remove("received_at_ms");
+    tokens.remove("expires_at_ms");
+    std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
 }
