@@ -88,6 +88,8 @@ pub(crate) struct Config {
     pub(crate) page_size: Option<usize>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) bearer: Option<String>,
+    /// A legacy server's answer to a POST to its stream URL; `None`: 405.
+    pub(crate) legacy_probe_status: Option<u16>,
 }
 
 impl Config {

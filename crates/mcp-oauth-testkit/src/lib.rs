@@ -183,9 +183,18 @@ pub struct TestServerBuilder {
     required_scopes: Vec<String>,
     tool_scopes: Vec<(String, Vec<String>)>,
     challenge_scope: Option<String>,
+    legacy_probe_status: Option<u16>,
 }
 
 impl TestServerBuilder {
+    /// What a [`ServerMode::LegacySse`] server answers a POST to its stream
+    /// URL, as a client probing for Streamable HTTP sends: 405 by default;
+    /// real legacy servers also answer 400 or 404.
+    pub fn legacy_probe_status(mut self, status: u16) -> Self {
+        self.legacy_probe_status = Some(status);
+        self
+    }
+
     /// Transport and lifecycle; default [`ServerMode::Stateful`].
     pub fn mode(mut self, mode: ServerMode) -> Self {
         self.mode = mode;
@@ -298,6 +307,7 @@ impl TestServerBuilder {
             page_size: self.page_size,
             faults: self.faults,
             bearer: self.bearer,
+            legacy_probe_status: self.legacy_probe_status,
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

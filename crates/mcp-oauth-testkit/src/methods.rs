@@ -294,6 +294,7 @@ mod tests {
             page_size: Some(2),
             faults: vec![],
             bearer: None,
+            legacy_probe_status: None,
         }
     }
 

@@ -362,8 +362,15 @@ async fn route(
             (&Method::POST, Some(body)) => legacy_sse::post(shared, query_session, body),
             _ => respond::method_not_allowed("POST"),
         },
-        // So a client probing Streamable HTTP first sees 405 and falls back.
-        ("/sse" | "/mcp", true) => respond::method_not_allowed("GET"),
+        // So a client probing Streamable HTTP first sees 405 (or the
+        // configured status) and falls back.
+        ("/sse" | "/mcp", true) => match shared.cfg.legacy_probe_status {
+            Some(status) if method == Method::POST => respond::text(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                "Not a Streamable HTTP endpoint",
+            ),
+            _ => respond::method_not_allowed("GET"),
+        },
         _ => respond::text(StatusCode::NOT_FOUND, "Not Found"),
     }
 }

@@ -30,6 +30,7 @@ where
         page_size: None,
         faults: Vec::new(),
         bearer: None,
+        legacy_probe_status: None,
     };
     let mut negotiated: Option<String> = None;
     let mut lines = input.lines();

@@ -39,6 +39,25 @@ async fn auto_mode_falls_back_to_legacy_sse() {
 }
 
 #[tokio::test]
+async fn auto_mode_falls_back_on_400_and_404_too() {
+    for status in [400, 404] {
+        let server = TestServer::builder()
+            .mode(ServerMode::LegacySse)
+            .legacy_probe_status(status)
+            .start()
+            .await
+            .unwrap();
+        let client = builder(&server).connect().await.unwrap();
+        assert_eq!(client.connected_via(), ConnectedVia::Sse, "{status}");
+        client.ping().await.unwrap();
+        client.close().await;
+        let first = &server.requests()[0];
+        assert_eq!((first.http_method.as_str(), first.status), ("POST", status));
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn explicit_sse_mode_goes_straight_to_the_stream() {
     let server = TestServer::builder()
         .mode(ServerMode::LegacySse)

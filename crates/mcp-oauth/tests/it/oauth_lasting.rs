@@ -8,7 +8,7 @@ use mcp_oauth_testkit::{AuthFault, AuthRequestKind, AuthServer};
 use serde_json::json;
 
 use crate::support::{
-    args, connect, count, oauth, ping_with_cache, protected, text_of, with_expired_tokens,
+    args, builder, connect, count, oauth, ping_with_cache, protected, text_of, with_expired_tokens,
 };
 
 /// Many calls refused at once share one remedy: one refresh, or one
@@ -187,6 +187,122 @@ async fn static_credentials_are_never_dropped() {
         "kept: the user gave it"
     );
     assert_eq!(count(&auth, AuthRequestKind::Register), 0);
+    auth.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn token_requests_are_braked_at_twenty_a_minute() {
+    use mcp_oauth_testkit::PreRegistered;
+    let (auth, server) = protected(
+        AuthServer::builder().pre_registered(PreRegistered::confidential("machine", "secret")),
+    )
+    .await;
+    let oauth = oauth(&server)
+        .token_storage(MemoryTokenStorage::new())
+        .client_id("machine")
+        .client_secret("secret")
+        .client_credentials()
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        oauth.login().await.unwrap();
+    }
+    let error = oauth.login().await.unwrap_err();
+    assert!(matches!(error, Error::Throttled { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("more than 20 token requests in a minute"),
+        "{error}"
+    );
+    assert_eq!(count(&auth, AuthRequestKind::Token), 20, "no 21st request");
+    auth.stop().await;
+    server.stop().await;
+}
+
+/// A storage whose saves fail once told to, as a full disk does.
+#[derive(Debug, Clone, Default)]
+struct FailingSaves {
+    inner: MemoryTokenStorage,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl mcp_oauth::TokenStorage for FailingSaves {
+    fn load(
+        &self,
+    ) -> futures::future::BoxFuture<'_, mcp_oauth::Result<Option<mcp_oauth::StoredCredentials>>>
+    {
+        self.inner.load()
+    }
+
+    fn save<'a>(
+        &'a self,
+        credentials: &'a mcp_oauth::StoredCredentials,
+    ) -> futures::future::BoxFuture<'a, mcp_oauth::Result<()>> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(Error::Storage {
+                    path: "test".into(),
+                    reason: "no space left on device".into(),
+                    source: None,
+                })
+            });
+        }
+        self.inner.save(credentials)
+    }
+
+    fn clear(&self) -> futures::future::BoxFuture<'_, mcp_oauth::Result<()>> {
+        self.inner.clear()
+    }
+}
+
+#[tokio::test]
+async fn new_tokens_that_cannot_be_saved_are_never_used() {
+    let (auth, server) = protected(AuthServer::builder()).await;
+    let storage = FailingSaves::default();
+    let first = connect(&server, oauth(&server).token_storage(storage.clone()))
+        .await
+        .unwrap();
+    first.close().await;
+    // The server now refuses the token; the refresh brings a new one that
+    // cannot be saved.
+    storage
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    auth.expire_access_tokens();
+    let later = oauth(&server)
+        .token_storage(storage.clone())
+        .build()
+        .unwrap();
+    let refused = builder(&server)
+        .auth(mcp_oauth::Auth::from(later.clone()))
+        .connect()
+        .await;
+    let error = refused.unwrap_err();
+    assert!(matches!(error, Error::Storage { .. }), "{error:?}");
+    // Nor does the helper hand them out afterwards.
+    let held = later.token().await.map(|token| {
+        use mcp_oauth::secrecy::ExposeSecret;
+        token.expose_secret().to_owned()
+    });
+    let issued: Vec<String> = auth
+        .tokens()
+        .into_iter()
+        .filter(|token| token.grant_type != "authorization_code")
+        .map(|token| token.access_token)
+        .collect();
+    assert!(!issued.is_empty(), "new tokens were issued");
+    if let Ok(held) = &held {
+        assert!(!issued.contains(held), "an unsaved token is handed out");
+    }
+    for request in server.requests() {
+        let sent = request.authorization.unwrap_or_default();
+        assert!(
+            issued.iter().all(|token| !sent.contains(token.as_str())),
+            "a token that was not saved reached the server"
+        );
+    }
     auth.stop().await;
     server.stop().await;
 }

@@ -115,15 +115,18 @@ impl Binding {
         self.storage.save(credentials).await
     }
 
-    /// Stores new tokens, before anyone uses them: a rotated refresh token
-    /// must not be lost.
+    /// Stores new tokens, and only once they are stored puts them in
+    /// `credentials` for use: a token that could not be saved is never sent
+    /// (its rotated refresh token would be lost with the process).
     pub(super) async fn save_tokens(
         &self,
         credentials: &mut StoredCredentials,
         tokens: Tokens,
     ) -> Result<()> {
-        credentials.tokens = Some(tokens);
-        self.save(credentials).await?;
+        let mut updated = credentials.clone();
+        updated.tokens = Some(tokens);
+        self.save(&mut updated).await?;
+        *credentials = updated;
         self.generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

@@ -4,6 +4,7 @@
 mod bodies;
 mod callback;
 mod redirects;
+mod scopes;
 mod server;
 mod slow;
 mod ssrf;

@@ -1,0 +1,47 @@
+//! A server that is never satisfied with the scope it gets.
+
+use std::time::Duration;
+
+use mcp_oauth::{Auth, Client, Error};
+
+use super::{
+    bounded, mini_as,
+    server::{Hostile, Reply},
+};
+
+/// Every request is refused for more scope: the client asks for it (a
+/// step-up) three times at most, then reports the refusal.
+#[tokio::test]
+async fn a_server_that_always_wants_more_scope_gets_three_step_ups_then_a_clear_error() {
+    let hostile = Hostile::start(|request, base| match (request.method.as_str(), request.path()) {
+        ("POST", "/mcp") => {
+            let challenge = format!(
+                r#"Bearer error="insufficient_scope", scope="more", resource_metadata="{base}/.well-known/oauth-protected-resource/mcp""#
+            );
+            Reply::Empty(403, vec![("www-authenticate".into(), challenge)])
+        }
+        _ => mini_as(request, base),
+    })
+    .await;
+    let url = format!("{}/mcp", hostile.base());
+    let dir = tempfile::tempdir().unwrap();
+    let oauth = super::oauth(&url, dir.path().to_owned()).build().unwrap();
+    let error = bounded(
+        Client::builder(&url)
+            .auth(Auth::from(oauth))
+            .timeout(Duration::from_secs(20))
+            .connect(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, Error::Unauthorized { status: 403, .. }),
+        "{error:?}"
+    );
+    let sign_ins = hostile
+        .paths()
+        .iter()
+        .filter(|path| path.as_str() == "/authorize")
+        .count();
+    assert_eq!(sign_ins, 3, "{:?}", hostile.paths());
+}
