@@ -9,6 +9,7 @@ mod integrations;
 mod legacy_sse;
 mod oauth;
 mod oauth_lasting;
+mod secrets;
 mod stdio;
 mod streamable;
 mod support;
