@@ -277,8 +277,10 @@ print_baseline_table() {
 print_baseline_header() {
   local size
   size=$(stat -c %s "$BASE_MCP_OAUTH")
-  printf 'baseline: %s = %s "%s", mcp-oauth %s, release binary %.1f MiB (%s bytes); current: %s\n' \
-    "$BASELINE" "$BASELINE_SHORT" "$(git -C "$REPO_ROOT" log -1 --format=%s "$BASELINE_COMMIT" | cut -c1-60)" \
+  local name=$BASELINE
+  [[ $BASELINE == "$BASELINE_SHORT" ]] || name+=" = $BASELINE_SHORT"
+  printf 'baseline: %s "%s", mcp-oauth %s, release binary %.1f MiB (%s bytes); current: %s\n' \
+    "$name" "$(git -C "$REPO_ROOT" log -1 --format=%s "$BASELINE_COMMIT" | cut -c1-60)" \
     "$("$BASE_MCP_OAUTH" --version 2>/dev/null | awk '{ print $NF }')" \
     "$(awk -v s="$size" 'BEGIN { print s / 1048576 }')" "$size" "$CURRENT_DESC"
   printf 'each baseline run right after the current one in the same loop; ratios current/baseline (< 1: current smaller)\n'
