@@ -21,6 +21,14 @@ use crate::{Error, Result};
 /// What every request says it is.
 const USER_AGENT: &str = concat!("mcp-oauth/", env!("CARGO_PKG_VERSION"));
 
+/// `builder` without any proxy when `direct`: requests to this machine's
+/// loopback never go through one, since a proxy elsewhere cannot reach it
+/// (it would reach its own). Other requests follow the environment
+/// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+pub(crate) fn direct_if(builder: reqwest::ClientBuilder, direct: bool) -> reqwest::ClientBuilder {
+    if direct { builder.no_proxy() } else { builder }
+}
+
 /// Finishes `builder` as every client of the crate is set up: it names
 /// itself, and follows redirects only as `redirects` allows.
 pub(crate) fn build_client(

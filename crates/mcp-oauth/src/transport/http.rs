@@ -33,16 +33,19 @@ impl HttpCore {
     /// For one server: a plain `http` server is all this client ever talks
     /// to (redirects stay on its origin), so the system's certificates, whose
     /// loading is most of a short run's start-up, are not read at all, unless
-    /// a proxy (which may speak TLS) stands in between.
+    /// a proxy (which may speak TLS) stands in between. A server on loopback
+    /// is reached directly, never through a proxy.
     pub(crate) fn for_server(
         authorizer: Authorizer,
         timeout: Duration,
         server: &crate::ServerUrl,
     ) -> Result<Self> {
-        let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        let builder = reqwest::Client::builder();
+        let direct = server.is_loopback();
+        let proxied = !direct
+            && ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        let builder = net::direct_if(reqwest::Client::builder(), direct);
         let builder = if server.url().scheme() == "http" && !proxied {
             builder.tls_certs_only(std::iter::empty())
         } else {

@@ -75,9 +75,19 @@ impl AuthorizedHttpClient {
                 reason: "give the OAuth helper its server URL: OAuth::builder(url)".into(),
             });
         }
+        let server = match &auth {
+            crate::Auth::OAuth(oauth) => oauth.server().cloned(),
+            _ => None,
+        };
         let authorizer = crate::auth::Authorizer::interactive(auth);
+        let timeout = std::time::Duration::from_secs(60);
+        // OAuth's server is known: set up for it (loopback reached directly).
+        let core = match server {
+            Some(server) => HttpCore::for_server(authorizer, timeout, &server)?,
+            None => HttpCore::new(authorizer, timeout)?,
+        };
         Ok(Self {
-            core: HttpCore::new(authorizer, std::time::Duration::from_secs(60))?,
+            core,
             end_cause: EndCause::default(),
         })
     }

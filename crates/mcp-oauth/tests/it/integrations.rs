@@ -48,9 +48,11 @@ async fn rmcp_users_plug_oauth_into_the_streamable_http_transport() {
 async fn any_reqwest_client_gets_oauth_through_the_middleware() {
     let (auth, server) = protected(AuthServer::builder()).await;
     let bystander = TestServer::builder().start().await.unwrap();
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(OAuthMiddleware::new(scripted_oauth(&server)).unwrap())
-        .build();
+    let http = reqwest_middleware::ClientBuilder::new(
+        reqwest::Client::builder().no_proxy().build().unwrap(),
+    )
+    .with(OAuthMiddleware::new(scripted_oauth(&server)).unwrap())
+    .build();
     let initialize = json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": { "protocolVersion": "2025-11-25", "capabilities": {},

@@ -309,7 +309,8 @@ async fn a_denied_sign_in_ends_at_once_with_the_servers_words() {
             get("redirect_uri"),
             get("state")
         );
-        let _ = tokio::time::timeout(TIMEOUT, reqwest::get(callback)).await;
+        let browser = reqwest::Client::builder().no_proxy().build().unwrap();
+        let _ = tokio::time::timeout(TIMEOUT, browser.get(callback).send()).await;
         Ok(())
     });
     let started = std::time::Instant::now();

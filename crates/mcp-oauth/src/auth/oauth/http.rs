@@ -52,15 +52,23 @@ pub(crate) enum BasicAuth<'a> {
     },
 }
 
-/// Built on first use: a run that finds its token cached makes no OAuth
-/// request and should not pay for setting up TLS clients.
+/// The clients are built on first use: a run that finds its token cached
+/// makes no OAuth request and should not pay for setting up TLS clients.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OAuthHttp {
     options: HttpOptions,
+    /// One client per [`Purpose`] and per route (through the environment's
+    /// proxy, or direct to loopback).
+    clients: Arc<[OnceLock<Result<reqwest::Client>>; 4]>,
+}
+
+/// What a request is for, which decides the redirects it may follow.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
     /// Metadata and registration: redirects within one origin are followed.
-    client: Arc<OnceLock<Result<reqwest::Client>>>,
+    Documents = 0,
     /// Token requests: no redirect is ever followed.
-    token_client: Arc<OnceLock<Result<reqwest::Client>>>,
+    Tokens = 1,
 }
 
 const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -73,19 +81,25 @@ impl OAuthHttp {
         }
     }
 
-    fn client(&self) -> Result<&reqwest::Client> {
-        // Metadata may move within its origin; a redirect elsewhere, in a
-        // circle or without end is refused with an error saying so.
-        let built = self
-            .client
-            .get_or_init(|| build_client(&self.options, same_origin_redirects()));
-        built.as_ref().map_err(Error::clone)
-    }
-
-    fn token_client(&self) -> Result<&reqwest::Client> {
-        let built = self
-            .token_client
-            .get_or_init(|| build_client(&self.options, reqwest::redirect::Policy::none()));
+    /// The client for requests to `url` made for `purpose`: direct for a
+    /// loopback host, or a name given a loopback address with
+    /// [`resolve`](HttpOptions::resolve) (a proxy would ask DNS instead).
+    fn client(&self, url: &Url, purpose: Purpose) -> Result<&reqwest::Client> {
+        let resolved_to_loopback = self.options.resolve.iter().any(|(domain, address)| {
+            url.host_str()
+                .is_some_and(|host| host.eq_ignore_ascii_case(domain))
+                && address.ip().is_loopback()
+        });
+        let direct = net::is_loopback(url) || resolved_to_loopback;
+        let built = self.clients[purpose as usize * 2 + usize::from(direct)].get_or_init(|| {
+            // Metadata may move within its origin; a redirect elsewhere, in
+            // a circle or without end is refused with an error saying so.
+            let redirects = match purpose {
+                Purpose::Documents => same_origin_redirects(),
+                Purpose::Tokens => reqwest::redirect::Policy::none(),
+            };
+            build_client(&self.options, redirects, direct)
+        });
         built.as_ref().map_err(Error::clone)
     }
 
@@ -98,7 +112,7 @@ impl OAuthHttp {
     /// GET a metadata document.
     pub(crate) async fn get_json(&self, url: &Url) -> Result<Fetched> {
         let request = self
-            .client()?
+            .client(url, Purpose::Documents)?
             .get(url.clone())
             .header(ACCEPT, "application/json")
             .header("mcp-protocol-version", PROTOCOL_VERSION);
@@ -108,7 +122,7 @@ impl OAuthHttp {
     /// POST a JSON document (dynamic registration).
     pub(crate) async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Result<Fetched> {
         let request = self
-            .client()?
+            .client(url, Purpose::Documents)?
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .json(body);
@@ -125,7 +139,7 @@ impl OAuthHttp {
     ) -> Result<Fetched> {
         let body = serde_urlencoded(form);
         let mut request = self
-            .token_client()?
+            .client(url, Purpose::Tokens)?
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -178,10 +192,14 @@ impl OAuthHttp {
 fn build_client(
     options: &HttpOptions,
     redirects: reqwest::redirect::Policy,
+    direct: bool,
 ) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(CONNECT_TIMEOUT.min(options.timeout));
+    let mut builder = net::direct_if(
+        reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(options.timeout)),
+        direct,
+    );
     for (domain, address) in &options.resolve {
         builder = builder.resolve(domain, *address);
     }
