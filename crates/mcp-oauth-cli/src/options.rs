@@ -249,7 +249,7 @@ pub(crate) struct GrantArgs {
 #[command(next_help_heading = "OAuth")]
 pub(crate) struct SignInArgs {
     /// The client name shown on the consent page (dynamic registration).
-    #[arg(long, value_name = "NAME", default_value = "mcp-oauth")]
+    #[arg(long, value_name = "NAME", default_value = OAuthBuilder::DEFAULT_CLIENT_NAME)]
     pub(crate) client_name: String,
 
     /// A fixed port for the loopback callback (default: any free port).

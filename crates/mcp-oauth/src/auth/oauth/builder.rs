@@ -134,6 +134,10 @@ impl OAuthBuilder {
     /// [`OAuthBuilder::timeout`] says otherwise.
     pub const DEFAULT_SIGN_IN_TIMEOUT: Duration = DEFAULT_SIGN_IN_TIMEOUT;
 
+    /// The client name dynamic registration sends unless
+    /// [`OAuthBuilder::client_name`] says otherwise.
+    pub const DEFAULT_CLIENT_NAME: &str = DEFAULT_CLIENT_NAME;
+
     pub(super) fn for_url(mcp_url: String) -> Self {
         Self {
             mcp_url,
