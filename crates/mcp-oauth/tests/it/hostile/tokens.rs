@@ -237,5 +237,9 @@ async fn an_absurd_expires_in_is_survived() {
     bounded(login.login()).await.unwrap();
     let stored = login.stored().await.unwrap().unwrap();
     assert_eq!(stored.expires_at(), Some(u64::MAX));
-    assert!(bounded(login.token()).await.is_ok());
+    let token = bounded(login.token()).await.unwrap();
+    assert_eq!(
+        mcp_oauth::secrecy::ExposeSecret::expose_secret(&token),
+        "long-lived"
+    );
 }

@@ -564,6 +564,13 @@ async fn ipv6_host_binds_only_the_ipv6_loopback() {
         server.redirect_uri().as_str(),
         format!("http://[::1]:{port}/callback")
     );
+    // Only the IPv6 loopback: nothing answers on 127.0.0.1 at that port.
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .is_err(),
+        "the IPv4 loopback is not bound"
+    );
     let base = server.redirect_uri().clone();
     let state = state();
     let (result, _) = tokio::join!(
