@@ -59,7 +59,9 @@ async fn a_cold_flow_makes_only_the_requests_it_needs_and_a_warm_run_none() {
     server.clear_requests();
     ping_with_cache(&server, cache.path()).await;
     assert!(auth.requests().is_empty(), "{:#?}", auth.requests());
-    assert!(server.requests().iter().all(|r| r.status != 401));
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.status != 401));
     let token = &auth.tokens()[0].access_token;
     for request in server.requests().iter().filter(|r| r.path == "/mcp") {
         assert_eq!(

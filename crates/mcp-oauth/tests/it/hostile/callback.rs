@@ -153,7 +153,7 @@ async fn a_connection_flood_does_not_keep_the_real_redirect_out() {
     let flood = report.lock().unwrap().take().unwrap();
     assert_eq!(flood.real, 200, "{flood:?}");
     assert!(
-        flood.junk.iter().all(|status| [400, 404].contains(status)),
+        !flood.junk.is_empty() && flood.junk.iter().all(|status| [400, 404].contains(status)),
         "{:?}",
         flood.junk
     );
