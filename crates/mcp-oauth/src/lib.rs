@@ -118,6 +118,31 @@
 
 #![warn(missing_docs)]
 
+// How the source is laid out, dependencies one way (net <- store <- auth <-
+// transport <- client), in the order a request walks through it:
+//
+// - client.rs: `Client::request` runs the call within its timeout (and
+//   `authorized` runs the OAuth flow above it when the rule says so).
+// - transport/: rmcp lives here only. streamable.rs (or sse.rs) turns the
+//   call into an HTTP exchange through http.rs, `HttpCore::send`:
+// - auth/authorizer.rs: `Authorizer::header` gives the request its
+//   credentials (auth/oauth/session.rs: the ready header, else the cached
+//   token, refreshed by auth/oauth/grants/refresh.rs when due);
+// - net/: the exchange itself (client set-up, redirects, capped bodies,
+//   failures as `Error`).
+//
+// A 401 or 403 walks on from `HttpCore::send`:
+// - auth/authorizer.rs: `Rejection` parses the challenge once
+//   (auth/oauth/wire/challenge.rs); `on_rejection` gives the verdict
+//   (retry after a refresh, authorize, give up) under the one rule
+//   `wants_authorization`, which the client's `authorized` applies too;
+// - auth/oauth/mod.rs: `OAuth::authorize` -> auth/oauth/flow.rs: one
+//   attempt (locks, discovery.rs, the scope) -> grants/ (code.rs with
+//   callback/ and user_agent/, device.rs, machine.rs), each asking
+//   identity.rs who the client is and ending in grants/mod.rs's token
+//   request (wire/ reads the answers) -> session.rs saves the tokens
+//   (store/), then the request is sent again.
+
 mod auth;
 mod client;
 mod clock;
