@@ -3,6 +3,7 @@
 mod commands;
 mod device;
 mod failures;
+mod interrupt;
 mod oauth;
 mod options;
 mod proxy;

@@ -93,6 +93,18 @@ pub(crate) fn http() -> reqwest::Client {
 /// printed): far beyond what any of them takes, even on a busy machine.
 pub(crate) const BOUND: Duration = Duration::from_secs(30);
 
+/// Waits until `condition` holds, checking every 10 ms, for [`BOUND`] at most.
+pub(crate) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let reached = async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, reached)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {BOUND:?}"));
+}
+
 /// Makes the access token cached in `cache` for `url` expired an hour ago,
 /// as if the run that stored it were long past; the refresh token stays.
 /// The tokens a refresh brings can then live an hour: no test depends on
