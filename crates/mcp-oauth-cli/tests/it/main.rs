@@ -9,4 +9,5 @@ mod options;
 mod proxy;
 mod proxy_messages;
 mod proxy_sessions;
+mod secrets;
 mod support;

@@ -86,50 +86,6 @@ async fn a_first_call_logs_in_by_itself() {
 }
 
 #[tokio::test]
-async fn a_trace_level_run_never_logs_a_token_code_or_verifier() {
-    let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let call = run(
-        &[
-            "-vv",
-            "call",
-            &server.url(),
-            "echo",
-            "--args",
-            r#"{"text":"x"}"#,
-        ],
-        &dir.path().join("cache"),
-        &scripted_browser(dir.path()),
-    )
-    .await;
-    call.success();
-    assert!(
-        call.stderr.contains("TRACE") || call.stderr.contains("DEBUG"),
-        "logging was on"
-    );
-    let token_request = auth
-        .requests()
-        .into_iter()
-        .find(|r| r.kind == AuthRequestKind::Token)
-        .unwrap();
-    let secrets = [
-        auth.tokens()[0].access_token.clone(),
-        token_request.param("code").unwrap().to_owned(),
-        token_request.param("code_verifier").unwrap().to_owned(),
-    ];
-    for secret in &secrets {
-        assert!(secret.len() > 8);
-        assert!(
-            !call.stderr.contains(secret.as_str()),
-            "a secret leaked into the log"
-        );
-        assert!(!call.stdout.contains(secret.as_str()));
-    }
-    auth.stop().await;
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn no_browser_login_completes_with_the_pasted_redirect_url() {
     let notices = login_by_pasting(&["--no-browser"]).await;
     assert!(

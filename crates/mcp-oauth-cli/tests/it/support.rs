@@ -203,6 +203,32 @@ pub(crate) fn start_proxy(
     (proxy, host)
 }
 
+/// Starts `mcp-oauth -vv proxy url` with `RUST_LOG=trace`: the host's pipes,
+/// and the whole log, read as it comes (so that the proxy never blocks on a
+/// full pipe) and handed over once the proxy has exited.
+pub(crate) fn start_logging_proxy(
+    url: &str,
+    cache: &std::path::Path,
+    browser: &str,
+) -> (tokio::process::Child, Host, tokio::task::JoinHandle<String>) {
+    let mut proxy = proxy_command(url, cache, browser)
+        .arg("-vv")
+        .env("RUST_LOG", "trace")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let host = Host::of(&mut proxy);
+    let mut stderr = proxy.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut log = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut log)
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&log).into_owned()
+    });
+    (proxy, host, log)
+}
+
 fn proxy_command(url: &str, cache: &std::path::Path, browser: &str) -> tokio::process::Command {
     let mut command = cli();
     command
