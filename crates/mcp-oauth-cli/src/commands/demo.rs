@@ -50,7 +50,12 @@ pub(crate) async fn run(args: &DemoArgs, out: &mut Output) -> Result<(), Failure
         .start()
         .await
         .map_err(start_failed)?;
-    let result = walk_through(&args.sign_in, out, &auth, &server).await;
+    // `main` leaves Ctrl-C to the demo, which stops its servers on it once
+    // they are left running; until then it interrupts, as anywhere else.
+    let result = tokio::select! {
+        result = walk_through(&args.sign_in, out, &auth, &server) => result,
+        _ = tokio::signal::ctrl_c() => Err(Failure::new(Exit::Interrupted, "interrupted")),
+    };
     if result.is_ok() && args.serve {
         let url = server.url();
         out.line(&format!(

@@ -5,9 +5,7 @@ use std::{process::Stdio, time::Duration};
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, LoginMode};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use crate::support::{mcp_oauth_with_env, protected};
-
-const BOUND: Duration = Duration::from_secs(30);
+use crate::support::{BOUND, cli, http, mcp_oauth_with_env, protected};
 
 /// The URL and the code the CLI told the person about.
 fn instructions(line: &str) -> Option<(String, String)> {
@@ -27,17 +25,14 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
-    let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+    let mut login = cli()
         .args(["login", "--device", &url, "--login-timeout", "25"])
         .arg("--cache-dir")
         .arg(&cache)
         // Any attempt to open a browser would fail.
         .env("BROWSER", "false")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(login.stderr.take().unwrap()).lines();
@@ -58,7 +53,7 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
     assert_eq!(page, format!("{}/device", auth.issuer()));
 
     // The person opens the page on their phone, signs in and approves.
-    let person = reqwest::Client::new();
+    let person = http();
     let form = [
         ("user_code", code.as_str()),
         ("username", "demo"),
@@ -90,7 +85,12 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
     );
     assert!(stdout.contains("refreshes automatically"), "{stdout}");
     let authorize = AuthRequestKind::Authorize;
-    assert!(auth.requests().iter().all(|r| r.kind != authorize));
+    let authorizations = auth
+        .requests()
+        .iter()
+        .filter(|r| r.kind == authorize)
+        .count();
+    assert_eq!(authorizations, 0, "no browser sign-in");
 
     // Signed in for good: a call needs no browser and no new code.
     let cache = cache.to_str().unwrap();
@@ -118,7 +118,7 @@ async fn device_login_needs_a_server_that_offers_it_and_a_person() {
     let cache = dir.path().to_str().unwrap();
     let url = server.url();
     let refused = mcp_oauth_with_env(&["login", "--device", &url, "--cache-dir", cache], &[]).await;
-    assert_ne!(refused.code, Some(0));
+    refused.exit(6);
     assert!(
         refused.stderr.contains("device_authorization_endpoint"),
         "{}",

@@ -1,8 +1,6 @@
 //! Bad input and bad servers: one line naming the cause, a hint, the
 //! documented exit code, and never a hang.
 
-use std::time::{Duration, Instant};
-
 use mcp_oauth_testkit::{Fault, TestServer};
 
 use crate::support::{Run, mcp_oauth, mcp_oauth_writing_to};
@@ -27,13 +25,14 @@ fn assert_reported(run: &Run, code: i32, cause: &str) {
 
 #[tokio::test]
 async fn refused_port_exits_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Bound but not listening: connections are refused, and no other
+    // server can take the port while the test runs.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let run = mcp_oauth(&["ping", &format!("http://127.0.0.1:{port}/mcp")]).await;
     assert_reported(&run, 3, "could not connect");
+    drop(held);
 }
 
 #[tokio::test]
@@ -74,14 +73,9 @@ async fn a_stalled_server_times_out_with_exit_5() {
         .start()
         .await
         .unwrap();
-    let started = Instant::now();
+    // The run itself is bounded (30 s): a hang fails there.
     let run = mcp_oauth(&["ping", &server.url(), "--timeout", "1"]).await;
     assert_reported(&run, 5, "did not answer within 1 s");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
     server.stop().await;
 }
 

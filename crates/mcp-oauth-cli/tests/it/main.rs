@@ -3,9 +3,11 @@
 mod commands;
 mod device;
 mod failures;
+mod interrupt;
 mod oauth;
 mod options;
 mod proxy;
 mod proxy_messages;
 mod proxy_sessions;
+mod secrets;
 mod support;

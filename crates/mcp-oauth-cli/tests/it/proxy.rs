@@ -1,12 +1,12 @@
 //! `mcp-oauth proxy`: a scripted stdio host talks to a protected remote
 //! server through the bridge.
 
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, ServerMode, TestServer};
 use serde_json::json;
 
-use crate::support::{echo, protected, scripted_browser, start_proxy};
+use crate::support::{BOUND, cli, echo, protected, scripted_browser, start_proxy};
 
 /// Starts the proxy, plays a host's part of the protocol, then closes stdin.
 async fn host_session(url: &str, cache: &Path, browser: &str) {
@@ -73,7 +73,7 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), proxy.wait())
+    let status = tokio::time::timeout(BOUND, proxy.wait())
         .await
         .expect("bounded");
     assert!(status.unwrap().success(), "a clean exit");
@@ -133,19 +133,16 @@ async fn without_a_browser_the_proxy_asks_for_a_terminal_sign_in_and_never_reads
     let (auth, server) = protected(AuthServer::builder()).await;
     let dir = tempfile::tempdir().unwrap();
     let url = server.url();
-    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+    let mut proxy = cli()
         .args(["proxy", &url, "--cache-dir"])
         .arg(dir.path().join("cache"))
         .env_remove("BROWSER")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("WSL_DISTRO_NAME")
-        .env_remove("MCP_OAUTH_BEARER")
-        .env_remove("RUST_LOG")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut stdin = proxy.stdin.take().unwrap();
@@ -160,7 +157,7 @@ async fn without_a_browser_the_proxy_asks_for_a_terminal_sign_in_and_never_reads
     tokio::io::AsyncWriteExt::write_all(&mut stdin, format!("{initialize}\n{paste}\n").as_bytes())
         .await
         .unwrap();
-    let output = tokio::time::timeout(Duration::from_secs(30), proxy.wait_with_output())
+    let output = tokio::time::timeout(BOUND, proxy.wait_with_output())
         .await
         .expect("the proxy gives up at once instead of waiting for a sign-in")
         .unwrap();

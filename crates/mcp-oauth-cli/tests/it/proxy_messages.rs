@@ -88,7 +88,7 @@ async fn host_notifications_reach_the_server() {
         .await;
     assert!(listed["result"]["tools"].is_array());
     assert!(host.finish(proxy).await.success());
-    let accepted = server
+    let notifications: Vec<_> = server
         .requests()
         .into_iter()
         .filter(|r| {
@@ -96,8 +96,13 @@ async fn host_notifications_reach_the_server() {
                 .as_deref()
                 .is_some_and(|m| m.starts_with("notifications/"))
         })
-        .all(|r| r.status == 202 && r.session_id.is_some());
-    assert!(accepted, "{:#?}", server.requests());
+        .collect();
+    // initialized, then the host's two.
+    assert_eq!(notifications.len(), 3, "{notifications:#?}");
+    for notification in &notifications {
+        assert_eq!(notification.status, 202, "{notification:#?}");
+        assert!(notification.session_id.is_some(), "{notification:#?}");
+    }
     server.stop().await;
 }
 

@@ -46,15 +46,86 @@ pub(crate) async fn mcp_oauth_writing_to(args: &[&str], stdout: std::fs::File) -
 }
 
 fn cli_command(args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"));
+    let mut command = cli();
+    command.args(args);
     command
-        .args(args)
-        .env_remove("MCP_OAUTH_BEARER")
-        .env_remove("MCP_OAUTH_CLIENT_SECRET")
-        .env_remove("RUST_LOG")
+}
+
+/// The proxy settings of a developer's environment (curl's, reqwest's):
+/// never passed to the CLI, whose servers here are all on loopback.
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The CLI as a test starts it: none of the environment variables that
+/// would change what it does (credentials, logging, proxies), stdin empty,
+/// and killed if the test ends first.
+pub(crate) fn cli() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"));
+    for variable in
+        PROXY_VARIABLES
+            .iter()
+            .chain(&["MCP_OAUTH_BEARER", "MCP_OAUTH_CLIENT_SECRET", "RUST_LOG"])
+    {
+        command.env_remove(variable);
+    }
+    command
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     command
+}
+
+/// An HTTP client for the test's own requests to loopback servers: no
+/// proxy, whatever the environment says.
+pub(crate) fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
+}
+
+/// How long a test waits for any one condition (a request logged, a line
+/// printed): far beyond what any of them takes, even on a busy machine.
+pub(crate) const BOUND: Duration = Duration::from_secs(30);
+
+/// Waits until `condition` holds, checking every 10 ms, for [`BOUND`] at most.
+pub(crate) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let reached = async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, reached)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {BOUND:?}"));
+}
+
+/// Makes the access token cached in `cache` for `url` expired an hour ago,
+/// as if the run that stored it were long past; the refresh token stays.
+/// The tokens a refresh brings can then live an hour: no test depends on
+/// the machine being fast enough to use a short-lived token in time.
+pub(crate) fn age_stored_tokens(url: &str, cache: &std::path::Path) {
+    let path = stored_document(url, cache);
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let tokens = document["tokens"].as_object_mut().expect("stored tokens");
+    let received = tokens["received_at"].as_u64().unwrap().saturating_sub(7200);
+    tokens.insert("received_at".into(), json!(received));
+    tokens.insert("expires_at".into(), json!(received + 3600));
+    tokens.remove("received_at_ms");
+    tokens.remove("expires_at_ms");
+    std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+}
+
+/// Where the CLI caches the credentials of `url` under `cache`.
+pub(crate) fn stored_document(url: &str, cache: &std::path::Path) -> std::path::PathBuf {
+    mcp_oauth::FileTokenStorage::in_dir(url, cache)
+        .unwrap()
+        .path()
 }
 
 async fn finish(mut command: tokio::process::Command, stdout: std::process::Stdio) -> Run {
@@ -111,7 +182,7 @@ pub(crate) fn scripted_browser(dir: &std::path::Path) -> String {
     let script = dir.join("browser.sh");
     std::fs::write(
         &script,
-        "#!/bin/sh\nexec curl -s -L --max-time 10 -o /dev/null \"$1\"\n",
+        "#!/bin/sh\nexec curl -s -L --noproxy '*' --max-time 10 -o /dev/null \"$1\"\n",
     )
     .unwrap();
     // Run through sh: no exec of a file that was just written (ETXTBSY).
@@ -124,24 +195,49 @@ pub(crate) fn start_proxy(
     cache: &std::path::Path,
     browser: &str,
 ) -> (tokio::process::Child, Host) {
-    let mut proxy = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+    let mut proxy = proxy_command(url, cache, browser)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = Host::of(&mut proxy);
+    (proxy, host)
+}
+
+/// Starts `mcp-oauth -vv proxy url` with `RUST_LOG=trace`: the host's pipes,
+/// and the whole log, read as it comes (so that the proxy never blocks on a
+/// full pipe) and handed over once the proxy has exited.
+pub(crate) fn start_logging_proxy(
+    url: &str,
+    cache: &std::path::Path,
+    browser: &str,
+) -> (tokio::process::Child, Host, tokio::task::JoinHandle<String>) {
+    let mut proxy = proxy_command(url, cache, browser)
+        .arg("-vv")
+        .env("RUST_LOG", "trace")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let host = Host::of(&mut proxy);
+    let mut stderr = proxy.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut log = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut log)
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&log).into_owned()
+    });
+    (proxy, host, log)
+}
+
+fn proxy_command(url: &str, cache: &std::path::Path, browser: &str) -> tokio::process::Command {
+    let mut command = cli();
+    command
         .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
         .arg(cache)
         .env("BROWSER", browser)
-        .env_remove("MCP_OAUTH_BEARER")
-        .env_remove("RUST_LOG")
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let host = Host {
-        stdin: proxy.stdin.take(),
-        stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
-        seen: Vec::new(),
-    };
-    (proxy, host)
+        .stdout(std::process::Stdio::piped());
+    command
 }
 
 /// How long a host waits for any one line from the proxy.
@@ -157,6 +253,15 @@ pub(crate) struct Host {
 }
 
 impl Host {
+    /// The host's side of `proxy`'s stdin and stdout.
+    fn of(proxy: &mut tokio::process::Child) -> Self {
+        Self {
+            stdin: proxy.stdin.take(),
+            stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),
+            seen: Vec::new(),
+        }
+    }
+
     pub(crate) async fn tell(&mut self, message: Value) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         stdin

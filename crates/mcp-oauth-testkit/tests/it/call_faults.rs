@@ -1,12 +1,10 @@
 //! Faults that shape a `tools/call`: notifications ahead of the result, and
 //! answers held until the test releases them.
 
-use std::time::Duration;
-
 use mcp_oauth_testkit::{Fault, ResponseStyle, ServerMode, TestServer};
 use serde_json::{Value, json};
 
-use crate::{SseReader, client, initialize_params, message, post, request};
+use crate::{SseReader, client, initialize_params, message, post, request, wait_until};
 
 /// Starts a Stateful server and opens a session: (server, session id).
 async fn session(style: ResponseStyle, fault: Fault) -> (TestServer, String) {
@@ -103,16 +101,13 @@ async fn held_calls_wait_for_the_release_and_nothing_else_does() {
         let headers = [("mcp-session-id", id.as_str())];
         message(post(&url, &request(2, "tools/call", echo("held")), &headers).await).await
     });
-    let arrived = async {
-        while !server
+    wait_until("the call reached the server", || {
+        server
             .requests()
             .iter()
             .any(|r| r.rpc_method.as_deref() == Some("tools/call"))
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(crate::STEP, arrived).await.unwrap();
+    })
+    .await;
     let headers = [("mcp-session-id", session.as_str())];
     let list = post(
         &server.url(),
@@ -151,12 +146,10 @@ async fn a_held_call_is_answered_503_when_the_server_stops() {
             .await
             .status()
     });
-    let arrived = async {
-        while server.requests().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(crate::STEP, arrived).await.unwrap();
+    wait_until("the call reached the server", || {
+        server.requests().len() == 2
+    })
+    .await;
     server.stop().await;
     let status = tokio::time::timeout(crate::STEP, held)
         .await

@@ -77,12 +77,7 @@ async fn endpoint_event_and_round_trip() {
     // Dropping the stream ends the session.
     assert_eq!(server.active_sessions(), 1);
     drop(events);
-    let ended = async {
-        while server.active_sessions() != 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(crate::STEP, ended).await.unwrap();
+    crate::wait_until("the session ended", || server.active_sessions() == 0).await;
     assert_eq!(
         post(&endpoint, &request(4, "ping", json!({})), &[])
             .await

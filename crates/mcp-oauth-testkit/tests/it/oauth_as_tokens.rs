@@ -299,12 +299,16 @@ async fn slow_token_is_slow_and_ends_with_stop() {
     let client_id = register(&auth).await;
     let p = pkce("slow");
     let code = code_of(&authorize(&auth, &client_id, &p, &[]).await);
+    // A lower bound: the answer cannot come before the delay, however
+    // fast or slow the machine.
     let started = Instant::now();
     let (status, _) = redeem(&auth, &client_id, &code, &p.verifier, &[]).await;
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 
+    // A token request still waiting when the server stops is answered 503.
     auth.set_fault(Some(AuthFault::SlowToken(Duration::from_secs(3600))));
+    auth.clear_requests();
     let endpoint = auth.token_endpoint();
     let pending = tokio::spawn(async move {
         browser()
@@ -313,29 +317,83 @@ async fn slow_token_is_slow_and_ends_with_stop() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = Instant::now();
-    auth.stop().await;
-    assert!(started.elapsed() < Duration::from_secs(3));
-    let outcome = tokio::time::timeout(crate::STEP, pending)
+    crate::wait_until("the token request reached the server", || {
+        auth.requests().len() == 1
+    })
+    .await;
+    tokio::time::timeout(crate::STEP, auth.stop())
+        .await
+        .expect("stop does not wait for the slow answer");
+    let answer = tokio::time::timeout(crate::STEP, pending)
         .await
         .unwrap()
-        .unwrap();
-    if let Ok(response) = outcome {
-        assert_eq!(response.status(), 503);
-    }
+        .unwrap()
+        .expect("the waiting request is answered");
+    assert_eq!(answer.status(), 503);
 }
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
+/// Registers a public device client without a redirect URI at `auth`, and
+/// starts a device authorization: the client id and the answer.
+async fn start_device(auth: &AuthServer) -> (String, Value) {
+    let (status, client) = crate::oauth_support::register_raw(
+        auth,
+        &json!({ "grant_types": [DEVICE_GRANT, "refresh_token"], "token_endpoint_auth_method": "none" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let (status, started) =
+        token_with(browser().post(auth.device_authorization_endpoint()).form(&[
+            ("client_id", client_id.as_str()),
+            ("scope", "mcp:read"),
+            ("resource", "http://127.0.0.1:1/mcp"),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    (client_id, started)
+}
+
+/// A poll of the token endpoint for `started`'s device code.
+async fn poll(auth: &AuthServer, client_id: &str, started: &Value) -> (u16, Value) {
+    let device_code = started["device_code"].as_str().unwrap();
+    let form = [
+        ("grant_type", DEVICE_GRANT),
+        ("device_code", device_code),
+        ("client_id", client_id),
+    ];
+    token(auth, &form).await
+}
+
+/// Polls made faster than the interval are told to slow down. The interval
+/// is a minute here: no machine is slow enough to poll twice in a row
+/// more than a minute apart.
+#[tokio::test]
+async fn device_polls_faster_than_the_interval_slow_down() {
+    let auth = AuthServer::builder()
+        .device_authorization(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let (client_id, started) = start_device(&auth).await;
+    assert_eq!(started["interval"], 60);
+    let (status, body) = poll(&auth, &client_id, &started).await;
+    assert_eq!((status, error_of(&body)), (400, "authorization_pending"));
+    let (status, body) = poll(&auth, &client_id, &started).await;
+    assert_eq!((status, error_of(&body)), (400, "slow_down"));
+    auth.stop().await;
+}
+
 /// RFC 8628 at the HTTP level: a public client registered without a redirect
-/// URI, a device code, pending and too-fast polls, a person's wrong password
-/// and approval on the verification page, then tokens once.
+/// URI, a device code, a person's wrong password and approval on the
+/// verification page, then tokens once. Every poll waits the interval.
 #[tokio::test]
 async fn device_grant_polls_and_the_verification_page() {
+    let interval = Duration::from_secs(1);
     let auth = AuthServer::builder()
         .login(LoginMode::Interactive)
-        .device_authorization(Duration::from_secs(2))
+        .device_authorization(interval)
         .start()
         .await
         .unwrap();
@@ -344,36 +402,13 @@ async fn device_grant_polls_and_the_verification_page() {
         metadata["device_authorization_endpoint"],
         auth.device_authorization_endpoint()
     );
-    let (status, client) = crate::oauth_support::register_raw(
-        &auth,
-        &json!({ "grant_types": [DEVICE_GRANT, "refresh_token"], "token_endpoint_auth_method": "none" }),
-    )
-    .await;
-    assert_eq!(status, 201, "{client}");
-    let client_id = client["client_id"].as_str().unwrap();
+    let (client_id, started) = start_device(&auth).await;
+    assert_eq!(started["interval"], 1);
+    let user_code = started["user_code"].as_str().unwrap();
+    let (status, body) = poll(&auth, &client_id, &started).await;
+    assert_eq!((status, error_of(&body)), (400, "authorization_pending"));
 
     let http = browser();
-    let (status, started) = token_with(http.post(auth.device_authorization_endpoint()).form(&[
-        ("client_id", client_id),
-        ("scope", "mcp:read"),
-        ("resource", "http://127.0.0.1:1/mcp"),
-    ]))
-    .await;
-    assert_eq!(status, 200, "{started}");
-    assert_eq!(started["interval"], 2);
-    let device_code = started["device_code"].as_str().unwrap();
-    let user_code = started["user_code"].as_str().unwrap();
-    let poll = [
-        ("grant_type", DEVICE_GRANT),
-        ("device_code", device_code),
-        ("client_id", client_id),
-    ];
-    let (status, body) = token(&auth, &poll).await;
-    assert_eq!((status, error_of(&body)), (400, "authorization_pending"));
-    // Polled again at once, well inside the 2 s interval.
-    let (_, body) = token(&auth, &poll).await;
-    assert_eq!(error_of(&body), "slow_down");
-
     let page = auth
         .device_authorization_endpoint()
         .replace("device_authorization", "device");
@@ -395,8 +430,8 @@ async fn device_grant_polls_and_the_verification_page() {
     .await;
     assert_eq!(status, 200);
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, tokens) = token(&auth, &poll).await;
+    tokio::time::sleep(interval).await;
+    let (status, tokens) = poll(&auth, &client_id, &started).await;
     assert_eq!(status, 200, "{tokens}");
     assert!(tokens["refresh_token"].is_string());
     assert_eq!(
@@ -404,8 +439,8 @@ async fn device_grant_polls_and_the_verification_page() {
         Some("http://127.0.0.1:1/mcp")
     );
     assert_eq!(auth.tokens()[0].grant_type, "device_code");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (_, again) = token(&auth, &poll).await;
+    tokio::time::sleep(interval).await;
+    let (_, again) = poll(&auth, &client_id, &started).await;
     assert_eq!(
         error_of(&again),
         "invalid_grant",
