@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{http::OAuthHttp, wire::BearerChallenge};
+use super::{
+    http::OAuthHttp,
+    wire::{self, BearerChallenge},
+};
 pub(crate) use crate::store::AuthServerMetadata;
 use crate::{
     Error, Result, ServerUrl,
@@ -315,18 +318,15 @@ pub(crate) fn validate(metadata: &AuthServerMetadata, source: MetadataSource) ->
             reason: "the authorization server does not support the authorization code flow".into(),
         });
     }
-    for (name, endpoint) in [
-        ("authorization endpoint", &metadata.authorization_endpoint),
-        ("token endpoint", &metadata.token_endpoint),
-        ("registration endpoint", &metadata.registration_endpoint),
-    ] {
-        if let Some(endpoint) = endpoint {
-            let url = Url::parse(endpoint).map_err(|error| Error::Discovery {
-                url: issuer.clone(),
-                reason: format!("the {name} {endpoint:?} is not a URL: {error}"),
-            })?;
-            require_secure(&url, name)?;
-        }
+    // Each endpoint present is read as every later use reads it.
+    if metadata.authorization_endpoint.is_some() {
+        wire::authorization_endpoint(metadata)?;
+    }
+    if metadata.token_endpoint.is_some() {
+        wire::token_endpoint(metadata)?;
+    }
+    if metadata.registration_endpoint.is_some() {
+        wire::registration_endpoint(metadata)?;
     }
     Ok(())
 }

@@ -17,7 +17,10 @@ pub(crate) use self::{
         AuthorizationRequest, Pkce, authorization_url, check_issuer, choose_scope, union_scope,
     },
     challenge::BearerChallenge,
-    endpoint::{device_authorization_endpoint, registration_endpoint, token_endpoint},
+    endpoint::{
+        authorization_endpoint, device_authorization_endpoint, registration_endpoint,
+        token_endpoint,
+    },
     registration::{RegistrationRequest, read_registration, registration_body},
     token::{DEVICE_CODE_GRANT, parse_token_response, seconds},
 };
