@@ -106,22 +106,23 @@ async fn ctrl_c_while_a_server_stalls_exits_130() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn ctrl_c_while_waiting_for_the_browser_exits_130() {
-    let (auth, server) = protected(AuthServer::builder()).await;
+/// `login` with `extra` options against a server from `auth`, interrupted
+/// once stderr shows `waiting`: exit 130, no result, no token issued.
+async fn interrupted_login(
+    auth: mcp_oauth_testkit::AuthServerBuilder,
+    extra: &[&str],
+    waiting: &str,
+) {
+    let (auth, server) = protected(auth).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     let url = server.url();
-    let mut child = start(&[
-        "login",
-        &url,
-        "--login-timeout",
-        "600",
-        "--cache-dir",
-        cache,
-    ]);
+    let mut args = vec!["login"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[&url, "--login-timeout", "600", "--cache-dir", cache]);
+    let mut child = start(&args);
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let seen = wait_for_line(&mut stderr, "Waiting for the browser").await;
+    let seen = wait_for_line(&mut stderr, waiting).await;
     let stdout = interrupt(child, seen, Some(stderr)).await;
     assert_eq!(stdout, "", "no result");
     assert!(auth.tokens().is_empty(), "nothing was issued");
@@ -130,32 +131,16 @@ async fn ctrl_c_while_waiting_for_the_browser_exits_130() {
 }
 
 #[tokio::test]
+async fn ctrl_c_while_waiting_for_the_browser_exits_130() {
+    interrupted_login(AuthServer::builder(), &[], "Waiting for the browser").await;
+}
+
+#[tokio::test]
 async fn ctrl_c_while_waiting_for_a_device_approval_exits_130() {
-    let (auth, server) = protected(
-        AuthServer::builder()
-            .login(LoginMode::Interactive)
-            .device_authorization(std::time::Duration::from_secs(1)),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let cache = dir.path().to_str().unwrap();
-    let url = server.url();
-    let mut child = start(&[
-        "login",
-        "--device",
-        &url,
-        "--login-timeout",
-        "600",
-        "--cache-dir",
-        cache,
-    ]);
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let seen = wait_for_line(&mut stderr, "To sign in, open ").await;
-    let stdout = interrupt(child, seen, Some(stderr)).await;
-    assert_eq!(stdout, "", "no result");
-    assert!(auth.tokens().is_empty(), "nothing was issued");
-    auth.stop().await;
-    server.stop().await;
+    let auth = AuthServer::builder()
+        .login(LoginMode::Interactive)
+        .device_authorization(std::time::Duration::from_secs(1));
+    interrupted_login(auth, &["--device"], "To sign in, open ").await;
 }
 
 /// The demo too, while it waits for the sign-in (only `demo --serve`,

@@ -13,7 +13,7 @@ use mcp_oauth::{Auth, Bridge, Client, MemoryTokenStorage, OAuth};
 use mcp_oauth_testkit::{AuthServer, PreRegistered, TestServer};
 use serde_json::json;
 
-use crate::support::{TIMEOUT, age_stored_tokens, connect, oauth, protected};
+use crate::support::{TIMEOUT, connect, oauth, protected, with_expired_tokens};
 
 /// Everything logged while the test runs.
 #[derive(Clone, Default)]
@@ -105,17 +105,7 @@ fn secrets_never_reach_the_logs_on_any_path() {
 }
 
 async fn code_flow_and_refresh() -> Vec<(&'static str, String)> {
-    let (auth, server) = protected(AuthServer::builder()).await;
-    let cache = tempfile::tempdir().unwrap();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    client.close().await;
-    age_stored_tokens(&server, cache.path());
+    let (auth, server, cache) = with_expired_tokens().await;
     let client = connect(
         &server,
         oauth(&server).token_storage_cache_dir(cache.path()),
@@ -181,16 +171,7 @@ async fn client_credentials() -> Vec<(&'static str, String)> {
 
 /// A refresh token the server revoked: refused, then a new sign-in.
 async fn refused_refresh() -> Vec<(&'static str, String)> {
-    let (auth, server) = protected(AuthServer::builder()).await;
-    let cache = tempfile::tempdir().unwrap();
-    let client = connect(
-        &server,
-        oauth(&server).token_storage_cache_dir(cache.path()),
-    )
-    .await
-    .unwrap();
-    client.close().await;
-    age_stored_tokens(&server, cache.path());
+    let (auth, server, cache) = with_expired_tokens().await;
     auth.revoke_refresh_tokens();
     let client = connect(
         &server,
