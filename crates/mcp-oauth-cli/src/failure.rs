@@ -156,7 +156,9 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "the sign-in was refused; run the command again to retry".to_owned(),
             ),
-            Error::Storage { path, .. } => (Exit::Local, storage_hint(path).to_owned()),
+            Error::Storage { path, source, .. } => {
+                (Exit::Local, storage_hint(path, source.is_some()).to_owned())
+            }
             Error::Discovery { .. } => (
                 Exit::Unauthorized,
                 "run with -v to see each discovery step; a server that takes a static token needs \
@@ -196,10 +198,14 @@ impl From<Error> for Failure {
     }
 }
 
-/// A stored document can be forgotten; a folder that cannot be used needs
-/// another place.
-fn storage_hint(path: &str) -> &'static str {
-    if path.ends_with(".json") {
+/// A stored document that cannot be read can be forgotten; the file
+/// system failing (a full disk, no permission, a file where the folder
+/// should be) needs another place.
+fn storage_hint(path: &str, file_system_failed: bool) -> &'static str {
+    if file_system_failed {
+        "check that the credentials folder can be written and the disk has room, or pick \
+         another folder with --cache-dir"
+    } else if path.ends_with(".json") {
         "run `mcp-oauth logout <URL>` (or delete the file) and log in again"
     } else {
         "the credentials folder must be a folder you can write; pick another with --cache-dir"

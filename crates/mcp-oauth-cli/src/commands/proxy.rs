@@ -48,7 +48,10 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
         .run_until(input, output, terminated())
         .await
         .map_err(|error| match error {
-            Error::SignInUnavailable { .. } => Failure::from(error).hint(sign_in_here),
+            // Not the CLI's general advice (--no-browser): the proxy takes no paste.
+            Error::SignInUnavailable { .. }
+            | Error::UserAgent { .. }
+            | Error::SignInTimeout { .. } => Failure::from(error).hint(sign_in_here),
             error => args.credentials.oauth.sign_in.failure(error),
         })
 }

@@ -215,8 +215,8 @@ fn plan(agent: &UserAgent, url: &Url, env: &Env) -> Result<Plan> {
                 Plan::DefaultBrowser
             } else if matches!(agent, UserAgent::BrowserOnly) {
                 return Err(Error::SignInUnavailable {
-                    reason: "signing in needs a browser, and none can be opened here (no \
-                             graphical display and no $BROWSER)"
+                    reason: "it needs a browser, and none can be opened (no graphical display \
+                             and no $BROWSER)"
                         .into(),
                 });
             } else {
