@@ -183,6 +183,13 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "something keeps failing after sign-in; run with -v to see what".to_owned(),
             ),
+            Error::RenewalsPaused { .. } => (
+                Exit::Unauthorized,
+                "the server refuses the tokens its authorization server issues (often a \
+                 misconfigured audience or scope on its side): tell its operator; `mcp-oauth \
+                 login <URL>` signs in again now"
+                    .to_owned(),
+            ),
             Error::SignInUnavailable { .. } => (
                 Exit::Unauthorized,
                 "sign in from a terminal first: `mcp-oauth login <URL>` (or `login --device`)"

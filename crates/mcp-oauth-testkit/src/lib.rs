@@ -183,6 +183,7 @@ pub struct TestServerBuilder {
     required_scopes: Vec<String>,
     tool_scopes: Vec<(String, Vec<String>)>,
     challenge_scope: Option<String>,
+    refuse_tokens_for_tool_calls: bool,
     legacy_probe_status: Option<u16>,
 }
 
@@ -289,6 +290,14 @@ impl TestServerBuilder {
         self
     }
 
+    /// Answers every `tools/call` 401 `invalid_token`, whatever the token,
+    /// even one its authorization server has just issued (other requests
+    /// are served): a server whose settings for its tools are wrong.
+    pub fn refuse_tokens_for_tool_calls(mut self) -> Self {
+        self.refuse_tokens_for_tool_calls = true;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and serves in a background task of the current runtime.
     pub async fn start(self) -> std::io::Result<TestServer> {
         let mut versions = self.versions.unwrap_or_else(|| {
@@ -326,6 +335,7 @@ impl TestServerBuilder {
             required: self.required_scopes,
             tool_scopes: self.tool_scopes,
             challenge_scope: self.challenge_scope,
+            refuse_tokens_for_tool_calls: self.refuse_tokens_for_tool_calls,
             base_url: format!("http://{addr}"),
             mcp_path: match self.mode {
                 ServerMode::LegacySse => "/sse",

@@ -42,6 +42,8 @@ pub(crate) struct Protection {
     pub(crate) required: Vec<String>,
     pub(crate) tool_scopes: Vec<(String, Vec<String>)>,
     pub(crate) challenge_scope: Option<String>,
+    /// Every token is refused for `tools/call`, even a valid one.
+    pub(crate) refuse_tokens_for_tool_calls: bool,
     /// `http://127.0.0.1:PORT`.
     pub(crate) base_url: String,
     /// `/mcp` or `/sse`.
@@ -138,6 +140,9 @@ impl Protection {
         let Some(token) = presented else {
             return Some(self.unauthorized(None));
         };
+        if self.refuse_tokens_for_tool_calls && is_tool_call(body) {
+            return Some(self.unauthorized(Some("The access token is not accepted here")));
+        }
         let scopes = match self.auth.check_access_token(token) {
             TokenCheck::Valid { scopes, resource } => {
                 if let Some(resource) = resource
@@ -195,6 +200,10 @@ impl Protection {
         let response = respond::text(StatusCode::UNAUTHORIZED, "Unauthorized");
         with_challenge(response, &challenge)
     }
+}
+
+fn is_tool_call(body: Option<&Body>) -> bool {
+    matches!(body, Some(Body::Message(Incoming::Request { method, .. })) if method == "tools/call")
 }
 
 fn with_challenge(mut response: Response, challenge: &str) -> Response {

@@ -312,7 +312,7 @@ where
         // A caller refused at the same time may have authorized since: then
         // its tokens serve this request too, and no second flow runs.
         oauth
-            .authorize(refusal.challenge.as_ref(), generation)
+            .authorize(&refusal, generation.unwrap_or_default())
             .await?;
     }
 }

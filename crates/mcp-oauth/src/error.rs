@@ -274,6 +274,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// The server refused the token it had just been given (by a sign-in or
+    /// a refresh made because of its refusal): signing in again would most
+    /// likely be refused too. This process renews nothing for the server
+    /// until `retry_after` has passed, unless the server asks for something
+    /// else or new tokens are stored (a person signed in).
+    #[error(
+        "{url} refused the token its authorization server had just issued (HTTP {status}{}); no \
+         new sign-in for {} s unless the server asks for something else or new tokens are stored",
+        challenge_suffix(www_authenticate),
+        retry_after.as_secs().max(1)
+    )]
+    RenewalsPaused {
+        /// The URL that refused.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+        /// The `WWW-Authenticate` header, when the server sent one.
+        www_authenticate: Option<String>,
+        /// How long before this process may sign in again for the server.
+        retry_after: Duration,
+    },
+
     /// Reading or writing the token store failed; nothing was overwritten.
     #[error("token storage at {path} failed: {reason}")]
     Storage {
@@ -329,6 +351,7 @@ impl Error {
                 | Self::SignInUnavailable { .. }
                 | Self::UserAgent { .. }
                 | Self::Throttled { .. }
+                | Self::RenewalsPaused { .. }
         )
     }
 

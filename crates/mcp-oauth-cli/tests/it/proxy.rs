@@ -189,3 +189,52 @@ async fn without_a_browser_the_proxy_asks_for_a_terminal_sign_in_and_never_reads
     auth.stop().await;
     server.stop().await;
 }
+
+/// A server that refuses even the tokens its authorization server has just
+/// issued, for every tool call: the proxy signs in once, then tells the host
+/// why each call fails instead of opening a browser (or asking for a token)
+/// per call.
+#[tokio::test]
+async fn a_server_refusing_fresh_tokens_gets_one_sign_in_not_a_storm() {
+    let auth = AuthServer::builder().start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .refuse_tokens_for_tool_calls()
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (proxy, mut host) = start_proxy(&server.url(), &cache, &scripted_browser(dir.path()));
+    host.handshake().await;
+    let signed_in = auth.requests();
+    for id in 2..=12 {
+        let answer = host.ask(echo(id, "refused")).await;
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("refused the token") && message.contains("no new sign-in"),
+            "the host is told why: {answer}"
+        );
+    }
+    assert!(host.finish(proxy).await.success());
+    let kinds = |requests: &[mcp_oauth_testkit::AuthRequest], kind| {
+        requests.iter().filter(|r| r.kind == kind).count()
+    };
+    let requests = auth.requests();
+    assert_eq!(
+        kinds(&signed_in, AuthRequestKind::Authorize),
+        1,
+        "the sign-in"
+    );
+    assert_eq!(
+        kinds(&requests, AuthRequestKind::Authorize),
+        1,
+        "no sign-in for the refused calls"
+    );
+    assert!(
+        kinds(&requests, AuthRequestKind::Token) <= kinds(&signed_in, AuthRequestKind::Token) + 1,
+        "at most one refresh for the refused calls"
+    );
+    auth.stop().await;
+    server.stop().await;
+}

@@ -4,7 +4,7 @@
 //! [`Authorizer::on_rejection`], under the one rule of
 //! [`wants_authorization`].
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use http::{HeaderMap, HeaderValue, header::WWW_AUTHENTICATE};
 use secrecy::{ExposeSecret, SecretString};
@@ -56,6 +56,17 @@ impl Rejection {
             www_authenticate: self.www_authenticate,
         }
     }
+
+    /// The error for a refusal of a token just renewed: renewals pause for
+    /// `retry_after`.
+    pub(crate) fn into_paused(self, retry_after: Duration) -> Error {
+        Error::RenewalsPaused {
+            url: self.url,
+            status: self.status,
+            www_authenticate: self.www_authenticate,
+            retry_after,
+        }
+    }
 }
 
 /// What a refusal calls for.
@@ -68,6 +79,9 @@ pub(crate) enum Verdict {
     Authorize { seen: u64 },
     /// Nothing can be done: report the refusal.
     GiveUp,
+    /// The server refused the token it was just given: renewals pause for
+    /// this long (see [`OAuth::paused`]).
+    Paused { retry_after: Duration },
 }
 
 /// The rule for every path: a first 401 calls for an authorization, and so
@@ -169,14 +183,11 @@ impl Authorizer {
         let Auth::OAuth(oauth) = self.auth.as_ref() else {
             return Verdict::GiveUp;
         };
-        let sent_token = sent
-            .and_then(|header| header.to_str().ok())
-            .and_then(|header| header.strip_prefix("Bearer "));
+        if let Some(retry_after) = oauth.paused(rejection, sent).await {
+            return Verdict::Paused { retry_after };
+        }
         let seen = oauth.generation();
-        if oauth
-            .renew_after_rejection(sent_token, rejection.status)
-            .await
-        {
+        if oauth.renew_after_rejection(sent, rejection).await {
             return Verdict::Retry;
         }
         if wants_authorization(rejection.status, rejection.challenge.as_ref(), 0) {
@@ -197,14 +208,38 @@ impl Authorizer {
             Verdict::Retry => Ok(true),
             Verdict::Authorize { seen } => match self.oauth() {
                 Some(oauth) if self.interactive => {
-                    oauth
-                        .authorize(rejection.challenge.as_ref(), Some(seen))
-                        .await?;
+                    oauth.authorize(rejection, seen).await?;
                     Ok(true)
                 }
                 _ => Ok(false),
             },
             Verdict::GiveUp => Ok(false),
+            Verdict::Paused { retry_after } => Err(rejection.clone().into_paused(retry_after)),
+        }
+    }
+
+    /// The error for a request refused again after its credentials were
+    /// renewed: when the server refused the token it was just given,
+    /// renewals pause and the error says so.
+    pub(crate) async fn refused_again(
+        &self,
+        rejection: Rejection,
+        sent: Option<&HeaderValue>,
+    ) -> Error {
+        match self.oauth() {
+            Some(oauth) => match oauth.paused(&rejection, sent).await {
+                Some(retry_after) => rejection.into_paused(retry_after),
+                None => rejection.into_error(),
+            },
+            None => rejection.into_error(),
+        }
+    }
+
+    /// The server answered a request sent with `sent` without refusing it:
+    /// a renewed token is proven good.
+    pub(crate) fn accepted(&self, sent: Option<&HeaderValue>) {
+        if let (Some(oauth), Some(sent)) = (self.oauth(), sent) {
+            oauth.accepted(sent);
         }
     }
 }

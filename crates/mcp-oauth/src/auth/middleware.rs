@@ -62,12 +62,13 @@ impl Middleware for OAuthMiddleware {
         let response = next.clone().run(request, extensions).await?;
         let status = response.status();
         if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+            self.authorizer.accepted(sent.as_ref());
             return Ok(response);
         }
         let Some(mut retry) = spare else {
             return Ok(response);
         };
-        let rejection = Rejection::from_headers(url, status.as_u16(), response.headers());
+        let rejection = Rejection::from_headers(url.clone(), status.as_u16(), response.headers());
         if !self
             .authorizer
             .settle(&rejection, sent.as_ref())
@@ -76,10 +77,24 @@ impl Middleware for OAuthMiddleware {
         {
             return Ok(response);
         }
-        if let Some(header) = self.authorizer.header().await.map_err(wrap)? {
-            retry.headers_mut().insert(AUTHORIZATION, header);
+        let resent = self.authorizer.header().await.map_err(wrap)?;
+        if let Some(header) = &resent {
+            retry.headers_mut().insert(AUTHORIZATION, header.clone());
         }
-        next.run(retry, extensions).await
+        let response = next.run(retry, extensions).await?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            // The renewed token refused too: renewals may pause, and the
+            // caller sees the refusal as it is.
+            let rejection = Rejection::from_headers(url, status.as_u16(), response.headers());
+            let _ = self
+                .authorizer
+                .refused_again(rejection, resent.as_ref())
+                .await;
+        } else {
+            self.authorizer.accepted(resent.as_ref());
+        }
+        Ok(response)
     }
 }
 

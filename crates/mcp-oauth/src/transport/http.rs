@@ -102,12 +102,20 @@ impl HttpCore {
                 .map_err(|error| timed_out(url, error, self.timeout))?;
             let status = response.status();
             if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+                self.authorizer.accepted(sent.as_ref());
                 return Ok(response);
             }
             let rejection = Rejection::from_headers(url, status.as_u16(), response.headers());
             if !retried && self.authorizer.settle(&rejection, sent.as_ref()).await? {
                 retried = true;
                 continue;
+            }
+            if retried {
+                // The renewed token refused too: renewals may pause.
+                return Err(self
+                    .authorizer
+                    .refused_again(rejection, sent.as_ref())
+                    .await);
             }
             return Err(rejection.into_error());
         }

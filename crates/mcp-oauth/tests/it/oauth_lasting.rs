@@ -306,3 +306,78 @@ async fn new_tokens_that_cannot_be_saved_are_never_used() {
     auth.stop().await;
     server.stop().await;
 }
+
+/// A server that refuses even fresh tokens for its tools: the long-lived
+/// client stops renewing (no browser, no token request per call) and says
+/// why, until a person signs in again, which it takes up at once.
+#[tokio::test]
+async fn renewals_pause_while_the_server_refuses_fresh_tokens_until_someone_signs_in() {
+    use mcp_oauth_testkit::TestServer;
+    for refresh in [
+        mcp_oauth_testkit::RefreshMode::Rotating,
+        mcp_oauth_testkit::RefreshMode::Off,
+    ] {
+        let auth = AuthServer::builder()
+            .refresh_tokens(refresh)
+            .start()
+            .await
+            .unwrap();
+        let server = TestServer::builder()
+            .protected_by(&auth)
+            .refuse_tokens_for_tool_calls()
+            .start()
+            .await
+            .unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let client = connect(
+            &server,
+            oauth(&server).token_storage_cache_dir(cache.path()),
+        )
+        .await
+        .unwrap();
+        let first = client.call_tool("echo", args(json!({ "text": "x" }))).await;
+        assert!(
+            matches!(first, Err(Error::RenewalsPaused { status: 401, .. })),
+            "{refresh:?}: {first:?}"
+        );
+        let sign_ins = count(&auth, AuthRequestKind::Authorize);
+        auth.clear_requests();
+        for _ in 0..10 {
+            let again = client.call_tool("echo", args(json!({ "text": "x" }))).await;
+            let Err(error @ Error::RenewalsPaused { .. }) = again else {
+                panic!("{refresh:?}: {again:?}");
+            };
+            assert!(error.is_authorization_failure());
+        }
+        assert!(
+            auth.requests().is_empty(),
+            "{refresh:?}: {:?}",
+            auth.requests()
+        );
+
+        // A person signs in (another process, the same store): the paused
+        // client takes the new tokens up at its next call.
+        oauth(&server)
+            .token_storage_cache_dir(cache.path())
+            .build()
+            .unwrap()
+            .login()
+            .await
+            .unwrap();
+        let person = count(&auth, AuthRequestKind::Authorize);
+        assert_eq!(person, 1);
+        let _ = client.call_tool("echo", args(json!({ "text": "x" }))).await;
+        assert!(
+            count(&auth, AuthRequestKind::Authorize) <= person + 1,
+            "{refresh:?}: at most one sign-in of its own after the person's"
+        );
+        // One to connect, and without a refresh token one when the first
+        // call was refused.
+        assert!(
+            sign_ins <= 2,
+            "{refresh:?}: {sign_ins} sign-ins before the pause"
+        );
+        auth.stop().await;
+        server.stop().await;
+    }
+}

@@ -4,6 +4,8 @@
 //! - [`session`]: what is kept for the server between requests (the cached
 //!   credentials, the ready header, the brakes), and the tokens between
 //!   sign-ins (fresh, refreshed, or none);
+//! - [`pause`]: the pause of renewals when the server refuses the token it
+//!   was just given;
 //! - [`flow`]: one authorization attempt, whose state every grant works on;
 //! - [`discovery`]: where the authorization server is and what it offers;
 //! - [`identity`]: who the client is to it (static > metadata document >
@@ -22,6 +24,7 @@ mod flow;
 pub(crate) mod grants;
 mod http;
 mod identity;
+mod pause;
 mod session;
 mod user_agent;
 pub(crate) mod wire;
@@ -36,7 +39,7 @@ pub use self::{
     grants::{CrossAppAccess, SigningAlgorithm},
     user_agent::UserAgent,
 };
-use crate::{Error, Result, ServerUrl, StoredCredentials};
+use crate::{Error, Result, ServerUrl, StoredCredentials, auth::Rejection};
 
 /// Where an interactive sign-in stands, for a progress display such as a
 /// spinner; see [`OAuthBuilder::on_sign_in`].
@@ -151,7 +154,11 @@ impl OAuth {
 
     /// Runs the authorization flow now, whatever is cached.
     pub async fn login(&self) -> Result<()> {
-        flow::authorize(&self.inner.settings, self.binding()?, None, None).await
+        let binding = self.binding()?;
+        flow::authorize(&self.inner.settings, binding, None, None).await?;
+        // A person signed in: whatever paused renewals is over.
+        binding.renewals.reset();
+        Ok(())
     }
 
     /// Forgets the stored credentials of this server.
@@ -179,22 +186,47 @@ impl OAuth {
 
     /// After a 401/403: `true` when the request should be sent again because
     /// the token changed meanwhile or a refresh succeeded.
-    pub(crate) async fn renew_after_rejection(&self, sent: Option<&str>, status: u16) -> bool {
+    pub(crate) async fn renew_after_rejection(
+        &self,
+        sent: Option<&::http::HeaderValue>,
+        rejection: &Rejection,
+    ) -> bool {
         match self.binding() {
-            Ok(binding) => binding.renew_after_rejection(sent, status).await,
+            Ok(binding) => binding.renew_after_rejection(sent, rejection).await,
             Err(_) => false,
         }
     }
 
-    /// The interactive flow, started by a refusal's challenge (or none).
-    /// `seen` is the token generation the refused request saw: when tokens
-    /// were stored since, another caller has just authorized and nothing
-    /// more is done. `None` always runs the flow.
-    pub(crate) async fn authorize(
+    /// How long renewals stay paused after `rejection` of the request sent
+    /// with `sent`: `Some` when the server refused the token it was just
+    /// given, and until something changes (see the `pause` module).
+    pub(crate) async fn paused(
         &self,
-        challenge: Option<&BearerChallenge>,
-        seen: Option<u64>,
-    ) -> Result<()> {
-        flow::authorize(&self.inner.settings, self.binding()?, challenge, seen).await
+        rejection: &Rejection,
+        sent: Option<&::http::HeaderValue>,
+    ) -> Option<std::time::Duration> {
+        self.binding().ok()?.paused(rejection, sent).await
+    }
+
+    /// The server answered a request sent with `sent` without refusing it.
+    pub(crate) fn accepted(&self, sent: &::http::HeaderValue) {
+        if let Some(binding) = &self.inner.binding {
+            binding.renewals.accepted(sent);
+        }
+    }
+
+    /// The interactive flow, started by `rejection`. `seen` is the token
+    /// generation the refused request saw: when tokens were stored since,
+    /// another caller has just authorized and nothing more is done. New
+    /// tokens are watched until the server accepts them.
+    pub(crate) async fn authorize(&self, rejection: &Rejection, seen: u64) -> Result<()> {
+        let binding = self.binding()?;
+        let challenge: Option<&BearerChallenge> = rejection.challenge.as_ref();
+        flow::authorize(&self.inner.settings, binding, challenge, Some(seen)).await?;
+        if binding.generation() != seen {
+            let session = binding.session().await?;
+            binding.watch_renewal(&session, rejection);
+        }
+        Ok(())
     }
 }

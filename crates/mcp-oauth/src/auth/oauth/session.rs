@@ -17,10 +17,15 @@ use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::{builder::Settings, grants, http::OAuthHttp};
+use super::{
+    builder::Settings,
+    grants,
+    http::OAuthHttp,
+    pause::{RefusalKind, RenewalWatch},
+};
 use crate::{
     Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
-    auth::bearer_header,
+    auth::{Rejection, bearer_header},
     clock::{now, now_ms},
     store::Tokens,
 };
@@ -44,6 +49,9 @@ pub(super) struct Binding {
     /// same time run one authorization between them, not one each.
     generation: AtomicU64,
     brakes: Brakes,
+    /// Renewals made because of a refusal, and the pause when the server
+    /// refuses their tokens too.
+    pub(super) renewals: RenewalWatch,
 }
 
 /// The credentials as this process knows them, loaded on first use.
@@ -76,6 +84,7 @@ impl Binding {
             ready_header: StdMutex::default(),
             generation: AtomicU64::new(0),
             brakes: Brakes::default(),
+            renewals: RenewalWatch::default(),
         })
     }
 
@@ -204,12 +213,19 @@ impl Binding {
 
     /// After a 401/403: `true` when the request should be sent again because
     /// the token changed meanwhile or a refresh succeeded.
-    pub(super) async fn renew_after_rejection(&self, sent: Option<&str>, status: u16) -> bool {
+    pub(super) async fn renew_after_rejection(
+        &self,
+        sent: Option<&HeaderValue>,
+        rejection: &Rejection,
+    ) -> bool {
         let Ok(mut session) = self.session().await else {
             return false;
         };
+        let sent_token = sent
+            .and_then(|header| header.to_str().ok())
+            .and_then(|header| header.strip_prefix("Bearer "));
         let current = access_token_text(&session);
-        if current.is_some() && current.as_deref() != sent {
+        if current.is_some() && current.as_deref() != sent_token {
             return true;
         }
         let refreshable = session
@@ -217,16 +233,46 @@ impl Binding {
             .as_ref()
             .and_then(|c| c.tokens.as_ref())
             .is_some_and(|tokens| tokens.refresh_token.is_some());
-        if status != 401 || !refreshable {
+        if rejection.status != 401 || !refreshable {
             return false;
         }
         match grants::refresh(self, &mut session).await {
-            Ok(_) => true,
+            Ok(_) => {
+                self.watch_renewal(&session, rejection);
+                true
+            }
             Err(error) => {
                 tracing::debug!(%error, "refresh after a 401 failed");
                 false
             }
         }
+    }
+
+    /// The session's token was just renewed because of `rejection`: watched
+    /// until the server accepts it (see [`RenewalWatch`]).
+    pub(super) fn watch_renewal(&self, session: &Session, rejection: &Rejection) {
+        let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
+        if let Some(header) = tokens.and_then(|tokens| bearer_header(&tokens.access_token).ok()) {
+            self.renewals.renewed(header, RefusalKind::of(rejection));
+        }
+    }
+
+    /// How long renewals stay paused after `rejection` (see
+    /// [`RenewalWatch::pause_for`]); `None` when they may go on, and when
+    /// new tokens were stored meanwhile (a person signed in), which ends
+    /// the pause: the request is then sent again with them.
+    pub(super) async fn paused(
+        &self,
+        rejection: &Rejection,
+        sent: Option<&HeaderValue>,
+    ) -> Option<Duration> {
+        let pause = self.renewals.pause_for(rejection, sent, Instant::now())?;
+        let mut session = self.session().await.ok()?;
+        if let Ok(Some(_)) = self.adopt_newer_tokens(&mut session).await {
+            self.renewals.reset();
+            return None;
+        }
+        Some(pause)
     }
 
     /// The ready header, if its token is fresh at `now_ms`.
