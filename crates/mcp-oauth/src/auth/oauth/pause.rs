@@ -110,7 +110,7 @@ impl RenewalWatch {
         if state
             .paused
             .as_ref()
-            .is_some_and(|pause| &pause.refused == sent)
+            .is_some_and(|pause| pause.refused == sent)
         {
             state.paused = None;
             state.strikes = 0;
