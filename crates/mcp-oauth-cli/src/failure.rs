@@ -207,7 +207,8 @@ impl From<Error> for Failure {
 
 /// A stored document that cannot be read can be forgotten; the file
 /// system failing (a full disk, no permission, a file where the folder
-/// should be) needs another place.
+/// should be) needs another place; a folder others may change (or a lock
+/// file linked elsewhere) is refused, its error says how to fix it.
 fn storage_hint(path: &str, file_system_failed: bool) -> &'static str {
     if file_system_failed {
         "check that the credentials folder can be written and the disk has room, or pick \
@@ -215,6 +216,7 @@ fn storage_hint(path: &str, file_system_failed: bool) -> &'static str {
     } else if path.ends_with(".json") {
         "run `mcp-oauth logout <URL>` (or delete the file) and log in again"
     } else {
-        "the credentials folder must be a folder you can write; pick another with --cache-dir"
+        "the credentials folder must be a folder of yours that only you can write; fix it, or \
+         pick another with --cache-dir"
     }
 }

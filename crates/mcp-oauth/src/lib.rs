@@ -72,10 +72,13 @@
 //! # Token storage
 //!
 //! [`FileTokenStorage`] (the default) keeps one JSON document per server,
-//! written atomically, `0600` in a `0700` folder;
-//! `FileTokenStorage::new(url)?.clear().await?` forgets one server and
-//! [`FileTokenStorage::clear_all`] all of them. [`MemoryTokenStorage`] keeps
-//! nothing on disk; [`TokenStorage`] is yours to implement.
+//! written atomically, `0600` in a `0700` folder that no other user may
+//! write in; `FileTokenStorage::new(url)?.clear().await?` forgets one server
+//! and [`FileTokenStorage::clear_all`] all of them. [`MemoryTokenStorage`]
+//! keeps nothing on disk; [`TokenStorage`] is yours to implement. Before a
+//! token request the save of its answer is prepared
+//! ([`TokenStorage::prepare_save`]), so that a store that could not keep the
+//! new tokens fails before anything single-use is spent.
 //!
 //! # Security
 //!
@@ -170,7 +173,8 @@ pub use rmcp;
 pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{
-    FileTokenStorage, MemoryTokenStorage, StorageLock, StoredCredentials, TokenStorage,
+    FileTokenStorage, MemoryTokenStorage, PreparedSave, StorageLock, StoredCredentials,
+    TokenStorage,
 };
 pub use transport::{
     AuthorizedHttpClient, Bridge, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,

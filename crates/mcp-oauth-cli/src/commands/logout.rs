@@ -26,13 +26,23 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<(), Failure> {
     let dir = global.cache_dir()?;
+    // A folder that cannot be used fails here, with its own hint: what
+    // fails after this is a file that could not be removed.
+    FileTokenStorage::list_in(&dir)?;
+    let not_removed = |error: mcp_oauth::Error| {
+        Failure::from(error).hint(
+            "every other file was removed; remove those named by hand, or run logout again \
+             once the process writing them is done",
+        )
+    };
     match &args.url {
         Some(url) => {
-            FileTokenStorage::in_dir(url, &dir)?.clear().await?;
+            let storage = FileTokenStorage::in_dir(url, &dir)?;
+            storage.clear().await.map_err(not_removed)?;
             out.line(&format!("Forgot the credentials of {url}."))
         }
         None => {
-            FileTokenStorage::clear_all_in(&dir)?;
+            FileTokenStorage::clear_all_in(&dir).map_err(not_removed)?;
             out.line(&format!(
                 "Forgot every server's credentials in {}.",
                 dir.display()

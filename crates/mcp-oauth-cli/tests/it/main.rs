@@ -1,8 +1,10 @@
 //! The `mcp-oauth` binary, run as a user would, against testkit servers.
 
+mod cache_folder;
 mod commands;
 mod device;
 mod failures;
+mod full_disk;
 mod interrupt;
 mod oauth;
 mod options;

@@ -45,6 +45,11 @@ pub(crate) async fn mcp_oauth_writing_to(args: &[&str], stdout: std::fs::File) -
     finish(cli_command(args), stdout.into()).await
 }
 
+/// Runs `command` (built with [`without_settings`]) to its end, bounded.
+pub(crate) async fn run_to_end(command: tokio::process::Command) -> Run {
+    finish(command, std::process::Stdio::piped()).await
+}
+
 fn cli_command(args: &[&str]) -> tokio::process::Command {
     let mut command = cli();
     command.args(args);
@@ -66,7 +71,15 @@ const PROXY_VARIABLES: [&str; 6] = [
 /// would change what it does (credentials, logging, proxies), stdin empty,
 /// and killed if the test ends first.
 pub(crate) fn cli() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-oauth"));
+    without_settings(tokio::process::Command::new(env!(
+        "CARGO_BIN_EXE_mcp-oauth"
+    )))
+}
+
+/// `command` (the CLI, or a program that starts it) without the environment
+/// variables that would change what the CLI does, stdin empty, and killed
+/// if the test ends first.
+pub(crate) fn without_settings(mut command: tokio::process::Command) -> tokio::process::Command {
     for variable in
         PROXY_VARIABLES
             .iter()

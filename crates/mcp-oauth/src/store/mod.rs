@@ -5,6 +5,7 @@ mod document;
 mod file;
 mod lock;
 mod memory;
+mod prepared;
 mod records;
 
 use std::fmt;
@@ -17,7 +18,7 @@ pub(crate) use self::{
 };
 pub use self::{
     document::StoredCredentials, file::FileTokenStorage, lock::StorageLock,
-    memory::MemoryTokenStorage,
+    memory::MemoryTokenStorage, prepared::PreparedSave,
 };
 use crate::Result;
 
@@ -57,6 +58,36 @@ pub trait TokenStorage: Send + Sync + fmt::Debug {
     fn save<'a>(&'a self, credentials: &'a StoredCredentials) -> BoxFuture<'a, Result<()>>;
     /// Forgets everything stored.
     fn clear(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Makes sure a save of credentials like `credentials` (with new tokens
+    /// in them) will succeed, before something that cannot be undone: a
+    /// rotating refresh token is spent, an authorization code exchanged.
+    /// Called before every token request; the tokens it brings are then
+    /// saved with [`save_prepared`](Self::save_prepared). A failure here
+    /// stops the request, and everything stored stays as it was.
+    ///
+    /// The file store creates the temporary file and takes the space the
+    /// document will need, so that a full disk fails here; a database could
+    /// check its connection, a keychain that it is unlocked. The default
+    /// prepares nothing.
+    fn prepare_save<'a>(
+        &'a self,
+        credentials: &'a StoredCredentials,
+    ) -> BoxFuture<'a, Result<PreparedSave>> {
+        let _ = credentials;
+        Box::pin(async { Ok(PreparedSave::none()) })
+    }
+
+    /// Saves `credentials` with what [`prepare_save`](Self::prepare_save)
+    /// made ready. The default ignores it and [`save`](Self::save)s.
+    fn save_prepared<'a>(
+        &'a self,
+        prepared: PreparedSave,
+        credentials: &'a StoredCredentials,
+    ) -> BoxFuture<'a, Result<()>> {
+        drop(prepared);
+        self.save(credentials)
+    }
 
     /// Holds other processes off these credentials until the returned guard
     /// is dropped, waiting at most `wait` for one that holds them. Taken

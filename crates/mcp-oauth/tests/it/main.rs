@@ -12,5 +12,6 @@ mod oauth;
 mod oauth_lasting;
 mod secrets;
 mod stdio;
+mod storage;
 mod streamable;
 mod support;

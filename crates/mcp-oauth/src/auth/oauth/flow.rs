@@ -126,6 +126,9 @@ impl<'a> Flow<'a> {
     /// Obtains tokens with the configured grant and stores them. A dynamic
     /// registration the server no longer knows is made again, once.
     async fn run(&mut self) -> Result<()> {
+        // Before anything single-use is spent (a code, a device code) and
+        // before anyone is asked to sign in for tokens that could not be kept.
+        let prepared = self.binding.prepare_save(&self.credentials).await?;
         let mut attempt = 0;
         let tokens = loop {
             attempt += 1;
@@ -149,7 +152,7 @@ impl<'a> Flow<'a> {
             }
         };
         self.binding
-            .save_tokens(&mut self.credentials, tokens)
+            .save_tokens(prepared, &mut self.credentials, tokens)
             .await
     }
 

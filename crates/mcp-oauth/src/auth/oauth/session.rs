@@ -24,7 +24,7 @@ use super::{
     pause::{RefusalKind, RenewalWatch},
 };
 use crate::{
-    Error, FileTokenStorage, Result, ServerUrl, StoredCredentials, TokenStorage,
+    Error, FileTokenStorage, PreparedSave, Result, ServerUrl, StoredCredentials, TokenStorage,
     auth::{Rejection, bearer_header},
     clock::{now, now_ms},
     store::Tokens,
@@ -124,17 +124,38 @@ impl Binding {
         self.storage.save(credentials).await
     }
 
+    /// Makes ready the save of what a token request will bring, before the
+    /// request: a full disk then stops the request instead of losing its
+    /// answer (a spent refresh token, a used authorization code).
+    pub(super) async fn prepare_save(
+        &self,
+        credentials: &StoredCredentials,
+    ) -> Result<PreparedSave> {
+        self.storage.prepare_save(credentials).await
+    }
+
+    /// Saves `credentials` as they are now, with what was `prepared`.
+    pub(super) async fn save_prepared(
+        &self,
+        prepared: PreparedSave,
+        credentials: &mut StoredCredentials,
+    ) -> Result<()> {
+        credentials.updated_at = now();
+        self.storage.save_prepared(prepared, credentials).await
+    }
+
     /// Stores new tokens, and only once they are stored puts them in
     /// `credentials` for use: a token that could not be saved is never sent
     /// (its rotated refresh token would be lost with the process).
     pub(super) async fn save_tokens(
         &self,
+        prepared: PreparedSave,
         credentials: &mut StoredCredentials,
         tokens: Tokens,
     ) -> Result<()> {
         let mut updated = credentials.clone();
         updated.tokens = Some(tokens);
-        self.save(&mut updated).await?;
+        self.save_prepared(prepared, &mut updated).await?;
         *credentials = updated;
         self.generation.fetch_add(1, Ordering::SeqCst);
         Ok(())

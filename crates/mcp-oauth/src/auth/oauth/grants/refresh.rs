@@ -47,6 +47,9 @@ pub(in super::super) async fn refresh(
         });
     };
     let endpoint = token_endpoint(metadata)?;
+    // A rotating refresh token is spent by the request: what it brings must
+    // be sure to fit before it is sent.
+    let prepared = binding.prepare_save(credentials).await?;
     tracing::debug!(server = %binding.server, "refreshing the access token");
     binding.brake_token_request()?;
     let result = request_tokens(
@@ -64,13 +67,13 @@ pub(in super::super) async fn refresh(
     match result {
         Ok(fresh) => {
             let token = fresh.access_token.clone();
-            binding.save_tokens(credentials, fresh).await?;
+            binding.save_tokens(prepared, credentials, fresh).await?;
             Ok(token)
         }
         Err(error) if rejects_grant(&error) => {
             tracing::info!(server = %binding.server, "the refresh token was refused; a new sign-in follows");
             credentials.tokens = None;
-            binding.save(credentials).await?;
+            binding.save_prepared(prepared, credentials).await?;
             Err(error)
         }
         // A dynamic registration the server forgot: drop it (and its
@@ -86,7 +89,7 @@ pub(in super::super) async fn refresh(
             tracing::info!(server = %binding.server, "the authorization server no longer knows this client; registering again");
             credentials.registration = None;
             credentials.tokens = None;
-            binding.save(credentials).await?;
+            binding.save_prepared(prepared, credentials).await?;
             Err(error)
         }
         // 5xx, temporarily_unavailable, network: keep everything.

@@ -1,0 +1,283 @@
+//! One JSON document per server in a private folder, written atomically.
+
+mod clear;
+mod folder;
+mod names;
+mod sidecar;
+mod temporary;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use futures::future::BoxFuture;
+
+use self::{
+    folder::{
+        check_existing_folder, check_folder, check_private, create_private_dir, storage_error,
+    },
+    names::{DOCUMENT_EXTENSION, Kind, LOCK_EXTENSION, store_files},
+    temporary::{TemporaryDocument, sweep_abandoned},
+};
+use super::{PreparedSave, SCHEMA_VERSION, StorageLock, StoredCredentials, TokenStorage};
+use crate::{Cause, Error, Result, ServerUrl};
+
+/// The environment variable that moves the default cache folder.
+pub(crate) const CACHE_DIR_ENV: &str = "MCP_OAUTH_CACHE_DIR";
+
+/// The room taken before a token request beyond the document as it is: new
+/// tokens (JWTs with many claims included) fit in it many times over.
+const ROOM_FOR_NEW_TOKENS: u64 = 64 * 1024;
+
+/// FastMCP-style token storage: one JSON document per MCP server in a cache
+/// folder, keyed by the canonical server URL.
+///
+/// Documents are written atomically (temporary file, `fsync`, rename), so a
+/// crash leaves the old or the new document, never a torn one; files are
+/// `0600` in a `0700` folder. A folder that other users may write in, or
+/// that belongs to another user, is refused. Before a token request the
+/// temporary file is made and the document's space taken
+/// ([`TokenStorage::prepare_save`]), so that a full disk stops the request
+/// rather than lose what it brings. The temporary files a killed process
+/// leaves are removed by the next one. The default folder is
+/// `$MCP_OAUTH_CACHE_DIR`, else the platform's data folder
+/// (`~/.local/share/mcp-oauth` on Linux).
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::FileTokenStorage;
+///
+/// // Forget one server's credentials...
+/// FileTokenStorage::new("https://example.com/mcp")?.clear().await?;
+/// // ...or every server's.
+/// FileTokenStorage::clear_all()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileTokenStorage {
+    server: ServerUrl,
+    dir: PathBuf,
+}
+
+/// A save prepared by [`FileTokenStorage`]: its temporary file, with the
+/// space for the document taken.
+#[derive(Debug)]
+struct Reservation(TemporaryDocument);
+
+impl FileTokenStorage {
+    /// Storage for `server_url` in the default cache folder.
+    pub fn new(server_url: &str) -> Result<Self> {
+        Self::in_dir(server_url, Self::default_cache_dir()?)
+    }
+
+    /// Storage for `server_url` in `dir`.
+    pub fn in_dir(server_url: &str, dir: impl Into<PathBuf>) -> Result<Self> {
+        Ok(Self {
+            server: ServerUrl::parse(server_url)?,
+            dir: dir.into(),
+        })
+    }
+
+    /// `$MCP_OAUTH_CACHE_DIR`, else the platform data folder of mcp-oauth.
+    pub fn default_cache_dir() -> Result<PathBuf> {
+        if let Some(dir) = std::env::var_os(CACHE_DIR_ENV).filter(|dir| !dir.is_empty()) {
+            return Ok(PathBuf::from(dir));
+        }
+        directories::ProjectDirs::from("", "", "mcp-oauth")
+            .map(|dirs| dirs.data_dir().to_path_buf())
+            .ok_or_else(|| Error::Storage {
+                path: "~".into(),
+                reason: format!("no home folder to keep credentials in; set {CACHE_DIR_ENV}"),
+                source: None,
+            })
+    }
+
+    /// The document's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir
+            .join(format!("{}.{DOCUMENT_EXTENSION}", self.stem()))
+    }
+
+    /// Forgets this server's credentials: its document, the temporary files
+    /// a killed process left, and its lock file unless a process holds it.
+    /// Every file is tried; the error names those that could not be removed.
+    pub async fn clear(&self) -> Result<()> {
+        clear::forget_server(&self.dir, &self.stem(), &self.path())
+    }
+
+    /// Forgets every server's credentials in the default folder.
+    pub fn clear_all() -> Result<()> {
+        Self::clear_all_in(Self::default_cache_dir()?)
+    }
+
+    /// Forgets every server's credentials in `dir`: the store's documents,
+    /// temporary and lock files, recognised by their names (and a document
+    /// by its contents too); anything else in the folder stays. Every file
+    /// is tried; the error names those that could not be removed.
+    pub fn clear_all_in(dir: impl AsRef<Path>) -> Result<()> {
+        clear::forget_all(dir.as_ref())
+    }
+
+    /// Every stored server's credentials in `dir` (unreadable documents are
+    /// reported as errors next to their path).
+    pub fn list_in(dir: impl AsRef<Path>) -> Result<Vec<(PathBuf, Result<StoredCredentials>)>> {
+        let dir = dir.as_ref();
+        if !check_existing_folder(dir)? {
+            return Ok(Vec::new());
+        }
+        let files = store_files(dir).map_err(|error| storage_error(dir, error))?;
+        Ok(files
+            .into_iter()
+            .filter(|file| file.kind == Kind::Document)
+            .map(|file| {
+                let loaded = read_document(&file.path).and_then(|document| {
+                    document.ok_or_else(|| {
+                        storage_error(&file.path, std::io::ErrorKind::NotFound.into())
+                    })
+                });
+                (file.path, loaded)
+            })
+            .collect())
+    }
+
+    fn stem(&self) -> String {
+        self.server.cache_file_stem()
+    }
+
+    /// The lock is on a sidecar file: the document itself is replaced by
+    /// rename, which would drop a lock taken on it.
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.{LOCK_EXTENSION}", self.stem()))
+    }
+
+    fn read(&self) -> Result<Option<StoredCredentials>> {
+        if !check_existing_folder(&self.dir)? {
+            return Ok(None);
+        }
+        sweep_abandoned(&self.dir);
+        read_document(&self.path())
+    }
+
+    fn write(&self, credentials: &StoredCredentials) -> Result<()> {
+        create_private_dir(&self.dir)?;
+        sweep_abandoned(&self.dir);
+        let json = self.encode(credentials)?;
+        TemporaryDocument::create(&self.dir, &self.stem())?.write_into_place(&json, &self.path())
+    }
+
+    fn prepare(&self, credentials: &StoredCredentials) -> Result<PreparedSave> {
+        create_private_dir(&self.dir)?;
+        sweep_abandoned(&self.dir);
+        let expected = self.encode(credentials)?.len() as u64 + ROOM_FOR_NEW_TOKENS;
+        let temporary = TemporaryDocument::create(&self.dir, &self.stem())?;
+        temporary
+            .reserve(expected)
+            .map_err(|error| Error::Storage {
+                path: self.dir.display().to_string(),
+                reason: format!(
+                    "no room to save new credentials, so none were asked for and the stored \
+                     ones are kept ({error})"
+                ),
+                source: Some(Cause::new(error)),
+            })?;
+        Ok(PreparedSave::holding(Reservation(temporary)))
+    }
+
+    fn write_prepared(
+        &self,
+        prepared: PreparedSave,
+        credentials: &StoredCredentials,
+    ) -> Result<()> {
+        match prepared.into_held::<Reservation>() {
+            Some(Reservation(temporary)) if temporary.dir() == self.dir => {
+                check_folder(&self.dir)?;
+                let json = self.encode(credentials)?;
+                temporary.write_into_place(&json, &self.path())
+            }
+            // Prepared by another store, or by none.
+            _ => self.write(credentials),
+        }
+    }
+
+    fn encode(&self, credentials: &StoredCredentials) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(credentials).map_err(|error| Error::Storage {
+            path: self.path().display().to_string(),
+            reason: format!("could not encode the credentials: {error}"),
+            source: Some(Cause::new(error)),
+        })
+    }
+}
+
+impl TokenStorage for FileTokenStorage {
+    fn load(&self) -> BoxFuture<'_, Result<Option<StoredCredentials>>> {
+        Box::pin(async move { self.read() })
+    }
+
+    fn save<'a>(&'a self, credentials: &'a StoredCredentials) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.write(credentials) })
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(FileTokenStorage::clear(self))
+    }
+
+    fn lock(&self, wait: std::time::Duration) -> BoxFuture<'_, Result<StorageLock>> {
+        Box::pin(async move {
+            create_private_dir(&self.dir)?;
+            sidecar::lock(&self.lock_path(), wait).await
+        })
+    }
+
+    fn prepare_save<'a>(
+        &'a self,
+        credentials: &'a StoredCredentials,
+    ) -> BoxFuture<'a, Result<PreparedSave>> {
+        Box::pin(async move { self.prepare(credentials) })
+    }
+
+    fn save_prepared<'a>(
+        &'a self,
+        prepared: PreparedSave,
+        credentials: &'a StoredCredentials,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.write_prepared(prepared, credentials) })
+    }
+}
+
+/// Reads a document; a missing file is `None`, anything unusable an error
+/// that says what to do (the file is left as it is).
+fn read_document(path: &Path) -> Result<Option<StoredCredentials>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(storage_error(path, error)),
+    };
+    check_private(path)?;
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let unusable = |why: String| Error::Storage {
+        path: path.display().to_string(),
+        reason: format!(
+            "{why}; forget this server's credentials (or delete the file) and log in again"
+        ),
+        source: None,
+    };
+    match serde_json::from_slice::<Version>(&bytes) {
+        Ok(Version { version }) if version > SCHEMA_VERSION => Err(Error::Storage {
+            path: path.display().to_string(),
+            reason: format!(
+                "written by a newer mcp-oauth (schema {version}, this one reads {SCHEMA_VERSION}); \
+                 upgrade mcp-oauth, or remove the file to log in again"
+            ),
+            source: None,
+        }),
+        Ok(_) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| unusable(format!("not a valid credentials document ({error})"))),
+        Err(error) => Err(unusable(format!(
+            "not a valid credentials document ({error})"
+        ))),
+    }
+}
