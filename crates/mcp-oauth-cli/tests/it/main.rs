@@ -2,6 +2,7 @@
 
 mod commands;
 mod device;
+mod exit_codes;
 mod failures;
 mod interrupt;
 mod oauth;
