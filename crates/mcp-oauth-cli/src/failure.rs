@@ -175,6 +175,13 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "the authorization server refused; run with -v to see each step".to_owned(),
             ),
+            Error::OAuthAnswer { step, .. } => (
+                Exit::Unauthorized,
+                format!(
+                    "the authorization server's {step} answered something this client cannot \
+                     use; run with -v to see each step, and tell the server's operator"
+                ),
+            ),
             Error::ResourceMismatch { .. } | Error::Insecure { .. } => (
                 Exit::Unauthorized,
                 "refused for your safety; check the server URL".to_owned(),
@@ -198,6 +205,13 @@ impl From<Error> for Failure {
             Error::UserAgent { .. } => (
                 Exit::Unauthorized,
                 "use --no-browser and open the printed URL yourself".to_owned(),
+            ),
+            // Told apart by kind, not by wording: a failure of the OAuth
+            // flow this list does not name yet is still an authorization
+            // failure.
+            _ if error.is_authorization_failure() => (
+                Exit::Unauthorized,
+                "authorization failed; run with -v to see each step".to_owned(),
             ),
             _ => (Exit::NotMcp, "run with -v for details".to_owned()),
         };

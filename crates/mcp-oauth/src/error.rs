@@ -229,6 +229,21 @@ pub enum Error {
         description: Option<String>,
     },
 
+    /// An OAuth endpoint answered something that cannot be used: a body
+    /// that is not JSON or is over the size limit, a required field
+    /// missing, a token type other than Bearer, a token with characters it
+    /// may not hold. The answer itself is never quoted: it may carry a
+    /// secret. (Discovery and registration have their own variants.)
+    #[error("the {step} {url} gave an unusable answer: {detail}")]
+    OAuthAnswer {
+        /// The step whose endpoint answered.
+        step: OAuthStep,
+        /// The endpoint.
+        url: String,
+        /// What is wrong with the answer.
+        detail: String,
+    },
+
     /// The loopback callback server could not listen.
     #[error("cannot listen for the OAuth callback on {host}:{port}: {reason}")]
     CallbackUnavailable {
@@ -309,6 +324,32 @@ pub enum Error {
     },
 }
 
+/// A step of the OAuth flow, each with its endpoint at the authorization
+/// server: which one failed ([`Error::oauth_step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OAuthStep {
+    /// Finding the authorization server and its metadata.
+    Discovery,
+    /// Registering the client (RFC 7591).
+    Registration,
+    /// Asking for a device code (RFC 8628).
+    DeviceAuthorization,
+    /// Asking the token endpoint for tokens, whatever the grant.
+    Token,
+}
+
+impl fmt::Display for OAuthStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Discovery => "metadata",
+            Self::Registration => "registration endpoint",
+            Self::DeviceAuthorization => "device authorization endpoint",
+            Self::Token => "token endpoint",
+        })
+    }
+}
+
 fn description_suffix(description: &Option<String>) -> String {
     match description {
         Some(text) if !text.trim().is_empty() => format!(" ({})", one_line(text, 300)),
@@ -328,6 +369,20 @@ impl Error {
         }
     }
 
+    /// The step of the OAuth flow whose endpoint failed or refused, if this
+    /// is such a failure: discovery, registration, the device authorization
+    /// or the token endpoint (an error code, or an answer that cannot be
+    /// used).
+    pub fn oauth_step(&self) -> Option<OAuthStep> {
+        match self {
+            Self::Discovery { .. } => Some(OAuthStep::Discovery),
+            Self::Registration { .. } => Some(OAuthStep::Registration),
+            Self::TokenEndpoint { .. } => Some(OAuthStep::Token),
+            Self::OAuthAnswer { step, .. } => Some(*step),
+            _ => None,
+        }
+    }
+
     /// Whether the server asked for credentials (HTTP 401 or 403).
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Self::Unauthorized { .. })
@@ -335,7 +390,9 @@ impl Error {
 
     /// Whether authorization failed: the server refused the credentials, or
     /// the OAuth flow could not get new ones (discovery, registration, the
-    /// sign-in, the token endpoint, a rule that protects the user).
+    /// sign-in, the token endpoint's refusal or unusable answer, a rule that
+    /// protects the user). Every error with an [`oauth_step`](Self::oauth_step)
+    /// is one.
     pub fn is_authorization_failure(&self) -> bool {
         matches!(
             self,
@@ -346,6 +403,7 @@ impl Error {
                 | Self::Registration { .. }
                 | Self::AuthorizationDenied { .. }
                 | Self::TokenEndpoint { .. }
+                | Self::OAuthAnswer { .. }
                 | Self::CallbackUnavailable { .. }
                 | Self::SignInTimeout { .. }
                 | Self::SignInUnavailable { .. }

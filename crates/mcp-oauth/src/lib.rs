@@ -116,8 +116,10 @@
 //! from the server, OAuth discovery, registration, token endpoint, ...) with
 //! the URL and the facts needed to act on it. An authorization server's
 //! refusal carries its code as an [`OAuthErrorCode`]
-//! ([`Error::oauth_error_code`]); a failure of the network, the file system
-//! or a child process keeps it as [`source()`](std::error::Error::source).
+//! ([`Error::oauth_error_code`]), and every failure at an endpoint of the
+//! OAuth flow says which step it was ([`Error::oauth_step`], an
+//! [`OAuthStep`]); a failure of the network, the file system or a child
+//! process keeps it as [`source()`](std::error::Error::source).
 
 #![warn(missing_docs)]
 
@@ -166,7 +168,7 @@ pub use auth::{
     SigningAlgorithm, UserAgent,
 };
 pub use client::{Client, ClientBuilder};
-pub use error::{Cause, Error, Result};
+pub use error::{Cause, Error, OAuthStep, Result};
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 pub use rmcp;

@@ -7,7 +7,7 @@ use mcp_oauth::{Error, OAuth, secrecy::ExposeSecret};
 use serde_json::json;
 
 use crate::{
-    failure::Failure,
+    failure::{Exit, Failure},
     options::{GlobalArgs, UrlArg},
     output::Output,
 };
@@ -37,6 +37,21 @@ pub(crate) async fn run(
             failure
         }
     })?;
+    // What is printed here goes into a header by way of a shell. The
+    // library hands out no token a header cannot carry, whatever the
+    // stored document holds; checked again at the last place before a
+    // terminal or a script, and never printed when it fails.
+    if !token
+        .expose_secret()
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic())
+    {
+        return Err(Failure::new(
+            Exit::Unauthorized,
+            format!("the access token for {url} has characters a bearer token may not contain"),
+        )
+        .hint(format!("log in again: mcp-oauth login {url}")));
+    }
     if global.json {
         return out.json(&json!({ "server": url, "access_token": token.expose_secret() }));
     }

@@ -3,6 +3,7 @@
 mod cache_folder;
 mod commands;
 mod device;
+mod exit_codes;
 mod failures;
 mod full_disk;
 mod interrupt;

@@ -55,6 +55,17 @@ pub enum AuthFault {
     LowercaseBearer,
     /// The token endpoint answers 200 `application/json` with `{not json`.
     MalformedTokenBody,
+    /// Successful token responses have no `access_token`.
+    NoAccessToken,
+    /// Successful token responses carry this `access_token` instead of the
+    /// one issued, e.g. one with a line break, as a header injection would.
+    AccessToken(&'static str),
+    /// Successful token responses carry this `refresh_token` instead of the
+    /// one issued (or none).
+    RefreshToken(&'static str),
+    /// Successful token responses are 2 MiB of JSON: an `access_token`
+    /// padded past any sane size.
+    HugeTokenBody,
     /// The token endpoint waits this long before answering (cut short when the server stops).
     SlowToken(Duration),
     /// Registration answers 400 `{"error":"invalid_client_metadata"}`.

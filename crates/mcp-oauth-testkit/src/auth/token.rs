@@ -16,6 +16,9 @@ use super::state::{Access, AuthState, Client, Refresh, Store, valid_resource};
 use super::{AuthFault, RefreshMode};
 use crate::server::lock;
 
+/// The size of the access token [`AuthFault::HugeTokenBody`] answers: 2 MiB.
+const HUGE_TOKEN_BODY: usize = 2 * 1024 * 1024;
+
 /// A refusal, already shaped as the HTTP response.
 pub(super) type Refusal = Box<Response>;
 
@@ -459,14 +462,29 @@ fn success(state: &AuthState, faults: &[AuthFault], issued: &Issued) -> Response
         "Bearer"
     };
     let lifetime = state.cfg.access_lifetime.as_secs();
-    let mut body = json!({ "access_token": issued.access_token, "token_type": token_type });
+    let access_token = faults
+        .iter()
+        .find_map(|fault| match fault {
+            AuthFault::AccessToken(token) => Some((*token).to_owned()),
+            AuthFault::HugeTokenBody => Some("a".repeat(HUGE_TOKEN_BODY)),
+            _ => None,
+        })
+        .unwrap_or_else(|| issued.access_token.clone());
+    let mut body = json!({ "access_token": access_token, "token_type": token_type });
     if let Some(obj) = body.as_object_mut() {
+        if faults.contains(&AuthFault::NoAccessToken) {
+            obj.remove("access_token");
+        }
         if faults.contains(&AuthFault::ExpiresInAsString) {
             obj.insert("expires_in".to_owned(), json!(lifetime.to_string()));
         } else if !faults.contains(&AuthFault::NoExpiresIn) {
             obj.insert("expires_in".to_owned(), json!(lifetime));
         }
-        if let Some(refresh) = &issued.refresh_token {
+        let refresh = faults.iter().find_map(|fault| match fault {
+            AuthFault::RefreshToken(token) => Some(*token),
+            _ => None,
+        });
+        if let Some(refresh) = refresh.or(issued.refresh_token.as_deref()) {
             obj.insert("refresh_token".to_owned(), json!(refresh));
         }
         if !issued.scopes.is_empty() {

@@ -247,7 +247,7 @@ async fn client_id_metadata_documents_and_forgotten_clients() {
 
 #[tokio::test]
 async fn token_response_faults() {
-    let checks: [(AuthFault, Check); 9] = [
+    let checks: [(AuthFault, Check); 13] = [
         (AuthFault::TokenServerError, |s, b| {
             s == 500 && b.is_string()
         }),
@@ -274,6 +274,18 @@ async fn token_response_faults() {
         }),
         (AuthFault::MalformedTokenBody, |s, b| {
             s == 200 && b == "{not json"
+        }),
+        (AuthFault::NoAccessToken, |s, b| {
+            s == 200 && b.get("access_token").is_none() && b["token_type"] == "Bearer"
+        }),
+        (AuthFault::AccessToken("a\r\nX-Injected: 1"), |s, b| {
+            s == 200 && b["access_token"] == "a\r\nX-Injected: 1"
+        }),
+        (AuthFault::RefreshToken("r\u{1b}[2J"), |s, b| {
+            s == 200 && b["refresh_token"] == "r\u{1b}[2J" && b["access_token"].is_string()
+        }),
+        (AuthFault::HugeTokenBody, |s, b| {
+            s == 200 && b["access_token"].as_str().map(str::len) == Some(2 * 1024 * 1024)
         }),
     ];
     let auth = AuthServer::builder().start().await.unwrap();

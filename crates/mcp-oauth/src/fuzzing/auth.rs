@@ -437,6 +437,15 @@ pub fn token_response(data: &[u8]) {
             Ok(tokens) => {
                 assert!(fetched.is_success());
                 assert!(!tokens.access_token.expose_secret().is_empty());
+                // Whatever was answered, what is kept can go into a header
+                // and onto a terminal: no space, control or non-ASCII byte.
+                assert!(
+                    (tokens.access_token.expose_secret().bytes()).all(|b| b.is_ascii_graphic())
+                );
+                if let Some(refresh) = &tokens.refresh_token {
+                    let bytes = refresh.expose_secret().bytes();
+                    assert!(bytes.into_iter().all(|b| (0x20..=0x7e).contains(&b)));
+                }
                 assert_eq!(tokens.token_type, "Bearer");
                 if let Some(expires_at) = tokens.expires_at {
                     assert!(expires_at >= tokens.received_at, "{tokens:?}");
@@ -486,7 +495,14 @@ pub fn token_response(data: &[u8]) {
             }
             Err(error) => {
                 assert!(
-                    matches!(error, Error::TokenEndpoint { .. } | Error::Protocol { .. }),
+                    matches!(
+                        error,
+                        Error::TokenEndpoint { .. }
+                            | Error::OAuthAnswer {
+                                step: crate::OAuthStep::Token,
+                                ..
+                            }
+                    ),
                     "{error:?}"
                 );
                 assert_hidden(&error.to_string(), &secrets);

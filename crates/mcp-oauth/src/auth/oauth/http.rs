@@ -13,7 +13,7 @@ use url::Url;
 
 use super::wire::Fetched;
 use crate::{
-    Error, Result,
+    Error, OAuthStep, Result,
     net::{self, same_origin_redirects, timed_out},
 };
 
@@ -129,9 +129,23 @@ impl OAuthHttp {
         self.read(url, request).await
     }
 
-    /// POST a form to a token endpoint. Never follows a redirect: a code or
-    /// secret must reach this exact endpoint or nothing.
+    /// POST a form to the endpoint of `step` (the token or the device
+    /// authorization endpoint). Never follows a redirect: a code or secret
+    /// must reach this exact endpoint or nothing. An answer that cannot be
+    /// read (over the size limit, cut short) is that step's failure.
     pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        auth: BasicAuth<'_>,
+        step: OAuthStep,
+    ) -> Result<Fetched> {
+        self.send_form(url, form, auth)
+            .await
+            .map_err(|error| unusable_answer(error, step))
+    }
+
+    async fn send_form(
         &self,
         url: &Url,
         form: &[(&str, &str)],
@@ -186,6 +200,16 @@ impl OAuthHttp {
         let status = response.status().as_u16();
         let body = net::read_body(url.as_str(), response, MAX_BODY, self.options.timeout).await?;
         Ok(Fetched { status, body })
+    }
+}
+
+/// A failure to read an OAuth endpoint's answer as the failure of `step`:
+/// the generic reader reports it as a protocol error, which would blame the
+/// MCP server. Failing to connect or to get an answer in time keeps its kind.
+fn unusable_answer(error: Error, step: OAuthStep) -> Error {
+    match error {
+        Error::Protocol { url, detail } => Error::OAuthAnswer { step, url, detail },
+        other => other,
     }
 }
 

@@ -143,6 +143,18 @@ async fn register(
     }
     let endpoint = registration_endpoint(metadata)?;
     let body = registration_body(request);
-    let fetched = http.post_json(&endpoint, &body).await?;
+    // An answer that cannot be read (over the size limit, a redirect in a
+    // circle) is the registration's failure, not the MCP server's protocol
+    // error; not reaching the endpoint, or not in time, keeps its kind.
+    let fetched = http
+        .post_json(&endpoint, &body)
+        .await
+        .map_err(|error| match error {
+            Error::Protocol { url, detail } => Error::Registration {
+                url,
+                reason: detail,
+            },
+            other => other,
+        })?;
     read_registration(&endpoint, &fetched, request.redirect_uri)
 }

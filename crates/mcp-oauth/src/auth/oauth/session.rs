@@ -22,6 +22,7 @@ use super::{
     grants,
     http::OAuthHttp,
     pause::{RefusalKind, RenewalWatch},
+    wire::is_bearer_token,
 };
 use crate::{
     Error, FileTokenStorage, PreparedSave, Result, ServerUrl, StoredCredentials, TokenStorage,
@@ -177,6 +178,7 @@ impl Binding {
             .as_ref()
             .filter(|tokens| {
                 tokens.is_fresh(now_ms())
+                    && is_sendable(tokens)
                     && Some(tokens.access_token.expose_secret()) != had.as_deref()
             })
             .map(|tokens| tokens.access_token.clone());
@@ -202,18 +204,26 @@ impl Binding {
     }
 
     /// The access token for the next request: from memory or storage, and
-    /// refreshed first when it is about to expire. `None` when there is none
-    /// (the server's 401 will start the flow). A fresh token's header is
-    /// kept ready for the requests that follow.
+    /// refreshed first when it is about to expire, or when it cannot be sent
+    /// (see [`is_sendable`]). `None` when there is none (the server's 401
+    /// will start the flow). A fresh token's header is kept ready for the
+    /// requests that follow.
     pub(super) async fn access_token(&self) -> Result<Option<SecretString>> {
         let mut session = self.session().await?;
         let Some(tokens) = session.credentials.as_ref().and_then(|c| c.tokens.as_ref()) else {
             return Ok(None);
         };
         if tokens.is_fresh(now_ms()) {
-            let token = tokens.access_token.clone();
-            self.keep_ready_header(&session);
-            return Ok(Some(token));
+            if is_sendable(tokens) {
+                let token = tokens.access_token.clone();
+                self.keep_ready_header(&session);
+                return Ok(Some(token));
+            }
+            tracing::warn!(
+                server = %self.server,
+                "the stored access token has characters a bearer token may not contain; \
+                 it is never sent: a refresh or a new sign-in replaces it"
+            );
         }
         if tokens.refresh_token.is_none() {
             return Ok(None);
@@ -343,12 +353,25 @@ impl Binding {
     }
 }
 
+/// The session's access token, if it can be sent: one that cannot never
+/// counts as a token in hand.
 fn access_token_text(session: &Session) -> Option<String> {
     session
         .credentials
         .as_ref()
         .and_then(|c| c.tokens.as_ref())
+        .filter(|tokens| is_sendable(tokens))
         .map(|tokens| tokens.access_token.expose_secret().to_owned())
+}
+
+/// Whether the stored access token can go into an `Authorization` header.
+/// Token answers are checked before anything is stored, but a document
+/// written by an older version (or by hand) may hold a token with a line
+/// break: sent, it would inject a header; handed out, a script would paste
+/// it into one. Such a token is treated as expired: refreshed, or else the
+/// server's 401 starts a new sign-in.
+fn is_sendable(tokens: &Tokens) -> bool {
+    is_bearer_token(tokens.access_token.expose_secret())
 }
 
 /// What a brake counts.
@@ -449,6 +472,13 @@ mod tests {
         assert_eq!(header_text(&binding).await.as_deref(), Some("Bearer short"));
         assert!(binding.ready_header(received + 26_999).is_some());
         assert!(binding.ready_header(received + 27_000).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stored_token_a_header_cannot_carry_is_never_sent() {
+        let binding = signed_in("a\r\nX-Injected: 1", now_ms(), None).await;
+        assert_eq!(header_text(&binding).await, None);
+        assert!(binding.access_token().await.unwrap().is_none());
     }
 
     #[test]

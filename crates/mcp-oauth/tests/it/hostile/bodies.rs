@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mcp_oauth::{Auth, Client, Error, TransportMode};
+use mcp_oauth::{Auth, Client, Error, OAuthStep, TransportMode};
 
 use super::{
     SeededStore, bounded, mini_as, oauth,
@@ -110,7 +110,7 @@ async fn a_100_mib_legacy_sse_event_is_refused_at_16_mib() {
 #[tokio::test]
 async fn oauth_documents_of_100_mib_are_refused_at_1_mib() {
     // (the path that answers 100 MiB, declared or not, the error kind)
-    let cases: [(&str, bool, IsKind); 5] = [
+    let cases: [(&str, bool, IsKind); 6] = [
         ("/.well-known/oauth-protected-resource/mcp", false, |e| {
             matches!(e, Error::Discovery { .. })
         }),
@@ -120,8 +120,13 @@ async fn oauth_documents_of_100_mib_are_refused_at_1_mib() {
         ("/.well-known/oauth-authorization-server", false, |e| {
             matches!(e, Error::Discovery { .. })
         }),
-        ("/token", false, |e| matches!(e, Error::Protocol { .. })),
-        ("/token", true, |e| matches!(e, Error::Protocol { .. })),
+        ("/token", false, |e| {
+            e.oauth_step() == Some(OAuthStep::Token)
+        }),
+        ("/token", true, |e| e.oauth_step() == Some(OAuthStep::Token)),
+        ("/register", false, |e| {
+            matches!(e, Error::Registration { .. })
+        }),
     ];
     for (huge_path, declared, kind) in cases {
         let hostile = Hostile::start(move |request, base| {

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use mcp_oauth::{Auth, Client, Error, FileTokenStorage, OAuth, OAuthBuilder, TokenStorage};
+use mcp_oauth::{
+    Auth, Client, Error, FileTokenStorage, OAuth, OAuthBuilder, OAuthStep, TokenStorage,
+};
 use mcp_oauth_testkit::{AuthFault, AuthRequestKind, AuthServer, RefreshMode, TestServer};
 use serde_json::Value;
 
@@ -60,7 +62,13 @@ async fn token_types_other_than_bearer_are_refused_and_lowercase_bearer_works() 
         let login = oauth(&server, &store.dir()).build().unwrap();
         let error = bounded(login.login()).await.unwrap_err();
         assert!(
-            matches!(error, Error::Protocol { .. }),
+            matches!(
+                error,
+                Error::OAuthAnswer {
+                    step: OAuthStep::Token,
+                    ..
+                }
+            ),
             "{fault:?}: {error:?}"
         );
         let text = error.to_string();
@@ -117,7 +125,7 @@ async fn a_refresh_answered_with_dpop_keeps_the_stored_tokens() {
     // A later run: the token has expired, the refresh gets a DPoP token.
     let later = oauth(&server, dir.path()).build().unwrap();
     let error = bounded(later.token()).await.unwrap_err();
-    assert!(matches!(error, Error::Protocol { .. }), "{error:?}");
+    assert_eq!(error.oauth_step(), Some(OAuthStep::Token), "{error:?}");
     assert!(error.to_string().contains("DPoP"), "{error}");
     assert_eq!(stored_tokens(&server, dir.path()).await, before);
     // Once the server behaves, the kept refresh token still works.

@@ -18,7 +18,7 @@ use super::{
     Grant, post_with_client_auth, request_tokens,
 };
 use crate::{
-    Error, Result, SignIn,
+    Error, OAuthStep, Result, SignIn,
     auth::oauth::wire::{OAuthErrorCode, seconds},
     error::one_line,
     store::{Registration, Tokens},
@@ -122,7 +122,8 @@ async fn start(
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
-    let fetched = post_with_client_auth(http, endpoint, registration, form).await?;
+    let step = OAuthStep::DeviceAuthorization;
+    let fetched = post_with_client_auth(http, endpoint, registration, form, step).await?;
     parse_authorization(endpoint, fetched.status, &fetched.body)
 }
 
@@ -146,18 +147,17 @@ pub(crate) fn parse_authorization(
         }) => return Err(refused(error, error_description)),
         Ok(raw) if (200..300).contains(&status) => raw,
         _ => {
-            return Err(Error::Protocol {
+            return Err(Error::OAuthAnswer {
+                step: OAuthStep::DeviceAuthorization,
                 url: endpoint.to_string(),
-                detail: format!(
-                    "the device authorization answer (HTTP {status}, {} bytes) is not a device code",
-                    body.len()
-                ),
+                detail: format!("not a device code (HTTP {status}, {} bytes)", body.len()),
             });
         }
     };
-    let missing = |field: &str| Error::Protocol {
+    let missing = |field: &str| Error::OAuthAnswer {
+        step: OAuthStep::DeviceAuthorization,
         url: endpoint.to_string(),
-        detail: format!("the device authorization answer has no {field}"),
+        detail: format!("no {field}"),
     };
     let device_code = raw.device_code.filter(|c| !c.is_empty());
     let device_code = device_code.ok_or_else(|| missing("device_code"))?;
@@ -301,7 +301,13 @@ mod tests {
             matches!(denied, Err(Error::AuthorizationDenied { ref error, .. }) if error == "invalid_client")
         );
         let html = parse_authorization(&endpoint(), 200, b"<html>");
-        assert!(matches!(html, Err(Error::Protocol { .. })));
+        assert!(matches!(
+            html,
+            Err(Error::OAuthAnswer {
+                step: OAuthStep::DeviceAuthorization,
+                ..
+            })
+        ));
         let no_uri = parse_authorization(
             &endpoint(),
             200,

@@ -22,7 +22,7 @@ use super::{
     post_with_client_auth,
 };
 use crate::{
-    Error, Result,
+    Error, OAuthStep, Result,
     net::require_secure,
     secret,
     store::{AuthServerMetadata, Registration, Tokens},
@@ -231,9 +231,11 @@ async fn client_credentials(
             form.push(("client_id", &client.client_id));
             form.push(("client_assertion_type", ASSERTION_TYPE));
             form.push(("client_assertion", &assertion));
-            http.post_form(&endpoint, &form, BasicAuth::None).await?
+            let step = OAuthStep::Token;
+            http.post_form(&endpoint, &form, BasicAuth::None, step)
+                .await?
         }
-        None => post_with_client_auth(http, &endpoint, client, form).await?,
+        None => post_with_client_auth(http, &endpoint, client, form, OAuthStep::Token).await?,
     };
     parse_token_response(&endpoint, &fetched, None)
 }
@@ -287,7 +289,8 @@ async fn cross_app_access(
     }
     let idp_client =
         Registration::fixed(&idp.idp_client_id, idp.idp_client_secret.clone(), metadata);
-    let fetched = post_with_client_auth(http, &idp_endpoint, &idp_client, exchange).await?;
+    let fetched =
+        post_with_client_auth(http, &idp_endpoint, &idp_client, exchange, OAuthStep::Token).await?;
     // The ID-JAG comes back in `access_token` with `token_type: N_A`.
     let raw: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
     let Some(id_jag) = raw
@@ -318,7 +321,7 @@ async fn cross_app_access(
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
-    let fetched = post_with_client_auth(http, &endpoint, client, form).await?;
+    let fetched = post_with_client_auth(http, &endpoint, client, form, OAuthStep::Token).await?;
     parse_token_response(&endpoint, &fetched, None)
 }
 

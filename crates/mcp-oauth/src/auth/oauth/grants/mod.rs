@@ -25,7 +25,7 @@ use super::{
     wire::{DEVICE_CODE_GRANT, Fetched, parse_token_response},
 };
 use crate::{
-    Result,
+    OAuthStep, Result,
     store::{Registration, Tokens},
 };
 
@@ -95,16 +95,18 @@ async fn request_tokens(
     if let Some(resource) = resource {
         form.push(("resource", resource));
     }
-    let fetched = post_with_client_auth(http, endpoint, client, form).await?;
+    let fetched = post_with_client_auth(http, endpoint, client, form, OAuthStep::Token).await?;
     parse_token_response(endpoint, &fetched, previous)
 }
 
-/// Adds the client's authentication to a token request and sends it.
+/// Adds the client's authentication to a request to the endpoint of `step`
+/// and sends it.
 async fn post_with_client_auth(
     http: &OAuthHttp,
     endpoint: &Url,
     client: &Registration,
     mut form: Vec<(&str, &str)>,
+    step: OAuthStep,
 ) -> Result<Fetched> {
     let secret = client.client_secret.as_ref();
     let auth = match (client.token_endpoint_auth_method.as_str(), secret) {
@@ -122,5 +124,5 @@ async fn post_with_client_auth(
             BasicAuth::None
         }
     };
-    http.post_form(endpoint, &form, auth).await
+    http.post_form(endpoint, &form, auth, step).await
 }

@@ -22,7 +22,7 @@ pub(crate) use self::{
         token_endpoint,
     },
     registration::{RegistrationRequest, read_registration, registration_body},
-    token::{DEVICE_CODE_GRANT, parse_token_response, seconds},
+    token::{DEVICE_CODE_GRANT, is_bearer_token, parse_token_response, seconds},
 };
 
 /// An answer of the authorization server, read whole.

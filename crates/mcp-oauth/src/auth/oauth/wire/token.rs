@@ -7,7 +7,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::{Fetched, OAuthErrorCode};
-use crate::{Error, Result, clock, error::one_line, store::Tokens};
+use crate::{Error, OAuthStep, Result, clock, error::one_line, store::Tokens};
 
 /// The `grant_type` of RFC 8628's device access token request.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -32,8 +32,35 @@ pub(crate) fn seconds(value: Option<&Value>) -> Option<u64> {
     }
 }
 
+/// Whether `token` may be sent as a bearer token: RFC 6750's `b64token`,
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// An access token goes into an `Authorization` header (and is printed by
+/// `mcp-oauth token` for a shell to paste into one): a line break would
+/// inject a header of the authorization server's choosing, a NUL or an
+/// escape sequence would reach a terminal. The grammar is the RFC's own,
+/// not merely "no control characters", so that what is accepted is what
+/// the header is defined to carry.
+pub(crate) fn is_bearer_token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte))
+}
+
+/// Whether `token` may be a refresh token: RFC 6749's `1*VSCHAR`
+/// (%x20-7E). A refresh token only ever travels form-encoded in a request
+/// body, where any character is safe, so the wider grammar of the RFC is
+/// kept; what is outside it (control characters, non-ASCII) is no refresh
+/// token, and is not stored to be read back later.
+fn is_refresh_token(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|byte| (0x20..=0x7e).contains(&byte))
+}
+
 /// Reads a token answer. An `error` is an error whatever the status (some
 /// servers send it with 200); `expires_in` may be a number or a string.
+/// Every grant's answer is read here, so that none stores a token it could
+/// not send.
 pub(crate) fn parse_token_response(
     endpoint: &Url,
     fetched: &Fetched,
@@ -46,6 +73,13 @@ pub(crate) fn parse_token_response(
         status: fetched.status,
         error: OAuthErrorCode::from(one_line(&error, 200)),
         description: description.map(|text| one_line(&text, 1000)),
+    };
+    // A malformed answer is the token endpoint's failure, not a protocol
+    // error of the MCP server.
+    let unusable = |detail: &str| Error::OAuthAnswer {
+        step: OAuthStep::Token,
+        url: endpoint.to_string(),
+        detail: detail.to_owned(),
     };
     let raw = match raw {
         Ok(RawTokens {
@@ -62,31 +96,39 @@ pub(crate) fn parse_token_response(
             return Err(refused(format!("HTTP {}", fetched.status), None));
         }
         Ok(_) | Err(_) => {
-            return Err(Error::Protocol {
-                url: endpoint.to_string(),
-                detail: format!(
-                    "the token answer is not valid JSON ({} bytes)",
-                    fetched.body.len()
-                ),
-            });
+            return Err(unusable(&format!(
+                "not a token answer in JSON ({} bytes)",
+                fetched.body.len()
+            )));
         }
     };
     let Some(access_token) = raw.access_token.filter(|token| !token.is_empty()) else {
-        return Err(Error::Protocol {
-            url: endpoint.to_string(),
-            detail: "the token answer has no access_token".into(),
-        });
+        return Err(unusable("no access_token"));
     };
     let token_type = raw.token_type.unwrap_or_else(|| "Bearer".to_owned());
     if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(Error::Protocol {
-            url: endpoint.to_string(),
-            detail: format!("the token type is {token_type:?}; only Bearer tokens are supported"),
-        });
+        return Err(unusable(&format!(
+            "the token type {:?}; only Bearer tokens are supported",
+            one_line(&token_type, 40)
+        )));
     }
-    let refresh_token = raw
-        .refresh_token
-        .filter(|token| !token.is_empty())
+    // Named, never quoted: the token is a secret, and its characters are
+    // the trouble.
+    if !is_bearer_token(&access_token) {
+        return Err(unusable(
+            "an access_token with characters a bearer token may not contain",
+        ));
+    }
+    let refresh_token = raw.refresh_token.filter(|token| !token.is_empty());
+    if refresh_token
+        .as_deref()
+        .is_some_and(|token| !is_refresh_token(token))
+    {
+        return Err(unusable(
+            "a refresh_token with characters a refresh token may not contain",
+        ));
+    }
+    let refresh_token = refresh_token
         .map(SecretString::from)
         .or_else(|| previous.and_then(|p| p.refresh_token.clone()));
     let scope = raw.scope.or_else(|| previous.and_then(|p| p.scope.clone()));
@@ -181,14 +223,102 @@ mod tests {
             &fetched(200, r#"{"access_token":"a","token_type":"mac"}"#),
             None,
         );
-        assert!(matches!(mac, Err(Error::Protocol { .. })));
+        let at_token_endpoint = |result: &Result<Tokens>| {
+            matches!(
+                result,
+                Err(Error::OAuthAnswer {
+                    step: OAuthStep::Token,
+                    ..
+                })
+            )
+        };
+        assert!(at_token_endpoint(&mac));
         let garbage = parse_token_response(&endpoint(), &fetched(200, "{not json"), None);
-        assert!(matches!(garbage, Err(Error::Protocol { .. })));
+        assert!(at_token_endpoint(&garbage));
+        let empty =
+            parse_token_response(&endpoint(), &fetched(200, r#"{"access_token":""}"#), None);
+        assert!(at_token_endpoint(&empty));
         let server_error = parse_token_response(&endpoint(), &fetched(500, "oops"), None);
         assert!(matches!(
             server_error,
             Err(Error::TokenEndpoint { status: 500, .. })
         ));
+    }
+
+    #[test]
+    fn access_tokens_are_b64tokens_and_refresh_tokens_vschars() {
+        for good in [
+            "a",
+            "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+            "a.b-c~d+e/f_0",
+            "YQ==",
+            "x=",
+        ] {
+            assert!(is_bearer_token(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "=",
+            "a\r\nX-Injected: 1",
+            "a\nb",
+            "nul\0",
+            "esc\u{1b}[2J",
+            "two words",
+            "a=b",
+            "caf\u{e9}",
+            "a\tb",
+            "a\u{7f}",
+            "a,b",
+            "a\"b",
+        ] {
+            assert!(!is_bearer_token(bad), "{bad:?}");
+        }
+        assert!(is_refresh_token(
+            "a refresh token ~ with \"punctuation\" and spaces"
+        ));
+        for bad in [
+            "",
+            "a\nb",
+            "a\rb",
+            "nul\0",
+            "esc\u{1b}",
+            "del\u{7f}",
+            "caf\u{e9}",
+        ] {
+            assert!(!is_refresh_token(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_with_characters_they_may_not_hold_are_refused_without_quoting_them() {
+        let previous = parse_token_response(
+            &endpoint(),
+            &fetched(200, r#"{"access_token":"a1","refresh_token":"r1"}"#),
+            None,
+        )
+        .unwrap();
+        for (body, named) in [
+            (
+                r#"{"access_token":"a\r\nX-Injected: 1","token_type":"Bearer"}"#,
+                "an access_token with characters a bearer token may not contain",
+            ),
+            (
+                r#"{"access_token":"ok","refresh_token":"r\u001b]0;X-Injected\u0007"}"#,
+                "a refresh_token with characters a refresh token may not contain",
+            ),
+        ] {
+            let error = parse_token_response(&endpoint(), &fetched(200, body), Some(&previous))
+                .unwrap_err();
+            assert!(
+                matches!(
+                    &error,
+                    Error::OAuthAnswer { step: OAuthStep::Token, detail, .. } if detail == named
+                ),
+                "{error:?}"
+            );
+            assert!(error.is_authorization_failure());
+            assert!(!error.to_string().contains("X-Injected"), "{error}");
+        }
     }
 
     #[test]
