@@ -8,6 +8,7 @@ mod scopes;
 mod server;
 mod slow;
 mod ssrf;
+mod terminal;
 mod tokens;
 
 use std::{future::Future, path::PathBuf, time::Duration};
