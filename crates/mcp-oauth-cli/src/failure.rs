@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use mcp_oauth::Error;
 
+use crate::output::to_stderr;
+
 /// Exit codes, as `--help` documents them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -56,9 +58,9 @@ impl Failure {
     }
 
     pub(crate) fn report(&self) -> ExitCode {
-        eprintln!("error: {}", self.message);
+        to_stderr(&format!("error: {}", self.message));
         if let Some(hint) = &self.hint {
-            eprintln!("hint: {hint}");
+            to_stderr(&format!("hint: {hint}"));
         }
         self.exit.into()
     }

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; stdout is for results. `RUST_LOG` overrides `-v`.
+/// The one writer outside output.rs: what the library logs of a server's
+/// words is made terminal-safe where it is logged, and tracing escapes the
+/// escape character itself in whatever it writes.
+#[allow(clippy::disallowed_methods, reason = "the log's own writer")]
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn,rmcp=off",

@@ -9,6 +9,8 @@ use std::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mcp_oauth::{OAuthBuilder, SignIn};
 
+use crate::output::to_stderr;
+
 /// Shared by the notice and sign-in hooks of one OAuth helper.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Spinner {
@@ -33,8 +35,8 @@ impl Spinner {
     pub(crate) fn print(&self, message: &str) {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         match running.as_ref() {
-            Some(bar) => bar.suspend(|| eprintln!("{message}")),
-            None => eprintln!("{message}"),
+            Some(bar) => bar.suspend(|| to_stderr(message)),
+            None => to_stderr(message),
         }
     }
 

@@ -78,6 +78,38 @@ pub enum Fault {
     HoldToolCalls,
 }
 
+/// What a tool added with
+/// [`TestServerBuilder::tool`](crate::TestServerBuilder::tool) answers
+/// every call with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolAnswer {
+    /// A result with this one text content.
+    Text(String),
+    /// A JSON-RPC error (-32603) with this message.
+    RpcError(String),
+}
+
+/// A tool beyond the built-in ones.
+#[derive(Debug, Clone)]
+pub(crate) struct ExtraTool {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) answer: ToolAnswer,
+}
+
+/// What the server says about itself and its tools, where a test may want
+/// other words (a hostile server's, say) than the defaults.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Content {
+    /// The `serverInfo` object; `None`: the testkit's name and version.
+    pub(crate) server_info: Option<serde_json::Value>,
+    /// `instructions` in the `initialize` result.
+    pub(crate) instructions: Option<String>,
+    /// Listed after the built-in tools.
+    pub(crate) tools: Vec<ExtraTool>,
+}
+
 /// The immutable configuration one server runs with.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -90,6 +122,7 @@ pub(crate) struct Config {
     pub(crate) bearer: Option<String>,
     /// A legacy server's answer to a POST to its stream URL; `None`: 405.
     pub(crate) legacy_probe_status: Option<u16>,
+    pub(crate) content: Content,
 }
 
 impl Config {

@@ -88,7 +88,7 @@ pub(crate) fn post(shared: &Arc<Shared>, session_id: Option<String>, body: Body)
             if let Some(session) = lock(&shared.legacy).get_mut(&session_id) {
                 session.version = Some(version.clone());
             }
-            methods::initialize_result(&version)
+            methods::initialize_result(cfg, &version)
         })
     } else if method == "tools/call" && CALL_FAULTS.iter().any(|f| cfg.has_fault(*f)) {
         let task_shared = Arc::clone(shared);

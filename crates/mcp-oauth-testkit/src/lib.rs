@@ -10,8 +10,9 @@
 //!   per-request `_meta`, no sessions.
 //! - [`ServerMode::LegacySse`]: the 2024-11-05 HTTP+SSE transport.
 //!
-//! It serves the tools `echo`, `add` and `fail`, the resource `test://hello`
-//! and the prompt `greet`, and records every HTTP request ([`RecordedRequest`]).
+//! It serves the tools `echo`, `add` and `fail` (and those a test adds with
+//! [`TestServerBuilder::tool`]), the resource `test://hello` and the prompt
+//! `greet`, and records every HTTP request ([`RecordedRequest`]).
 //!
 //! [`AuthServer`] is an OAuth 2.1 authorization server on loopback (metadata,
 //! dynamic registration, PKCE, resource indicators, refresh rotation, faults);
@@ -67,13 +68,13 @@ pub use auth::{
     DeviceStatus, IssMode, IssuedToken, LoginMode, MetadataLocation, PreRegistered, RefreshMode,
     RegisteredClient,
 };
-pub use config::{Fault, ResponseStyle, ServerMode};
+pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use log::RecordedRequest;
 pub use protect::PrmMode;
 pub use stdio::serve_stdio;
 
 use auth::AuthState;
-use config::{ALL_VERSIONS, Config, LEGACY_SSE_VERSIONS};
+use config::{ALL_VERSIONS, Config, Content, ExtraTool, LEGACY_SSE_VERSIONS};
 use protect::Protection;
 use server::{Shared, lock};
 
@@ -185,9 +186,36 @@ pub struct TestServerBuilder {
     challenge_scope: Option<String>,
     refuse_tokens_for_tool_calls: bool,
     legacy_probe_status: Option<u16>,
+    content: Content,
 }
 
 impl TestServerBuilder {
+    /// The `serverInfo` object the server describes itself with (in the
+    /// `initialize` and `server/discover` results); default
+    /// `{"name": "mcp-oauth-testkit", "version": "0.1.0"}`.
+    pub fn server_info(mut self, info: serde_json::Value) -> Self {
+        self.content.server_info = Some(info);
+        self
+    }
+
+    /// `instructions` in the `initialize` result; default none.
+    pub fn instructions(mut self, text: &str) -> Self {
+        self.content.instructions = Some(text.to_owned());
+        self
+    }
+
+    /// Adds a tool, listed after `echo`, `add` and `fail` with `description`
+    /// and no parameters; every call of it gets `answer`. May be called
+    /// several times.
+    pub fn tool(mut self, name: &str, description: &str, answer: ToolAnswer) -> Self {
+        self.content.tools.push(ExtraTool {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            answer,
+        });
+        self
+    }
+
     /// What a [`ServerMode::LegacySse`] server answers a POST to its stream
     /// URL, as a client probing for Streamable HTTP sends: 405 by default;
     /// real legacy servers also answer 400 or 404.
@@ -317,6 +345,7 @@ impl TestServerBuilder {
             faults: self.faults,
             bearer: self.bearer,
             legacy_probe_status: self.legacy_probe_status,
+            content: self.content,
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;

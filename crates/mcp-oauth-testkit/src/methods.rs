@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{Config, MODERN, is_modern};
-use crate::jsonrpc::{INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError};
+use crate::config::{Config, MODERN, ToolAnswer, is_modern};
+use crate::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError};
 
 pub(crate) const SERVER_NAME: &str = "mcp-oauth-testkit";
 pub(crate) const SERVER_VERSION: &str = "0.1.0";
@@ -12,8 +12,11 @@ const HELLO_TEXT: &str = "Hello from the testkit";
 
 type Params = Option<Map<String, Value>>;
 
-fn server_info() -> Value {
-    json!({ "name": SERVER_NAME, "version": SERVER_VERSION })
+fn server_info(cfg: &Config) -> Value {
+    match &cfg.content.server_info {
+        Some(info) => info.clone(),
+        None => json!({ "name": SERVER_NAME, "version": SERVER_VERSION }),
+    }
 }
 
 fn capabilities() -> Value {
@@ -21,12 +24,16 @@ fn capabilities() -> Value {
 }
 
 /// The `initialize` result for the negotiated `version`.
-pub(crate) fn initialize_result(version: &str) -> Value {
-    json!({
+pub(crate) fn initialize_result(cfg: &Config, version: &str) -> Value {
+    let mut result = json!({
         "protocolVersion": version,
         "capabilities": capabilities(),
-        "serverInfo": server_info(),
-    })
+        "serverInfo": server_info(cfg),
+    });
+    if let (Some(instructions), Some(obj)) = (&cfg.content.instructions, result.as_object_mut()) {
+        obj.insert("instructions".to_owned(), json!(instructions));
+    }
+    result
 }
 
 /// Negotiates `initialize` against the configured revisions.
@@ -50,7 +57,7 @@ pub(crate) fn discover_result(cfg: &Config) -> Value {
         "capabilities": capabilities(),
         "ttlMs": 0,
         "cacheScope": "private",
-        "_meta": { "io.modelcontextprotocol/serverInfo": server_info() },
+        "_meta": { "io.modelcontextprotocol/serverInfo": server_info(cfg) },
     })
 }
 
@@ -68,7 +75,7 @@ pub(crate) fn dispatch(
     let mut result = match method {
         "ping" if !modern => json!({}),
         "tools/list" => list_tools(cfg, p)?,
-        "tools/call" => call_tool(p)?,
+        "tools/call" => call_tool(cfg, p)?,
         "resources/list" => json!({ "resources": [hello_resource()] }),
         "resources/templates/list" => json!({ "resourceTemplates": [] }),
         "resources/read" => read_resource(p, modern)?,
@@ -83,8 +90,15 @@ pub(crate) fn dispatch(
     Ok(result)
 }
 
-fn tools() -> Vec<Value> {
-    vec![
+fn tools(cfg: &Config) -> Vec<Value> {
+    let extra = cfg.content.tools.iter().map(|tool| {
+        json!({
+            "name": tool.name,
+            "description": tool.description,
+            "inputSchema": { "type": "object", "properties": {} },
+        })
+    });
+    let builtin = vec![
         json!({
             "name": "echo",
             "description": "Returns the given text unchanged",
@@ -111,11 +125,12 @@ fn tools() -> Vec<Value> {
             "description": "Always returns a tool error",
             "inputSchema": { "type": "object", "properties": {} },
         }),
-    ]
+    ];
+    builtin.into_iter().chain(extra).collect()
 }
 
 fn list_tools(cfg: &Config, p: &Map<String, Value>) -> Result<Value, RpcError> {
-    let all = tools();
+    let all = tools(cfg);
     let start = match p.get("cursor") {
         None | Some(Value::Null) => 0,
         Some(Value::String(cursor)) => cursor
@@ -144,7 +159,7 @@ fn text_result(text: &str, is_error: bool) -> Value {
     result
 }
 
-fn call_tool(p: &Map<String, Value>) -> Result<Value, RpcError> {
+fn call_tool(cfg: &Config, p: &Map<String, Value>) -> Result<Value, RpcError> {
     let Some(name) = p.get("name").and_then(Value::as_str) else {
         return Err(RpcError::invalid_params("Missing tool name"));
     };
@@ -168,7 +183,15 @@ fn call_tool(p: &Map<String, Value>) -> Result<Value, RpcError> {
             Ok(text_result(&add(a, b), false))
         }
         "fail" => Ok(text_result("this tool always fails", true)),
-        _ => Err(RpcError::invalid_params(format!("Unknown tool: {name}"))),
+        _ => match cfg.content.tools.iter().find(|tool| tool.name == name) {
+            Some(tool) => match &tool.answer {
+                ToolAnswer::Text(text) => Ok(text_result(text, false)),
+                ToolAnswer::RpcError(message) => {
+                    Err(RpcError::new(INTERNAL_ERROR, message.clone()))
+                }
+            },
+            None => Err(RpcError::invalid_params(format!("Unknown tool: {name}"))),
+        },
     }
 }
 
@@ -295,6 +318,7 @@ mod tests {
             faults: vec![],
             bearer: None,
             legacy_probe_status: None,
+            content: Default::default(),
         }
     }
 

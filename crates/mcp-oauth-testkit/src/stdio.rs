@@ -3,7 +3,7 @@
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::config::{ALL_VERSIONS, Config, ResponseStyle, ServerMode, is_modern};
+use crate::config::{ALL_VERSIONS, Config, Content, ResponseStyle, ServerMode, is_modern};
 use crate::jsonrpc::{Body, Incoming, RpcError, meta_protocol_version, success};
 use crate::methods::{
     assumed_legacy_version, discover_result, dispatch, initialize_result, negotiate,
@@ -31,6 +31,7 @@ where
         faults: Vec::new(),
         bearer: None,
         legacy_probe_status: None,
+        content: Content::default(),
     };
     let mut negotiated: Option<String> = None;
     let mut lines = input.lines();
@@ -42,7 +43,7 @@ where
             Body::Message(Incoming::Request { id, method, params }) => {
                 let answer = match method.as_str() {
                     "initialize" => negotiate(&cfg, &params).map(|version| {
-                        let result = initialize_result(&version);
+                        let result = initialize_result(&cfg, &version);
                         negotiated = Some(version);
                         result
                     }),

@@ -154,7 +154,7 @@ fn initialize(shared: &Arc<Shared>, id: &Value, params: &Params) -> Response {
         Ok(version) => version,
         Err(error) => return reply(shared, id, Err(error), false),
     };
-    let result = methods::initialize_result(&version);
+    let result = methods::initialize_result(&shared.cfg, &version);
     let mut response = reply(shared, id, Ok(result), false);
     if shared.cfg.mode == ServerMode::Stateful {
         let session_id = shared.new_id();

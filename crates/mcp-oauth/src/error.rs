@@ -2,7 +2,10 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use crate::OAuthErrorCode;
+use crate::{
+    OAuthErrorCode,
+    text::{bounded_line, terminal_safe_line},
+};
 
 /// The lower-level error behind an [`Error`] (an I/O error, the HTTP
 /// client's), which [`source()`](std::error::Error::source) returns.
@@ -39,13 +42,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Each variant names what failed and carries the facts a caller needs to
 /// react (the URL, the HTTP status, the JSON-RPC error code), never a token or
-/// other secret. `Display` gives one line fit for a person; match on the
+/// other secret. `Display` gives one line fit for a person, and safe for a
+/// terminal: every text field in it (the server's words above all) is shown
+/// through [`terminal_safe_line`](crate::terminal_safe_line), so a control
+/// character or a bidi override reads as an escape such as `\x1b`, never
+/// acts. The fields themselves keep the text as it came. Match on the
 /// variant to branch.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server address given was not a usable `http(s)` URL.
-    #[error("invalid server URL {url:?}: {reason}")]
+    #[error("invalid server URL \"{}\": {}", line(url), line(reason))]
     InvalidUrl {
         /// The address as given.
         url: String,
@@ -55,14 +62,14 @@ pub enum Error {
 
     /// The client was configured with something it cannot use (a bearer
     /// token with a line break, an unknown auth kind, an invalid header).
-    #[error("invalid configuration: {reason}")]
+    #[error("invalid configuration: {}", line(reason))]
     InvalidConfig {
         /// What is wrong and how to fix it.
         reason: String,
     },
 
     /// No connection could be made (refused, unreachable, DNS, TLS).
-    #[error("could not connect to {url}: {reason}")]
+    #[error("could not connect to {}: {}", line(url), line(reason))]
     Connect {
         /// The URL that was being reached.
         url: String,
@@ -74,7 +81,7 @@ pub enum Error {
     },
 
     /// The server did not answer in time.
-    #[error("{url} did not answer within {}", format_duration(*after))]
+    #[error("{} did not answer within {}", line(url), format_duration(*after))]
     Timeout {
         /// The URL (or command) that was waited for.
         url: String,
@@ -83,7 +90,7 @@ pub enum Error {
     },
 
     /// The server answered with an HTTP error status.
-    #[error("{url} answered HTTP {status}{}", body_suffix(body))]
+    #[error("{} answered HTTP {status}{}", line(url), body_suffix(body))]
     HttpStatus {
         /// The URL that answered.
         url: String,
@@ -95,7 +102,7 @@ pub enum Error {
 
     /// The server answered, but not as an MCP endpoint does (an HTML page, a
     /// body that is not JSON, an unexpected content type).
-    #[error("{url} is not an MCP endpoint: {detail}")]
+    #[error("{} is not an MCP endpoint: {}", line(url), line(detail))]
     NotMcp {
         /// The URL that answered.
         url: String,
@@ -104,7 +111,7 @@ pub enum Error {
     },
 
     /// The server spoke JSON, but broke the MCP protocol.
-    #[error("protocol error from {url}: {detail}")]
+    #[error("protocol error from {}: {}", line(url), line(detail))]
     Protocol {
         /// The URL (or command) of the server.
         url: String,
@@ -116,7 +123,8 @@ pub enum Error {
     ///
     /// `www_authenticate` is the challenge exactly as the server sent it.
     #[error(
-        "{url} requires authorization (HTTP {status}){}",
+        "{} requires authorization (HTTP {status}){}",
+        line(url),
         challenge_suffix(www_authenticate)
     )]
     Unauthorized {
@@ -130,7 +138,7 @@ pub enum Error {
 
     /// The server answered the request with a JSON-RPC error, for example an
     /// unknown tool or invalid arguments.
-    #[error("server error {code}: {message}")]
+    #[error("server error {code}: {}", line(message))]
     Server {
         /// The JSON-RPC error code.
         code: i32,
@@ -141,7 +149,7 @@ pub enum Error {
     },
 
     /// A local MCP server process could not be started.
-    #[error("could not start {command:?}: {reason}")]
+    #[error("could not start \"{}\": {}", line(command), line(reason))]
     Spawn {
         /// The program that was run.
         command: String,
@@ -153,7 +161,7 @@ pub enum Error {
     },
 
     /// The connection closed before the exchange finished.
-    #[error("connection to {url} closed: {detail}")]
+    #[error("connection to {} closed: {}", line(url), line(detail))]
     Closed {
         /// The URL (or command) of the server.
         url: String,
@@ -163,7 +171,7 @@ pub enum Error {
 
     /// OAuth discovery failed: no usable protected-resource or
     /// authorization-server metadata.
-    #[error("OAuth discovery failed at {url}: {reason}")]
+    #[error("OAuth discovery failed at {}: {}", line(url), line(reason))]
     Discovery {
         /// The last URL asked (or the server URL when none answered).
         url: String,
@@ -174,7 +182,9 @@ pub enum Error {
     /// The protected-resource metadata names another resource than the
     /// server: no authorization request is made.
     #[error(
-        "the server {server} claims to be the resource {resource}; refusing to authorize for it"
+        "the server {} claims to be the resource {}; refusing to authorize for it",
+        line(server),
+        line(resource)
     )]
     ResourceMismatch {
         /// The MCP server URL in use.
@@ -186,7 +196,7 @@ pub enum Error {
     /// Something the security rules forbid: plain `http` to a remote host,
     /// an authorization server without PKCE S256, a metadata `issuer` or an
     /// `iss` parameter that is not the expected one.
-    #[error("refusing to continue with {url}: {reason}")]
+    #[error("refusing to continue with {}: {}", line(url), line(reason))]
     Insecure {
         /// The URL concerned.
         url: String,
@@ -195,7 +205,7 @@ pub enum Error {
     },
 
     /// Client registration failed (dynamic registration or a rejected client).
-    #[error("client registration at {url} failed: {reason}")]
+    #[error("client registration at {} failed: {}", line(url), line(reason))]
     Registration {
         /// The registration endpoint (or the authorization server).
         url: String,
@@ -205,7 +215,11 @@ pub enum Error {
 
     /// The authorization server refused the authorization request: the user
     /// denied it, or it answered the callback with `error=`.
-    #[error("authorization refused: {error}{}", description_suffix(description))]
+    #[error(
+        "authorization refused: {}{}",
+        line(error.as_str()),
+        description_suffix(description)
+    )]
     AuthorizationDenied {
         /// The OAuth `error` code, e.g. `access_denied`.
         error: OAuthErrorCode,
@@ -215,7 +229,9 @@ pub enum Error {
 
     /// The token endpoint answered with an error.
     #[error(
-        "the token endpoint {url} refused the request: {error}{}",
+        "the token endpoint {} refused the request: {}{}",
+        line(url),
+        line(error.as_str()),
         description_suffix(description)
     )]
     TokenEndpoint {
@@ -245,7 +261,11 @@ pub enum Error {
     },
 
     /// The loopback callback server could not listen.
-    #[error("cannot listen for the OAuth callback on {host}:{port}: {reason}")]
+    #[error(
+        "cannot listen for the OAuth callback on {}:{port}: {}",
+        line(host),
+        line(reason)
+    )]
     CallbackUnavailable {
         /// The host the redirect URI names.
         host: String,
@@ -266,13 +286,13 @@ pub enum Error {
     /// A sign-in is needed but cannot happen here: no browser can be opened
     /// and the sign-in may not fall back to printing its URL (see
     /// [`UserAgent::BrowserOnly`](crate::UserAgent::BrowserOnly)).
-    #[error("cannot sign in here: {reason}")]
+    #[error("cannot sign in here: {}", line(reason))]
     SignInUnavailable {
         /// Why, e.g. no graphical display and no `$BROWSER`.
         reason: String,
     },
     /// The authorization URL could not be shown to the user (browser failed).
-    #[error("could not open the authorization page: {reason}")]
+    #[error("could not open the authorization page: {}", line(reason))]
     UserAgent {
         /// What failed.
         reason: String,
@@ -281,7 +301,7 @@ pub enum Error {
     /// Too many token requests or sign-ins for one server in a short time:
     /// a brake against loops that would hammer the authorization server or
     /// open browser tabs without end.
-    #[error("{reason} for {url}; try again in a minute")]
+    #[error("{} for {}; try again in a minute", line(reason), line(url))]
     Throttled {
         /// The MCP server concerned.
         url: String,
@@ -312,7 +332,7 @@ pub enum Error {
     },
 
     /// Reading or writing the token store failed; nothing was overwritten.
-    #[error("token storage at {path} failed: {reason}")]
+    #[error("token storage at {} failed: {}", line(path), line(reason))]
     Storage {
         /// The file or folder concerned.
         path: String,
@@ -448,58 +468,18 @@ fn challenge_suffix(challenge: &Option<String>) -> String {
     }
 }
 
-/// Squeezes a server-provided text onto one line of bounded length, so that
-/// an error message never turns into a page of HTML.
+/// A text field of a message: each one goes through this, so that none
+/// can act on the terminal that shows it or start a line of its own.
+fn line(text: &str) -> String {
+    terminal_safe_line(text)
+}
+
+/// Squeezes a server-provided text onto one line of bounded length, safe for
+/// a terminal (see [`terminal_safe_line`]), so that an error message never
+/// turns into a page of HTML or an escape sequence.
 pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut last_was_space = false;
-    for (count, ch) in text.chars().enumerate() {
-        if count >= max_chars {
-            out.push('…');
-            break;
-        }
-        if ch.is_whitespace() || ch.is_control() {
-            if !last_was_space {
-                out.push(' ');
-            }
-            last_was_space = true;
-        } else {
-            out.push(ch);
-            last_was_space = false;
-        }
-    }
-    out.trim().to_owned()
+    bounded_line(text, max_chars)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_line_squeezes_and_bounds() {
-        assert_eq!(one_line("a\n\n  b\tc", 100), "a b c");
-        assert_eq!(one_line("abcdef", 3), "abc…");
-    }
-
-    #[test]
-    fn http_status_shows_body_preview_on_one_line() {
-        let error = Error::HttpStatus {
-            url: "http://x/mcp".into(),
-            status: 500,
-            body: "boom\nstack".into(),
-        };
-        assert_eq!(
-            error.to_string(),
-            "http://x/mcp answered HTTP 500: boom stack"
-        );
-    }
-
-    #[test]
-    fn timeout_reads_naturally() {
-        let error = Error::Timeout {
-            url: "http://x".into(),
-            after: Duration::from_secs(3),
-        };
-        assert_eq!(error.to_string(), "http://x did not answer within 3 s");
-    }
-}
+mod tests;

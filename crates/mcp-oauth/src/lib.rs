@@ -91,6 +91,19 @@
 //! tokens go only to the origin of the server they were issued for, never
 //! across a redirect.
 //!
+//! What servers write reaches people through the library too: in
+//! [`Error`] messages, in sign-in notices, in the log. None of it may act on
+//! a terminal (retitle it, clear it, hide or reorder text), so all of it
+//! goes through one rule, [`terminal_safe`] and [`terminal_safe_line`],
+//! which show control characters and bidi overrides as escapes (`\x1b`,
+//! `\u{202e}`). A host that prints other server text (tool results, names,
+//! `serverInfo`) for a person should use them too:
+//!
+//! ```
+//! let description = "Reads files\u{1b}]0;pwned\u{7}";
+//! assert_eq!(mcp_oauth::terminal_safe_line(description), "Reads files\\x1b]0;pwned\\x07");
+//! ```
+//!
 //! # Transports
 //!
 //! - **Streamable HTTP** (MCP 2025-03-26 and later), JSON or event-stream
@@ -159,6 +172,7 @@ mod net;
 mod secret;
 mod server_url;
 mod store;
+mod text;
 mod transport;
 
 #[cfg(feature = "middleware")]
@@ -178,6 +192,7 @@ pub use store::{
     FileTokenStorage, MemoryTokenStorage, PreparedSave, StorageLock, StoredCredentials,
     TokenStorage,
 };
+pub use text::{is_terminal_control, terminal_safe, terminal_safe_line};
 pub use transport::{
     AuthorizedHttpClient, Bridge, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
     bridge_stdio, bridge_stdio_until,

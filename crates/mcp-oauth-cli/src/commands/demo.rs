@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::{
     failure::{Exit, Failure},
     options::SignInArgs,
-    output::Output,
+    output::{Output, to_stderr},
 };
 
 #[derive(Debug, Args)]
@@ -91,7 +91,7 @@ async fn walk_through(
         .builder(&url)
         .token_storage(MemoryTokenStorage::new())
         .build()?;
-    eprintln!("Sign in as demo / demo, then approve.");
+    to_stderr("Sign in as demo / demo, then approve.");
 
     let started = Instant::now();
     let client = Client::builder(&url)

@@ -1,7 +1,7 @@
 //! `mcp-oauth login`: authorize now and show what was granted.
 
 use clap::Args;
-use mcp_oauth::{Client, Error};
+use mcp_oauth::{Client, Error, terminal_safe_line};
 use serde_json::json;
 
 use crate::{
@@ -62,10 +62,12 @@ pub(crate) async fn run(
         }));
     }
     let expiry = expires_at.map_or_else(|| "no expiry given".to_owned(), expires_in);
+    // On the one line, whatever the authorization server wrote.
+    let issuer = terminal_safe_line(issuer);
     let scope = if scope.is_empty() {
         "no particular scope".to_owned()
     } else {
-        format!("scope {scope}")
+        format!("scope {}", terminal_safe_line(scope))
     };
     let refresh = if can_refresh {
         "refreshes automatically"

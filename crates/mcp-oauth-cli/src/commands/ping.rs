@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use mcp_oauth::Client;
+use mcp_oauth::{Client, terminal_safe_line};
 use serde_json::json;
 
 use crate::{
@@ -36,9 +36,16 @@ async fn ping(client: &Client, out: &mut Output, json: bool) -> Result<(), Failu
             "elapsed_ms": elapsed_ms,
         }));
     }
+    // On the one line, whatever the server calls itself.
     let name = match (&server.name, &server.version) {
-        (Some(name), Some(version)) => format!("{name} {version}"),
-        (Some(name), None) => name.clone(),
+        (Some(name), Some(version)) => {
+            format!(
+                "{} {}",
+                terminal_safe_line(name),
+                terminal_safe_line(version)
+            )
+        }
+        (Some(name), None) => terminal_safe_line(name),
         _ => "server".to_owned(),
     };
     out.line(&format!(

@@ -1,9 +1,14 @@
 //! `mcp-oauth status`: one line (or JSON object) per cached server.
 
-use mcp_oauth::{FileTokenStorage, StoredCredentials};
+use mcp_oauth::{FileTokenStorage, StoredCredentials, terminal_safe_line};
 use serde_json::{Value, json};
 
-use crate::{expiry::expires_in, failure::Failure, options::GlobalArgs, output::Output};
+use crate::{
+    expiry::expires_in,
+    failure::Failure,
+    options::GlobalArgs,
+    output::{Output, to_stderr},
+};
 
 pub(crate) fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Failure> {
     let dir = global.cache_dir()?;
@@ -19,7 +24,7 @@ pub(crate) fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Failure> 
         return out.json(&Value::Array(list));
     }
     if entries.is_empty() {
-        eprintln!("no cached credentials in {}", dir.display());
+        to_stderr(&format!("no cached credentials in {}", dir.display()));
         return Ok(());
     }
     for (path, loaded) in &entries {
@@ -35,12 +40,13 @@ fn describe(stored: &StoredCredentials) -> String {
     let expiry = stored
         .expires_at()
         .map_or_else(|| "no expiry".to_owned(), expires_in);
+    // One line per server, whatever the authorization server called things.
     format!(
         "{}  issuer {}  client {}  scope \"{}\"  {expiry}  {}",
-        stored.server_url(),
-        stored.issuer().unwrap_or("-"),
-        stored.client_id().unwrap_or("-"),
-        stored.scope().unwrap_or(""),
+        terminal_safe_line(stored.server_url()),
+        terminal_safe_line(stored.issuer().unwrap_or("-")),
+        terminal_safe_line(stored.client_id().unwrap_or("-")),
+        terminal_safe_line(stored.scope().unwrap_or("")),
         if stored.can_refresh() {
             "refreshable"
         } else {

@@ -1,12 +1,12 @@
 //! `mcp-oauth tools`: the server's tools, as a table or as JSON.
 
-use mcp_oauth::{Client, model::Tool};
+use mcp_oauth::{Client, model::Tool, terminal_safe_line};
 use serde_json::Value;
 
 use crate::{
     failure::Failure,
     options::{GlobalArgs, ServerArgs},
-    output::Output,
+    output::{Output, to_stderr},
 };
 
 pub(crate) async fn run(
@@ -26,28 +26,38 @@ async fn list(client: &Client, out: &mut Output, json: bool) -> Result<(), Failu
         return out.json(&serde_json::to_value(&tools).unwrap_or(Value::Null));
     }
     if tools.is_empty() {
-        eprintln!("the server offers no tools");
+        to_stderr("the server offers no tools");
         return Ok(());
     }
     out.text(&tool_table(&tools))
 }
 
-/// Name and the first line of the description, in two aligned columns.
+/// Name and the first line of the description, in two aligned columns:
+/// one line per tool, whatever the server wrote.
 fn tool_table(tools: &[Tool]) -> String {
-    let width = tools
+    let rows: Vec<(String, String)> = tools
         .iter()
-        .map(|tool| tool.name.chars().count())
+        .map(|tool| {
+            let description = tool
+                .description
+                .as_deref()
+                .and_then(|text| text.lines().map(str::trim).find(|line| !line.is_empty()))
+                .unwrap_or("");
+            (
+                terminal_safe_line(&tool.name),
+                terminal_safe_line(description),
+            )
+        })
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(name, _)| name.chars().count())
         .max()
         .unwrap_or(0)
         .max(4);
     let mut table = format!("{:width$}  DESCRIPTION\n", "NAME");
-    for tool in tools {
-        let description = tool
-            .description
-            .as_deref()
-            .and_then(|text| text.lines().map(str::trim).find(|line| !line.is_empty()))
-            .unwrap_or("");
-        table.push_str(format!("{:width$}  {description}", tool.name).trim_end());
+    for (name, description) in rows {
+        table.push_str(format!("{name:width$}  {description}").trim_end());
         table.push('\n');
     }
     table

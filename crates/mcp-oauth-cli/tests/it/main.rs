@@ -1,5 +1,9 @@
 //! The `mcp-oauth` binary, run as a user would, against testkit servers.
 
+// The crate's clippy.toml keeps the command's own output in one place;
+// the tests print only their own notes, to whoever runs them.
+#![allow(clippy::disallowed_macros)]
+
 mod cache_folder;
 mod commands;
 mod device;
@@ -14,3 +18,4 @@ mod proxy_messages;
 mod proxy_sessions;
 mod secrets;
 mod support;
+mod terminal;

@@ -246,11 +246,18 @@ fn register(state: &AuthState, incoming: &Incoming) -> Response {
         let body = json!({ "error": code, "error_description": description });
         json_response(StatusCode::BAD_REQUEST, &body)
     };
-    if state.has_fault(AuthFault::RegistrationRejected) {
+    let faults = state.faults();
+    if faults.contains(&AuthFault::RegistrationRejected) {
         return error(
             "invalid_client_metadata",
             "Client registration was rejected",
         );
+    }
+    if let Some(description) = faults.iter().find_map(|fault| match fault {
+        AuthFault::RegistrationRejectedWith(description) => Some(*description),
+        _ => None,
+    }) {
+        return error("invalid_client_metadata", description);
     }
     let Some(Value::Object(submitted)) = &incoming.json else {
         return error("invalid_client_metadata", "The body must be a JSON object");
@@ -290,7 +297,7 @@ fn register(state: &AuthState, incoming: &Incoming) -> Response {
         .get("client_name")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    if client_name.is_none() && state.has_fault(AuthFault::RegistrationRequiresClientName) {
+    if client_name.is_none() && faults.contains(&AuthFault::RegistrationRequiresClientName) {
         return error("invalid_client_metadata", "client_name is required");
     }
     let methods = &state.cfg.auth_methods;
@@ -301,7 +308,13 @@ fn register(state: &AuthState, incoming: &Incoming) -> Response {
         .map(str::to_owned)
         .or_else(|| methods.first().cloned())
         .unwrap_or_else(|| "none".to_owned());
-    let client_id = state.new_id();
+    let client_id = faults
+        .iter()
+        .find_map(|fault| match fault {
+            AuthFault::RegisteredClientId(id) => Some((*id).to_owned()),
+            _ => None,
+        })
+        .unwrap_or_else(|| state.new_id());
     let secret = (method != "none").then(|| state.new_id());
     let issued_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)

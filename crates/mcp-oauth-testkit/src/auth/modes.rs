@@ -70,6 +70,13 @@ pub enum AuthFault {
     SlowToken(Duration),
     /// Registration answers 400 `{"error":"invalid_client_metadata"}`.
     RegistrationRejected,
+    /// Registration answers 400 `invalid_client_metadata` with this
+    /// `error_description`.
+    RegistrationRejectedWith(&'static str),
+    /// Dynamic registration issues this `client_id`, to every client.
+    RegisteredClientId(&'static str),
+    /// Successful token responses carry this `scope`, whatever was granted.
+    TokenScope(&'static str),
     /// Registration answers 400 `invalid_client_metadata` when `client_name` is missing.
     RegistrationRequiresClientName,
     /// Every metadata request (`/.well-known/...`) answers 500.

@@ -487,8 +487,14 @@ fn success(state: &AuthState, faults: &[AuthFault], issued: &Issued) -> Response
         if let Some(refresh) = refresh.or(issued.refresh_token.as_deref()) {
             obj.insert("refresh_token".to_owned(), json!(refresh));
         }
-        if !issued.scopes.is_empty() {
-            obj.insert("scope".to_owned(), Value::from(issued.scopes.join(" ")));
+        let scope = faults.iter().find_map(|fault| match fault {
+            AuthFault::TokenScope(scope) => Some((*scope).to_owned()),
+            _ => None,
+        });
+        if let Some(scope) =
+            scope.or_else(|| (!issued.scopes.is_empty()).then(|| issued.scopes.join(" ")))
+        {
+            obj.insert("scope".to_owned(), Value::from(scope));
         }
     }
     json_response(StatusCode::OK, &body)

@@ -177,7 +177,7 @@ impl Authorizer {
         tracing::debug!(
             url = %rejection.url,
             status = rejection.status,
-            challenge = rejection.www_authenticate.as_deref().unwrap_or(""),
+            challenge = %crate::terminal_safe_line(rejection.www_authenticate.as_deref().unwrap_or("")),
             "server rejected the credentials"
         );
         let Auth::OAuth(oauth) = self.auth.as_ref() else {

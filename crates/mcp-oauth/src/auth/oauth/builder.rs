@@ -83,9 +83,11 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Tells the person something (the sign-in URL, a device code).
+    /// Tells the person something (the sign-in URL, a device code). A
+    /// device code and its pages are the authorization server's words:
+    /// every notice goes out terminal-safe, whichever hook shows it.
     pub(super) fn notify(&self, message: &str) {
-        (self.notice)(message);
+        (self.notice)(&crate::terminal_safe(message));
     }
 
     /// Reports where an interactive sign-in stands.
@@ -252,6 +254,8 @@ impl OAuthBuilder {
     }
 
     /// Where progress messages (the authorization URL) go; default stderr.
+    /// They may span lines, and come already safe for a terminal (see
+    /// [`terminal_safe`](crate::terminal_safe)).
     pub fn on_notice(mut self, notice: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.settings.notice = Arc::new(notice);
         self

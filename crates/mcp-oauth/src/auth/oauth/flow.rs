@@ -86,7 +86,7 @@ impl<'a> Flow<'a> {
             Err(error) => return Err((credentials, error)),
         };
         let metadata = discovery.metadata;
-        tracing::debug!(issuer = %metadata.issuer, source = ?discovery.source, "discovered the authorization server");
+        tracing::debug!(issuer = %crate::terminal_safe_line(&metadata.issuer), source = ?discovery.source, "discovered the authorization server");
         // Credentials belong to the authorization server that issued them.
         if credentials
             .issuer

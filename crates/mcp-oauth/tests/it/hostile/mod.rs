@@ -8,6 +8,7 @@ mod scopes;
 mod server;
 mod slow;
 mod ssrf;
+mod terminal;
 mod token_syntax;
 mod tokens;
 

@@ -128,7 +128,7 @@ fn parse_redirect_reads_errors_on_one_line() {
     ) {
         ParsedCallback::Denied { error, description } => {
             assert_eq!(error, "access_denied");
-            assert_eq!(description.as_deref(), Some("no [31mway"));
+            assert_eq!(description.as_deref(), Some("no \\x1b[31mway"));
         }
         other => panic!("{other:?}"),
     }

@@ -251,7 +251,10 @@ async fn poll(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::auth::oauth::Settings;
 
     fn endpoint() -> Url {
         Url::parse("https://as.example/device").unwrap()
@@ -347,5 +350,24 @@ mod tests {
             !message.contains('\n') && !message.contains('\u{1b}'),
             "{message}"
         );
+    }
+
+    /// A user code is printable by the rules above, yet may hold a bidi
+    /// override that makes the code read backwards: the notice that shows
+    /// it escapes it, whichever hook prints it.
+    #[test]
+    fn the_code_reaches_the_person_escaped() {
+        let reversed = br#"{"device_code":"d","user_code":"AB\u202eCD","verification_uri":"https://x/d","expires_in":60}"#;
+        let device = parse_authorization(&endpoint(), 200, reversed).unwrap();
+        let shown = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = Arc::clone(&shown);
+        let settings = Settings {
+            notice: Arc::new(move |text| seen.lock().unwrap().push(text.to_owned())),
+            ..Settings::default()
+        };
+        settings.notify(&device.instructions());
+        let shown = shown.lock().unwrap();
+        assert!(shown[0].contains("the code AB\\u{202e}CD"), "{shown:?}");
+        assert!(!shown[0].contains('\u{202e}'), "{shown:?}");
     }
 }
