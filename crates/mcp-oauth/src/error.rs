@@ -250,7 +250,7 @@ pub enum Error {
     /// missing, a token type other than Bearer, a token with characters it
     /// may not hold. The answer itself is never quoted: it may carry a
     /// secret. (Discovery and registration have their own variants.)
-    #[error("the {step} {url} gave an unusable answer: {detail}")]
+    #[error("the {step} {} gave an unusable answer: {}", line(url), line(detail))]
     OAuthAnswer {
         /// The step whose endpoint answered.
         step: OAuthStep,
@@ -315,8 +315,9 @@ pub enum Error {
     /// until `retry_after` has passed, unless the server asks for something
     /// else or new tokens are stored (a person signed in).
     #[error(
-        "{url} refused the token its authorization server had just issued (HTTP {status}{}); no \
+        "{} refused the token its authorization server had just issued (HTTP {status}{}); no \
          new sign-in for {} s unless the server asks for something else or new tokens are stored",
+        line(url),
         challenge_suffix(www_authenticate),
         retry_after.as_secs().max(1)
     )]

@@ -130,6 +130,17 @@ fn hostile_errors() -> Vec<Error> {
             reason: text(),
             source: cause(),
         },
+        Error::OAuthAnswer {
+            step: crate::OAuthStep::Token,
+            url: text(),
+            detail: text(),
+        },
+        Error::RenewalsPaused {
+            url: text(),
+            status: 401,
+            www_authenticate: Some(text()),
+            retry_after: Duration::from_secs(60),
+        },
     ]
 }
 
@@ -159,6 +170,8 @@ fn variant(error: &Error) -> &'static str {
         Error::SignInUnavailable { .. } => "SignInUnavailable",
         Error::UserAgent { .. } => "UserAgent",
         Error::Throttled { .. } => "Throttled",
+        Error::OAuthAnswer { .. } => "OAuthAnswer",
+        Error::RenewalsPaused { .. } => "RenewalsPaused",
         Error::Storage { .. } => "Storage",
     }
 }
@@ -167,7 +180,7 @@ fn variant(error: &Error) -> &'static str {
 fn no_message_lets_a_server_act_on_the_terminal() {
     let errors = hostile_errors();
     let names: std::collections::HashSet<_> = errors.iter().map(variant).collect();
-    assert_eq!(names.len(), 23, "one example of every variant");
+    assert_eq!(names.len(), 25, "one example of every variant");
     for error in &errors {
         let message = error.to_string();
         assert!(

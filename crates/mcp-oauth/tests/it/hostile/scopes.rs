@@ -9,39 +9,57 @@ use super::{
     server::{Hostile, Reply},
 };
 
-/// Every request is refused for more scope: the client asks for it (a
-/// step-up) three times at most, then reports the refusal.
+/// Every request is refused for more scope, each time a new one: the client
+/// asks for it (a step-up) three times at most, then reports the refusal.
+/// A server that asks for the same scope it was just granted gets one
+/// step-up, then renewals pause.
 #[tokio::test]
 async fn a_server_that_always_wants_more_scope_gets_three_step_ups_then_a_clear_error() {
-    let hostile = Hostile::start(|request, base| match (request.method.as_str(), request.path()) {
-        ("POST", "/mcp") => {
-            let challenge = format!(
-                r#"Bearer error="insufficient_scope", scope="more", resource_metadata="{base}/.well-known/oauth-protected-resource/mcp""#
+    for growing in [true, false] {
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = asked.clone();
+        let hostile = Hostile::start(move |request, base| {
+            match (request.method.as_str(), request.path()) {
+                ("POST", "/mcp") => {
+                    let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let scope = if growing { format!("more{n}") } else { "more".into() };
+                    let challenge = format!(
+                        r#"Bearer error="insufficient_scope", scope="{scope}", resource_metadata="{base}/.well-known/oauth-protected-resource/mcp""#
+                    );
+                    Reply::Empty(403, vec![("www-authenticate".into(), challenge)])
+                }
+                _ => mini_as(request, base),
+            }
+        })
+        .await;
+        let url = format!("{}/mcp", hostile.base());
+        let dir = tempfile::tempdir().unwrap();
+        let oauth = super::oauth(&url, dir.path().to_owned()).build().unwrap();
+        let error = bounded(
+            Client::builder(&url)
+                .auth(Auth::from(oauth))
+                .timeout(Duration::from_secs(20))
+                .connect(),
+        )
+        .await
+        .unwrap_err();
+        let sign_ins = hostile
+            .paths()
+            .iter()
+            .filter(|path| path.as_str() == "/authorize")
+            .count();
+        if growing {
+            assert!(
+                matches!(error, Error::Unauthorized { status: 403, .. }),
+                "{error:?}"
             );
-            Reply::Empty(403, vec![("www-authenticate".into(), challenge)])
+            assert_eq!(sign_ins, 3, "{:?}", hostile.paths());
+        } else {
+            assert!(
+                matches!(error, Error::RenewalsPaused { status: 403, .. }),
+                "{error:?}"
+            );
+            assert_eq!(sign_ins, 1, "{:?}", hostile.paths());
         }
-        _ => mini_as(request, base),
-    })
-    .await;
-    let url = format!("{}/mcp", hostile.base());
-    let dir = tempfile::tempdir().unwrap();
-    let oauth = super::oauth(&url, dir.path().to_owned()).build().unwrap();
-    let error = bounded(
-        Client::builder(&url)
-            .auth(Auth::from(oauth))
-            .timeout(Duration::from_secs(20))
-            .connect(),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(error, Error::Unauthorized { status: 403, .. }),
-        "{error:?}"
-    );
-    let sign_ins = hostile
-        .paths()
-        .iter()
-        .filter(|path| path.as_str() == "/authorize")
-        .count();
-    assert_eq!(sign_ins, 3, "{:?}", hostile.paths());
+    }
 }
