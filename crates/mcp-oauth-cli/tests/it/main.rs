@@ -9,5 +9,6 @@ mod options;
 mod proxy;
 mod proxy_messages;
 mod proxy_sessions;
+mod proxy_stdin;
 mod secrets;
 mod support;
