@@ -16,6 +16,7 @@ mod options;
 mod proxy;
 mod proxy_messages;
 mod proxy_sessions;
+mod proxy_stdin;
 mod secrets;
 mod support;
 mod terminal;

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use mcp_oauth_testkit::{AuthRequestKind, AuthServer, ServerMode, TestServer};
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, Fault, ServerMode, TestServer};
 use serde_json::json;
 
-use crate::support::{BOUND, cli, echo, protected, scripted_browser, start_proxy};
+use crate::support::{BOUND, cli, echo, protected, scripted_browser, server_saw, start_proxy};
 
 /// Starts the proxy, plays a host's part of the protocol, then closes stdin.
 async fn host_session(url: &str, cache: &Path, browser: &str) {
@@ -82,6 +82,38 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
         "the session was deleted"
     );
     // Whatever it wrote on the way out is protocol too.
+    assert!(host.finish(proxy).await.success());
+    server.stop().await;
+}
+
+/// The first request is where the proxy may wait longest (a server that
+/// is slow to answer, a sign-in): SIGTERM ends that wait too.
+#[tokio::test]
+async fn sigterm_ends_the_proxy_while_its_first_request_awaits_the_server() {
+    let server = TestServer::builder()
+        .fault(Fault::Stall)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
+    host.tell(json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": { "name": "scripted-host", "version": "1" } }
+    }))
+    .await;
+    server_saw(&server, "initialize", 1).await;
+    let pid = proxy.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(BOUND, proxy.wait())
+        .await
+        .expect("the proxy ends on SIGTERM, not when the server answers");
+    assert!(status.unwrap().success(), "a clean exit");
     assert!(host.finish(proxy).await.success());
     server.stop().await;
 }

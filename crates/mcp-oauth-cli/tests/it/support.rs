@@ -242,6 +242,67 @@ pub(crate) fn start_logging_proxy(
     (proxy, host, log)
 }
 
+/// Starts `mcp-oauth proxy url` with the host's pipes and `extra` arguments
+/// (none: the verbosity a host runs it with), and its stderr read line by
+/// line as it comes, as a host keeps it in its log.
+pub(crate) fn start_proxy_with_log(
+    url: &str,
+    cache: &std::path::Path,
+    extra: &[&str],
+) -> (tokio::process::Child, Host, ProxyLog) {
+    let mut proxy = proxy_command(url, cache, "false")
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let host = Host::of(&mut proxy);
+    let mut stderr = BufReader::new(proxy.stderr.take().unwrap()).lines();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let filled = lines.clone();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            filled.lock().unwrap().push(line);
+        }
+    });
+    (proxy, host, ProxyLog { lines, reader })
+}
+
+/// The proxy's stderr, as read so far.
+pub(crate) struct ProxyLog {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl ProxyLog {
+    /// The lines that contain `text`.
+    pub(crate) fn lines_with(&self, text: &str) -> Vec<String> {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
+    /// Every line, once the proxy has exited (its stderr read to the end).
+    pub(crate) async fn all(self) -> Vec<String> {
+        tokio::time::timeout(BOUND, self.reader)
+            .await
+            .expect("stderr ends with the proxy")
+            .unwrap();
+        std::mem::take(&mut *self.lines.lock().unwrap())
+    }
+}
+
+/// The peak resident memory of the running process `pid` so far (Linux's
+/// `VmHWM`), in bytes.
+pub(crate) fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().strip_suffix("kB"))
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"));
+    kib * 1024
+}
+
 fn proxy_command(url: &str, cache: &std::path::Path, browser: &str) -> tokio::process::Command {
     let mut command = cli();
     command
@@ -281,6 +342,19 @@ impl Host {
             .write_all(format!("{message}\n").as_bytes())
             .await
             .unwrap();
+    }
+
+    /// Writes `bytes` as they are: for input that is not one JSON message
+    /// and a newline.
+    pub(crate) async fn write(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(bytes).await.unwrap();
+    }
+
+    /// The proxy's stdin, for a writer of its own (the host then reads
+    /// while it writes).
+    pub(crate) fn take_input(&mut self) -> tokio::process::ChildStdin {
+        self.stdin.take().expect("stdin still open")
     }
 
     /// The host's `initialize`, answered through the proxy.
@@ -337,14 +411,19 @@ impl Host {
 
     /// The next message from the proxy (bounded wait); it must be JSON-RPC.
     pub(crate) async fn next(&mut self) -> Value {
-        let line = tokio::time::timeout(LINE_WAIT, self.stdout.next_line())
-            .await
-            .expect("a line from the proxy in time")
-            .unwrap()
-            .expect("the proxy's stdout is still open");
+        let line = self.next_line().await;
         let message = protocol_line(&line);
         self.seen.push(message.clone());
         message
+    }
+
+    /// The next line from the proxy, as it is (bounded wait).
+    pub(crate) async fn next_line(&mut self) -> String {
+        tokio::time::timeout(LINE_WAIT, self.stdout.next_line())
+            .await
+            .expect("a line from the proxy in time")
+            .unwrap()
+            .expect("the proxy's stdout is still open")
     }
 
     /// Closes the proxy's stdin, as a host that quits does.

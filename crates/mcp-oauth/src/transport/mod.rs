@@ -43,6 +43,11 @@ pub(crate) use self::{
 };
 use crate::{Error, Result};
 
+/// The largest single MCP message taken from either side: a server's event
+/// or JSON answer (rmcp's Streamable HTTP client has the same default), or
+/// a line of a host's on the bridge's stdin.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Which transport to use for an `http(s)` server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// The largest single event accepted on the stream.
-const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+const MAX_EVENT_BYTES: usize = super::MAX_MESSAGE_BYTES;
 
 /// A connected legacy SSE session.
 #[derive(Debug)]

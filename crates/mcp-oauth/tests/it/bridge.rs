@@ -45,6 +45,12 @@ impl Host {
             .unwrap();
     }
 
+    /// Writes `bytes` as they are: for input that is not one message.
+    async fn write(&mut self, bytes: &[u8]) {
+        let input = self.input.as_mut().expect("input open");
+        input.write_all(bytes).await.unwrap();
+    }
+
     async fn next(&mut self) -> Value {
         let line = tokio::time::timeout(TIMEOUT, self.output.next_line())
             .await
@@ -162,5 +168,46 @@ async fn a_forgotten_session_is_renewed_inside_the_bridge() {
         .count();
     // One session per call: the host's own, then one per expiry.
     assert_eq!(initializes, 3, "{log:#?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_answered_and_the_bridge_goes_on() {
+    let server = TestServer::builder().start().await.unwrap();
+    let mut host = Host::start(&server);
+    host.handshake().await;
+    host.write(b"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"\xff\"}}}\n")
+        .await;
+    let refused = host.next().await;
+    assert_eq!(refused["id"], 5, "{refused}");
+    assert_eq!(refused["error"]["code"], -32700, "{refused}");
+    // Nothing to answer: the next line out answers the next request.
+    host.write(b"\xfe\xff\n").await;
+    let answer = host.ask(echo(6, "still here")).await;
+    assert_eq!(answer["result"]["content"][0]["text"], "still here");
+    assert!(host.close().await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn what_comes_before_the_first_request_is_dropped_and_the_input_end_still_ends_the_bridge() {
+    let server = TestServer::builder().start().await.unwrap();
+    // An answer to nothing, then the end: the bridge ends.
+    let mut host = Host::start(&server);
+    host.tell(json!({ "jsonrpc": "2.0", "id": 1, "result": {} }))
+        .await;
+    assert!(host.close().await.is_empty());
+    // A notification, then the host's handshake: it is answered.
+    let mut host = Host::start(&server);
+    host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+        .await;
+    host.handshake().await;
+    let answer = host.ask(echo(1, "answered")).await;
+    assert_eq!(answer["result"]["content"][0]["text"], "answered");
+    assert!(host.close().await.is_empty());
+    assert!(
+        !server.requests().iter().any(|r| r.rpc_is_response),
+        "the stray answer went nowhere"
+    );
     server.stop().await;
 }
