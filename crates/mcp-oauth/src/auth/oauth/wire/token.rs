@@ -32,20 +32,16 @@ pub(crate) fn seconds(value: Option<&Value>) -> Option<u64> {
     }
 }
 
-/// Whether `token` may be sent as a bearer token: RFC 6750's `b64token`,
-/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-/// An access token goes into an `Authorization` header (and is printed by
-/// `mcp-oauth token` for a shell to paste into one): a line break would
-/// inject a header of the authorization server's choosing, a NUL or an
-/// escape sequence would reach a terminal. The grammar is the RFC's own,
-/// not merely "no control characters", so that what is accepted is what
-/// the header is defined to carry.
+/// Whether `token` may be sent as a bearer token: one or more visible ASCII
+/// characters (%x21-7E). An access token goes into an `Authorization`
+/// header (and is printed by `mcp-oauth token` for a shell to paste into
+/// one): a line break would inject a header of the authorization server's
+/// choosing, a NUL or an escape sequence would reach a terminal, a space
+/// would split the shell word. RFC 6750's stricter `b64token` would refuse
+/// tokens servers really issue (Salesforce's hold `!`), and the characters
+/// it leaves out are harmless in a header value and in a quoted shell word.
 pub(crate) fn is_bearer_token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte))
+    !token.is_empty() && token.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
 /// Whether `token` may be a refresh token: RFC 6749's `1*VSCHAR`
@@ -246,9 +242,12 @@ mod tests {
     }
 
     #[test]
-    fn access_tokens_are_b64tokens_and_refresh_tokens_vschars() {
+    fn access_tokens_are_visible_ascii_and_refresh_tokens_vschars() {
         for good in [
             "a",
+            "00Dx0000000BV7z!AR8AQP0jITN80ESEsj5EbaZTFG0RNBaT1cyWk7T",
+            "a=b",
+            "a,b",
             "gho_16C7e42F292c6912E7710c838347Ae178B4a",
             "a.b-c~d+e/f_0",
             "YQ==",
@@ -258,18 +257,17 @@ mod tests {
         }
         for bad in [
             "",
-            "=",
             "a\r\nX-Injected: 1",
             "a\nb",
             "nul\0",
             "esc\u{1b}[2J",
             "two words",
-            "a=b",
+            " leading",
             "caf\u{e9}",
             "a\tb",
             "a\u{7f}",
-            "a,b",
-            "a\"b",
+            "a\u{9b}31m",
+            "a\u{202e}b",
         ] {
             assert!(!is_bearer_token(bad), "{bad:?}");
         }
