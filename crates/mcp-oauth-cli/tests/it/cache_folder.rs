@@ -79,7 +79,7 @@ fn names(cache: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn logout_removes_every_file_of_the_forgotten_server() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (auth, server, cache) = logged_in(dir.path()).await;
     let url = server.url();
     leave_temporary_files(&url, &cache);
@@ -100,7 +100,7 @@ async fn logout_removes_every_file_of_the_forgotten_server() {
 
 #[tokio::test]
 async fn logout_all_forgets_only_the_stores_files_and_reports_what_it_could_not_remove() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (auth, server, cache) = logged_in(dir.path()).await;
     let (other_auth, other_server) = protected(AuthServer::builder()).await;
     run(&["login", &other_server.url()], &cache).await.success();
@@ -145,7 +145,7 @@ async fn logout_all_forgets_only_the_stores_files_and_reports_what_it_could_not_
 #[tokio::test]
 async fn a_cache_folder_open_to_others_is_refused_with_the_fix() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (auth, server, cache) = logged_in(dir.path()).await;
     let url = server.url();
     let fix = format!("chmod 700 {}", cache.display());
@@ -200,7 +200,7 @@ fn is_root() -> bool {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_lock_file_that_is_a_link_is_refused_and_not_followed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (auth, server, cache) = logged_in(dir.path()).await;
     let url = server.url();
     age_stored_tokens(&url, &cache);

@@ -22,7 +22,7 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
             .device_authorization(Duration::from_secs(1)),
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     let mut login = cli()
@@ -114,7 +114,7 @@ async fn a_person_approves_on_the_verification_page_and_the_cli_signs_in() {
 #[tokio::test]
 async fn device_login_needs_a_server_that_offers_it_and_a_person() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     let url = server.url();
     let refused = mcp_oauth_with_env(&["login", "--device", &url, "--cache-dir", cache], &[]).await;

@@ -173,7 +173,7 @@ async fn malformed_token_answers(walk: &mut Walk) {
     ];
     for (what, fault) in cases {
         let (auth, server) = protected(AuthServer::builder().fault(fault)).await;
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir().unwrap();
         let cache = dir.path().join("cache");
         let run = login(&server, &cache, &scripted_browser(dir.path())).await;
         let run = walk.expect(what, &run, 6);
@@ -207,7 +207,7 @@ async fn login(server: &TestServer, cache: &Path, browser: &str) -> Run {
 /// and asks for a sign-in (6); no option is to blame (not 2).
 async fn stored_token_that_cannot_be_sent(walk: &mut Walk) {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     let signed_in = login(&server, &cache, &scripted_browser(dir.path())).await;
@@ -231,7 +231,7 @@ async fn stored_token_that_cannot_be_sent(walk: &mut Walk) {
 }
 
 async fn local_failure(walk: &mut Walk) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let not_a_folder = dir.path().join("file");
     std::fs::write(&not_a_folder, "").unwrap();
     let run = mcp_oauth(&["status", "--cache-dir", not_a_folder.to_str().unwrap()]).await;

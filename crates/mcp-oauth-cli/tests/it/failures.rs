@@ -119,7 +119,7 @@ fn hint(run: &Run) -> &str {
 
 #[tokio::test]
 async fn a_cache_folder_that_cannot_be_used_exits_8() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let not_a_folder = dir.path().join("file");
     std::fs::write(&not_a_folder, "").unwrap();
     let cache = not_a_folder.to_str().unwrap();
@@ -135,7 +135,7 @@ async fn a_cache_folder_that_cannot_be_used_exits_8() {
 
 #[tokio::test]
 async fn an_unreadable_credentials_document_exits_8_with_the_way_out() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let url = "http://127.0.0.1:1/mcp";
     let document = mcp_oauth::FileTokenStorage::in_dir(url, dir.path())
         .unwrap()
@@ -160,7 +160,7 @@ async fn an_unreadable_credentials_document_exits_8_with_the_way_out() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn output_that_cannot_be_written_exits_8() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     for args in [
         &["completions", "bash"][..],

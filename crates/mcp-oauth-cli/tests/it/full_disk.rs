@@ -152,7 +152,7 @@ fn recorded(out: &Path, name: &str) -> Run {
 #[tokio::test]
 async fn a_full_disk_spends_no_refresh_token() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (seed, cache, out) = folders(dir.path());
     let url = server.url();
     log_in(&url, &seed, dir.path()).await;
@@ -220,7 +220,7 @@ async fn a_full_disk_exchanges_no_authorization_code() {
     let (auth, server) =
         protected(AuthServer::builder().pre_registered(PreRegistered::public("fixed-client")))
             .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (_, cache, out) = folders(dir.path());
     let url = server.url();
     let script = r#"
@@ -269,7 +269,7 @@ echo $? >"$OUT/login.code"
 #[tokio::test]
 async fn a_file_size_limit_spends_no_refresh_token() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     log_in(&url, &cache, dir.path()).await;
@@ -313,7 +313,7 @@ async fn a_file_size_limit_spends_no_refresh_token() {
 #[tokio::test]
 async fn room_for_the_new_tokens_is_taken_before_the_refresh_and_a_killed_run_leaves_none() {
     let (auth, server) = protected(AuthServer::builder().refresh_tokens(RefreshMode::Stable)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     log_in(&url, &cache, dir.path()).await;

@@ -114,7 +114,7 @@ async fn interrupted_login(
     waiting: &str,
 ) {
     let (auth, server) = protected(auth).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     let url = server.url();
     let mut args = vec!["login"];
@@ -164,7 +164,7 @@ async fn ctrl_c_while_the_proxy_serves_a_host_exits_130() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (child, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     host.tell(echo(2, "held")).await;

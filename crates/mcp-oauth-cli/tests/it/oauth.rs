@@ -24,7 +24,7 @@ async fn run(args: &[&str], cache: &Path, browser: &str) -> Run {
 #[tokio::test]
 async fn login_once_then_every_command_works_without_a_browser() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
 
@@ -67,7 +67,7 @@ async fn login_once_then_every_command_works_without_a_browser() {
 #[tokio::test]
 async fn a_first_call_logs_in_by_itself() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let call = run(
         &[
             "call",
@@ -109,7 +109,7 @@ async fn without_a_display_the_url_is_printed_instead() {
 /// where the browser landed (the callback is never reached here); returns stderr.
 async fn login_by_pasting(extra: &[&str]) -> String {
     let (_auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let mut child = cli()
         .args(["login", &server.url(), "--login-timeout", "15"])
         .args(extra)
@@ -166,7 +166,7 @@ async fn login_by_pasting(extra: &[&str]) -> String {
 #[tokio::test]
 async fn a_callback_port_in_use_is_named_with_the_fix() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let login = run(
@@ -187,7 +187,7 @@ async fn a_callback_port_in_use_is_named_with_the_fix() {
 #[tokio::test]
 async fn an_authorization_server_without_registration_asks_for_a_client_id() {
     let (auth, server) = protected(AuthServer::builder().dynamic_registration(false)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let login = run(
         &["login", &server.url()],
         &dir.path().join("cache"),
@@ -212,7 +212,7 @@ fn hint(run: &Run) -> &str {
 #[tokio::test]
 async fn status_token_and_logout_manage_the_cache() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     run(&["login", &url], &cache, &scripted_browser(dir.path()))
@@ -261,7 +261,7 @@ async fn status_token_and_logout_manage_the_cache() {
 #[tokio::test]
 async fn eight_processes_with_an_expired_token_make_one_refresh() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     run(&["login", &url], &cache, &scripted_browser(dir.path()))
@@ -302,7 +302,7 @@ async fn eight_processes_with_an_expired_token_make_one_refresh() {
 #[tokio::test]
 async fn four_processes_without_tokens_share_one_login() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let browser = scripted_browser(dir.path());
     let url = server.url();
@@ -331,7 +331,7 @@ async fn killed_at_any_moment_the_store_is_never_torn() {
     use mcp_oauth_testkit::RefreshMode;
     use std::os::unix::process::ExitStatusExt;
     let (auth, server) = protected(AuthServer::builder().refresh_tokens(RefreshMode::Stable)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     run(&["login", &url], &cache, &scripted_browser(dir.path()))
@@ -432,7 +432,7 @@ async fn refresh_once(
 #[tokio::test]
 async fn login_to_a_server_that_needs_none_says_so() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let login = run(&["login", &server.url()], dir.path(), "false").await;
     assert!(
         login

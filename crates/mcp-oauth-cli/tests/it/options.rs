@@ -30,7 +30,7 @@ async fn help(args: &[&str]) -> String {
 
 #[tokio::test]
 async fn oauth_options_are_refused_where_nothing_signs_in() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     for args in [
         &["status", "--client-secret", "x"][..],
@@ -58,7 +58,7 @@ async fn oauth_options_are_refused_where_nothing_signs_in() {
 
 #[tokio::test]
 async fn option_environment_variables_matter_only_where_the_option_exists() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     let secret = [("MCP_OAUTH_CLIENT_SECRET", "s3cret")];
     let run = mcp_oauth_with_env(&["status", "--json", "--cache-dir", cache], &secret).await;
@@ -67,7 +67,7 @@ async fn option_environment_variables_matter_only_where_the_option_exists() {
 
 #[tokio::test]
 async fn global_options_come_before_or_after_the_command() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().to_str().unwrap();
     for args in [
         &["--json", "--cache-dir", cache, "status"][..],

@@ -31,7 +31,7 @@ async fn host_session(url: &str, cache: &Path, browser: &str) {
 #[tokio::test]
 async fn a_host_reaches_a_protected_server_through_the_proxy() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     // The first start logs in; the second uses the cached token, no browser.
     host_session(&server.url(), &cache, &scripted_browser(dir.path())).await;
@@ -48,7 +48,7 @@ async fn the_proxy_falls_back_to_legacy_sse() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     host_session(&server.url(), &dir.path().join("cache"), "false").await;
     server.stop().await;
 }
@@ -60,7 +60,7 @@ async fn sigterm_ends_the_proxy_cleanly_and_deletes_the_session() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (mut proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     let listed = host
@@ -95,7 +95,7 @@ async fn sigterm_ends_the_proxy_while_its_first_request_awaits_the_server() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (mut proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.tell(json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -123,7 +123,7 @@ async fn sigterm_ends_the_proxy_while_its_first_request_awaits_the_server() {
 #[tokio::test]
 async fn proxies_started_together_share_one_login() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let browser = scripted_browser(dir.path());
     let started: Vec<_> = (0..4)
@@ -163,7 +163,7 @@ async fn proxies_started_together_share_one_login() {
 #[tokio::test]
 async fn without_a_browser_the_proxy_asks_for_a_terminal_sign_in_and_never_reads_a_paste() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let url = server.url();
     let mut proxy = cli()
         .args(["proxy", &url, "--cache-dir"])
@@ -235,7 +235,7 @@ async fn a_server_refusing_fresh_tokens_gets_one_sign_in_not_a_storm() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let (proxy, mut host) = start_proxy(&server.url(), &cache, &scripted_browser(dir.path()));
     host.handshake().await;

@@ -9,7 +9,7 @@ use crate::support::{echo, is_answer, server, server_saw, start_proxy};
 #[tokio::test]
 async fn server_notifications_during_a_call_reach_the_host_before_its_result() {
     let server = server(ResponseStyle::Sse, Fault::NotifyDuringCall).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     let mut call = echo(2, "with progress");
@@ -33,7 +33,7 @@ async fn server_notifications_during_a_call_reach_the_host_before_its_result() {
 async fn server_notifications_on_the_session_stream_reach_the_host() {
     // JSON answers: the server has only the GET stream to notify on.
     let server = server(ResponseStyle::Json, Fault::NotifyDuringCall).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     host.tell(echo(2, "first")).await;
@@ -70,7 +70,7 @@ async fn server_notifications_on_the_session_stream_reach_the_host() {
 #[tokio::test]
 async fn host_notifications_reach_the_server() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     host.tell(json!({ "jsonrpc": "2.0", "method": "notifications/roots/list_changed" }))
@@ -109,7 +109,7 @@ async fn host_notifications_reach_the_server() {
 #[tokio::test]
 async fn the_host_answers_a_server_request_through_the_proxy() {
     let server = server(ResponseStyle::Sse, Fault::ServerPing).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     host.tell(echo(2, "after the ping")).await;

@@ -22,7 +22,7 @@ async fn an_expired_session_is_renewed_without_the_host_noticing() {
 async fn renewed_sessions(style: ResponseStyle) {
     // The server forgets a session after three requests.
     let server = server(style, Fault::ExpireSessionAfter(3)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     // One at a time: the call with id 5 finds its session gone.
@@ -86,7 +86,7 @@ async fn calls_in_flight_when_the_host_leaves_are_still_answered() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     for id in 2..=4 {
@@ -122,7 +122,7 @@ async fn a_call_the_host_cancelled_does_not_keep_the_proxy_open() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host) = start_proxy(&server.url(), dir.path(), "false");
     host.handshake().await;
     host.tell(echo(2, "never mind")).await;

@@ -29,7 +29,7 @@ fn error_of(answer: &Value, id: &Value, code: i64) -> String {
 #[tokio::test]
 async fn a_bad_line_is_answered_when_it_names_a_request_and_the_proxy_goes_on() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, log) = start_proxy_with_log(&server.url(), dir.path(), &[]);
     host.handshake().await;
     // Lines whose request id can be made out: each gets an error with it.
@@ -102,7 +102,7 @@ async fn a_bad_line_is_answered_when_it_names_a_request_and_the_proxy_goes_on() 
 #[tokio::test]
 async fn messages_before_the_first_request_are_dropped_and_the_handshake_follows() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, log) = start_proxy_with_log(&server.url(), dir.path(), &[]);
     // An answer, an error and a notification, before anything was asked.
     host.tell(json!({ "jsonrpc": "2.0", "id": 99, "result": {} }))
@@ -139,7 +139,7 @@ async fn messages_before_the_first_request_are_dropped_and_the_handshake_follows
 #[tokio::test]
 async fn stdin_that_ends_before_any_request_ends_the_proxy() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let alone = [
         json!({ "jsonrpc": "2.0", "id": 99, "result": {} }),
         json!({ "jsonrpc": "2.0", "id": 98, "error": { "code": -1, "message": "no" } }),
@@ -162,7 +162,7 @@ async fn a_request_before_initialize_gets_the_servers_answer_and_the_handshake_s
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, _log) = start_proxy_with_log(&server.url(), dir.path(), &[]);
     // The server's own refusal, passed on as it is.
     let early = host.ask(list(0)).await;
@@ -181,7 +181,7 @@ async fn a_request_before_initialize_gets_the_servers_answer_and_the_handshake_s
 #[tokio::test]
 async fn blank_lines_crlf_and_a_last_line_without_a_newline() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, log) = start_proxy_with_log(&server.url(), dir.path(), &[]);
     host.write(b"\n \t \n\r\n").await;
     host.handshake().await;
@@ -207,7 +207,7 @@ async fn blank_lines_crlf_and_a_last_line_without_a_newline() {
 #[tokio::test]
 async fn a_batch_is_refused_as_json_rpc_answers_a_batch() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, log) = start_proxy_with_log(&server.url(), dir.path(), &[]);
     host.handshake().await;
     let batch = json!([
@@ -250,7 +250,7 @@ async fn a_batch_is_refused_as_json_rpc_answers_a_batch() {
 #[tokio::test]
 async fn a_line_over_the_message_cap_is_refused_without_being_held_whole() {
     let server = TestServer::builder().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, _log) = start_proxy_with_log(&server.url(), dir.path(), &[]);
     host.handshake().await;
     let before = peak_memory(proxy.id().unwrap());
@@ -288,7 +288,7 @@ async fn a_flood_of_requests_is_read_at_the_servers_pace() {
         .start()
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let (proxy, mut host, log) = start_proxy_with_log(&server.url(), dir.path(), &["-v"]);
     host.handshake().await;
     let before = peak_memory(proxy.id().unwrap());

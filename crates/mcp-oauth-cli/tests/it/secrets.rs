@@ -141,7 +141,7 @@ get -L -o /dev/null --data-urlencode "request=$(field "$page" request)" \
 #[tokio::test]
 async fn the_code_flow_and_a_refresh_log_no_secret() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     let login = verbose(&["login", &url], &cache, &scripted_browser(dir.path())).await;
@@ -189,7 +189,7 @@ async fn the_device_grant_logs_no_secret() {
             .device_authorization(std::time::Duration::from_secs(1)),
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     let mut login = cli()
@@ -248,7 +248,7 @@ async fn client_credentials_log_no_secret() {
         AuthServer::builder().pre_registered(PreRegistered::confidential("machine", SECRET)),
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     let machine = [
@@ -276,7 +276,7 @@ async fn client_credentials_log_no_secret() {
 #[tokio::test]
 async fn the_proxy_logs_no_secret() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     // The first start signs in.
@@ -315,7 +315,7 @@ async fn a_refused_refresh_and_a_denied_sign_in_log_no_secret() {
             .pre_registered(PreRegistered::confidential("web", SECRET)),
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     let client = ["--client-id", "web", "--client-secret", SECRET];

@@ -505,3 +505,16 @@ pub(crate) async fn server_saw(server: &mcp_oauth_testkit::TestServer, method: &
             )
         });
 }
+
+/// A temporary folder only this user may enter, whatever the umask: the
+/// store refuses a cache folder others may write in, and under a umask of
+/// 002 `tempfile::tempdir()` makes one its group may write in.
+pub(crate) fn tempdir() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
+}

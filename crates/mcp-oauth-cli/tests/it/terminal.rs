@@ -205,7 +205,7 @@ async fn login_and_status_show_a_hostile_scope_and_client_id_escaped() {
         None,
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let browser = scripted_browser(dir.path());
     let url = server.url();
@@ -257,7 +257,7 @@ async fn a_hostile_registration_refusal_is_reported_escaped() {
         None,
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let login = signed_in_run(
         &["login", &server.url()],
         &dir.path().join("cache"),
@@ -280,7 +280,7 @@ async fn a_hostile_registration_refusal_is_reported_escaped() {
 #[tokio::test]
 async fn a_hostile_resource_is_refused_and_named_escaped() {
     let (auth, server) = protected_with(AuthServer::builder(), Some(HOSTILE)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let ping = signed_in_run(&["ping", &server.url()], &dir.path().join("cache"), "false").await;
     ping.exit(6);
     assert_run_safe("ping refused", &ping);
@@ -299,7 +299,7 @@ async fn a_hostile_resource_is_refused_and_named_escaped() {
 #[tokio::test]
 async fn the_proxy_logs_and_reports_a_hostile_resource_escaped() {
     let (auth, server) = protected_with(AuthServer::builder(), Some(HOSTILE)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let mut proxy = cli()
         .args(["proxy", "-v", &server.url(), "--cache-dir"])
         .arg(dir.path().join("cache"))

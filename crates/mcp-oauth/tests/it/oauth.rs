@@ -14,7 +14,7 @@ use crate::support::{
 #[tokio::test]
 async fn a_cold_flow_makes_only_the_requests_it_needs_and_a_warm_run_none() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let cache = tempfile::tempdir().unwrap();
+    let cache = crate::support::tempdir().unwrap();
     let client = connect(
         &server,
         oauth(&server).token_storage_cache_dir(cache.path()),

@@ -328,7 +328,7 @@ async fn renewals_pause_while_the_server_refuses_fresh_tokens_until_someone_sign
             .start()
             .await
             .unwrap();
-        let cache = tempfile::tempdir().unwrap();
+        let cache = crate::support::tempdir().unwrap();
         let client = connect(
             &server,
             oauth(&server).token_storage_cache_dir(cache.path()),

@@ -155,7 +155,7 @@ fn backdate(path: &Path, by: Duration) {
 #[tokio::test]
 async fn a_folder_other_users_may_write_in_is_refused() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let storage = saved(dir.path(), URL).await;
     let cache = dir.path().join("cache");
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -172,7 +172,7 @@ async fn a_folder_other_users_may_write_in_is_refused() {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_lock_file_that_is_a_link_is_refused_and_nothing_is_made_through_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let storage = saved(dir.path(), URL).await;
     let lock = storage.path().with_extension("lock");
     let planted = dir.path().join("planted");
@@ -184,7 +184,7 @@ async fn a_lock_file_that_is_a_link_is_refused_and_nothing_is_made_through_it() 
 
 #[tokio::test]
 async fn abandoned_temporary_files_go_and_a_live_writers_stays() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let storage = saved(dir.path(), URL).await;
     let cache = dir.path().join("cache");
     let document = std::fs::read(storage.path()).unwrap();
@@ -218,7 +218,7 @@ async fn abandoned_temporary_files_go_and_a_live_writers_stays() {
 
 #[tokio::test]
 async fn clear_all_forgets_only_the_stores_files_and_tries_every_one() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let first = saved(dir.path(), URL).await;
     let second = saved(dir.path(), "http://127.0.0.1:8080/mcp").await;
     for storage in [&first, &second] {

@@ -138,7 +138,7 @@ pub(crate) async fn exercise_tools(client: &Client) {
 /// test runs: "one token request" never depends on the machine's load.
 pub(crate) async fn with_expired_tokens() -> (AuthServer, TestServer, tempfile::TempDir) {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let cache = tempfile::tempdir().unwrap();
+    let cache = tempdir().unwrap();
     let client = connect(
         &server,
         oauth(&server).token_storage_cache_dir(cache.path()),
@@ -164,4 +164,17 @@ pub(crate) fn age_stored_tokens(server: &TestServer, cache: &Path) {
     tokens.remove("received_at_ms");
     tokens.remove("expires_at_ms");
     std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+}
+
+/// A temporary folder only this user may enter, whatever the umask: the
+/// store refuses a cache folder others may write in, and under a umask of
+/// 002 `tempfile::tempdir()` makes one its group may write in.
+pub(crate) fn tempdir() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
 }

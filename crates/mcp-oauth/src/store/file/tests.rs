@@ -8,7 +8,7 @@ fn storage(dir: &Path) -> FileTokenStorage {
 
 #[tokio::test]
 async fn round_trip_with_private_permissions() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     let storage = storage(dir.path());
     assert!(storage.load().await.unwrap().is_none());
     let mut credentials = StoredCredentials::new("https://example.com/mcp");
@@ -36,7 +36,7 @@ async fn round_trip_with_private_permissions() {
 
 #[tokio::test]
 async fn a_corrupt_document_is_reported_and_kept() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     let storage = storage(dir.path());
     storage
         .save(&StoredCredentials::new("https://example.com/mcp"))
@@ -59,7 +59,7 @@ async fn a_corrupt_document_is_reported_and_kept() {
 
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     let storage = storage(dir.path());
     storage
         .save(&StoredCredentials::new("https://example.com/mcp"))
@@ -76,7 +76,7 @@ async fn a_newer_schema_is_refused() {
 
 #[tokio::test]
 async fn clear_all_removes_every_document() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     let cache = dir.path().join("cache");
     for url in ["https://a.example/mcp", "https://b.example/mcp"] {
         let storage = FileTokenStorage::in_dir(url, &cache).unwrap();
@@ -89,7 +89,7 @@ async fn clear_all_removes_every_document() {
 
 #[tokio::test]
 async fn a_file_system_failure_keeps_its_cause() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     // The cache folder is a file: nothing can be written under it.
     let not_a_folder = dir.path().join("file");
     std::fs::write(&not_a_folder, b"").unwrap();
@@ -118,7 +118,7 @@ fn temporaries(storage: &FileTokenStorage) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_prepared_save_takes_the_room_first_and_writes_into_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     let storage = storage(dir.path());
     let mut credentials = StoredCredentials::new("https://example.com/mcp");
     storage.save(&credentials).await.unwrap();
@@ -145,7 +145,7 @@ async fn a_prepared_save_takes_the_room_first_and_writes_into_it() {
 
 #[tokio::test]
 async fn a_reservation_of_another_folder_is_not_written_there() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir().unwrap();
     let here = storage(dir.path());
     let elsewhere =
         FileTokenStorage::in_dir("https://example.com/mcp", dir.path().join("other")).unwrap();
@@ -155,4 +155,16 @@ async fn a_reservation_of_another_folder_is_not_written_there() {
     assert!(here.path().exists());
     assert!(!elsewhere.path().exists());
     assert!(temporaries(&elsewhere).is_empty(), "given back");
+}
+
+/// A temporary folder only this user may enter, whatever the umask (the
+/// store refuses a folder its group may write in).
+fn private_tempdir() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
 }

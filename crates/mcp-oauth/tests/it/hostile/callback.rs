@@ -138,7 +138,7 @@ async fn a_connection_flood_does_not_keep_the_real_redirect_out() {
             Ok(())
         }
     });
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let oauth = OAuth::builder(server.url())
         .token_storage_cache_dir(dir.path())
         .user_agent(agent)
@@ -232,7 +232,7 @@ async fn an_8_kib_callback_completes_and_states_of_the_wrong_length_are_refused(
             Ok(())
         }
     });
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let oauth = OAuth::builder(server.url())
         .token_storage_cache_dir(dir.path())
         .user_agent(agent)

@@ -43,7 +43,7 @@ pub(crate) struct SeededStore {
 
 impl SeededStore {
     pub(crate) async fn new(server_url: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir().unwrap();
         let server = ServerUrl::parse(server_url).unwrap().to_string();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

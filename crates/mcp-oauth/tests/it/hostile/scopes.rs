@@ -33,7 +33,7 @@ async fn a_server_that_always_wants_more_scope_gets_three_step_ups_then_a_clear_
         })
         .await;
         let url = format!("{}/mcp", hostile.base());
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir().unwrap();
         let oauth = super::oauth(&url, dir.path().to_owned()).build().unwrap();
         let error = bounded(
             Client::builder(&url)

@@ -129,7 +129,7 @@ async fn a_refresh_answered_with_an_injecting_token_keeps_the_stored_tokens() {
     // Stable refresh tokens: with rotation, the refused answer would have
     // spent the old one (as on a real server).
     let (auth, server) = protected(AuthServer::builder().refresh_tokens(RefreshMode::Stable)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     bounded(oauth(&server, dir.path()).build().unwrap().login())
         .await
         .unwrap();
@@ -182,7 +182,7 @@ fn store_access_token(server: &TestServer, dir: &Path, token: &str, keep_refresh
 #[tokio::test]
 async fn a_stored_access_token_a_header_cannot_carry_is_renewed_not_sent() {
     let (auth, server) = protected(AuthServer::builder()).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     bounded(oauth(&server, dir.path()).build().unwrap().login())
         .await
         .unwrap();

@@ -86,7 +86,7 @@ async fn token_types_other_than_bearer_are_refused_and_lowercase_bearer_works() 
     }
 
     let (auth, server) = protected(AuthServer::builder().fault(AuthFault::LowercaseBearer)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let client = bounded(
         Client::builder(server.url())
             .auth(Auth::from(oauth(&server, dir.path()).build().unwrap()))
@@ -116,7 +116,7 @@ async fn a_refresh_answered_with_dpop_keeps_the_stored_tokens() {
         .access_token_lifetime(Duration::from_secs(1))
         .refresh_tokens(RefreshMode::Stable);
     let (auth, server) = protected(builder).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let first = oauth(&server, dir.path()).build().unwrap();
     bounded(first.login()).await.unwrap();
     let before = stored_tokens(&server, dir.path()).await;
@@ -174,7 +174,7 @@ async fn an_oauth_error_sent_with_http_200_is_the_servers_error() {
 async fn expires_in_as_a_string_is_read() {
     let (_auth, server) =
         protected(AuthServer::builder().fault(AuthFault::ExpiresInAsString)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let login = oauth(&server, dir.path()).build().unwrap();
     let started = now();
     bounded(login.login()).await.unwrap();
@@ -190,7 +190,7 @@ async fn expires_in_as_a_string_is_read() {
 #[tokio::test]
 async fn a_missing_expires_in_means_use_until_refused() {
     let (auth, server) = protected(AuthServer::builder().fault(AuthFault::NoExpiresIn)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let login = oauth(&server, dir.path()).build().unwrap();
     bounded(login.login()).await.unwrap();
     let stored = login.stored().await.unwrap().unwrap();
@@ -240,7 +240,7 @@ async fn an_absurd_expires_in_is_survived() {
     })
     .await;
     let url = format!("{}/mcp", hostile.base());
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let login = super::oauth(&url, dir.path().to_owned()).build().unwrap();
     bounded(login.login()).await.unwrap();
     let stored = login.stored().await.unwrap().unwrap();
