@@ -4,7 +4,7 @@
 //! system's errors as storage errors.
 
 use std::{
-    fs::{File, OpenOptions},
+    fs::{File, OpenOptions, TryLockError},
     io,
     path::Path,
 };
@@ -130,6 +130,27 @@ pub(super) fn names_this_file(path: &Path, file: &File) -> io::Result<bool> {
         let _ = file;
         Ok(path.exists())
     }
+}
+
+/// Removes `path` while holding its lock, if nobody else holds it (never
+/// through a link); `false` when somebody does. Elsewhere than Unix the
+/// name cannot be checked after locking (a waiter could hold the removed
+/// file while another locks a new one), so the file is only tested there.
+pub(super) fn remove_if_unlocked(path: &Path) -> io::Result<bool> {
+    let file = match no_follow(OpenOptions::new().read(true)).open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(true),
+        Err(error) => return Err(error),
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(false),
+        Err(TryLockError::Error(error)) => return Err(error),
+    }
+    if cfg!(unix) && names_this_file(path, &file)? {
+        remove_if_present(path)?;
+    }
+    Ok(true)
 }
 
 /// Removes `path`; one already gone is fine.

@@ -12,7 +12,9 @@ use std::{
     time::Duration,
 };
 
-use super::folder::{names_this_file, no_follow, remove_if_present, storage_error};
+use super::folder::{
+    names_this_file, no_follow, remove_if_present, remove_if_unlocked, storage_error,
+};
 use crate::{Error, Result, StorageLock};
 
 /// How often a held lock is tried again.
@@ -62,22 +64,7 @@ pub(super) fn remove_unless_held(path: &Path) -> io::Result<bool> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(true),
         Err(error) => return Err(error),
     }
-    let file = match no_follow(OpenOptions::new().read(true)).open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(error) => return Err(error),
-    };
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Ok(false),
-        Err(TryLockError::Error(error)) => return Err(error),
-    }
-    // Without a check of the name after locking (elsewhere than Unix), a
-    // waiter could hold the removed file while another locks a new one.
-    if cfg!(unix) && names_this_file(path, &file)? {
-        remove_if_present(path)?;
-    }
-    Ok(true)
+    remove_if_unlocked(path)
 }
 
 /// Opens (or creates, `0600`) the lock file, never through a link.

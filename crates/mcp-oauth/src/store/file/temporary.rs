@@ -8,7 +8,7 @@
 //! before that, it is removed.
 
 use std::{
-    fs::{File, OpenOptions, TryLockError},
+    fs::{File, TryLockError},
     io::{self, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     time::{Duration, SystemTime},
@@ -17,7 +17,7 @@ use std::{
 use tempfile::NamedTempFile;
 
 use super::{
-    folder::{names_this_file, no_follow, remove_if_present, storage_error},
+    folder::{names_this_file, remove_if_present, remove_if_unlocked, storage_error},
     names::{Kind, StoreFile, TEMPORARY_SUFFIX, store_files, temporary_prefix},
 };
 use crate::{Error, Result};
@@ -170,25 +170,6 @@ pub(super) fn remove_if_abandoned(file: &StoreFile) -> Swept {
         Ok(false) => Swept::InUse,
         Err(error) => Swept::Failed(error),
     }
-}
-
-/// Removes `path` while holding its lock, if nobody else holds it; `false`
-/// when somebody does.
-fn remove_if_unlocked(path: &Path) -> io::Result<bool> {
-    let file = match no_follow(OpenOptions::new().read(true)).open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(true),
-        Err(error) => return Err(error),
-    };
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Ok(false),
-        Err(TryLockError::Error(error)) => return Err(error),
-    }
-    if names_this_file(path, &file)? {
-        remove_if_present(path)?;
-    }
-    Ok(true)
 }
 
 /// Removes every abandoned temporary file in `dir`, of every server: none
