@@ -74,6 +74,8 @@ pub(crate) async fn connect(
     };
     connect
         .apply(builder)
+        // These commands ask and are done: nothing listens between answers.
+        .listen_for_server_messages(false)
         .connect()
         .await
         .map_err(|error| credentials.oauth.sign_in.failure(error))

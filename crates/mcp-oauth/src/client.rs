@@ -9,7 +9,8 @@ use crate::{
         CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool,
     },
     transport::{
-        ConnectedVia, Connection, ElicitationPolicy, HttpCore, ServerDetails, TransportMode,
+        ConnectedVia, Connection, ElicitationPolicy, HttpCore, ServerDetails, StreamableOptions,
+        TransportMode,
     },
 };
 
@@ -67,6 +68,7 @@ pub struct ClientBuilder {
     transport: TransportMode,
     timeout: Duration,
     elicitation: ElicitationPolicy,
+    listen_for_server_messages: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -80,6 +82,10 @@ impl fmt::Debug for ClientBuilder {
             .field("auth", &self.auth)
             .field("transport", &self.transport)
             .field("timeout", &self.timeout)
+            .field(
+                "listen_for_server_messages",
+                &self.listen_for_server_messages,
+            )
             .finish()
     }
 }
@@ -205,6 +211,7 @@ impl ClientBuilder {
             transport: TransportMode::Auto,
             timeout: DEFAULT_TIMEOUT,
             elicitation: ElicitationPolicy::Decline,
+            listen_for_server_messages: true,
         }
     }
 
@@ -235,7 +242,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to keep a stream open on which the server can send requests
+    /// and notifications outside any request of this client (Streamable
+    /// HTTP's optional GET stream; default: `true`).
+    ///
+    /// Turn it off for a client that asks a few questions and closes, as a
+    /// command-line tool does: the connection then costs one request fewer,
+    /// and no server resource is held for a stream nobody reads. Answers,
+    /// and whatever the server sends along with them while a request is
+    /// under way, arrive either way. The legacy HTTP+SSE transport always
+    /// keeps its stream: its answers come on it.
+    pub fn listen_for_server_messages(mut self, listen: bool) -> Self {
+        self.listen_for_server_messages = listen;
+        self
+    }
+
     /// Connects and completes the protocol handshake.
+    ///
+    /// With OAuth, the protocol revision negotiated over Streamable HTTP is
+    /// remembered with the stored credentials; the next connection to the
+    /// server speaks it at once instead of probing with `server/discover`,
+    /// and probes again if the server refuses it.
     pub async fn connect(self) -> Result<Client> {
         let timeout = self.timeout;
         let handler = crate::transport::Handler {
@@ -249,14 +276,25 @@ impl ClientBuilder {
                 let core = HttpCore::for_server(authorizer, timeout, &server)?;
                 let target = server.to_string();
                 let transport = self.transport;
+                let remembered = match &oauth {
+                    Some(oauth) => oauth.remembered_protocol().await,
+                    None => None,
+                };
+                let options = StreamableOptions {
+                    remembered_revision: remembered.as_deref(),
+                    listen_for_server_messages: self.listen_for_server_messages,
+                };
                 let connection = authorized(oauth.as_ref(), || {
                     within(
                         timeout,
                         &target,
-                        Connection::http(server.url(), transport, core.clone(), handler),
+                        Connection::http(server.url(), transport, core.clone(), handler, options),
                     )
                 })
                 .await?;
+                if let Some(oauth) = &oauth {
+                    remember_protocol(oauth, &connection, remembered.as_deref()).await;
+                }
                 (target, connection, oauth)
             }
             // Credentials for a local process come from its environment, not OAuth.
@@ -314,6 +352,20 @@ where
         oauth
             .authorize(&refusal, generation.unwrap_or_default())
             .await?;
+    }
+}
+
+/// Keeps the revision just negotiated over Streamable HTTP for the next
+/// connection. A legacy HTTP+SSE server is remembered as nothing: it is
+/// found by the probe, and a remembered `initialize` would only fail first.
+async fn remember_protocol(oauth: &OAuth, connection: &Connection, remembered: Option<&str>) {
+    let negotiated = connection.server().protocol_version;
+    let revision = match connection.via() {
+        ConnectedVia::StreamableHttp if !negotiated.is_empty() => Some(negotiated.as_str()),
+        _ => None,
+    };
+    if revision != remembered {
+        oauth.remember_protocol(revision).await;
     }
 }
 

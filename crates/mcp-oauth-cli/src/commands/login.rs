@@ -80,7 +80,8 @@ pub(crate) async fn run(
 }
 
 async fn answers_without_credentials(connect: &ConnectArgs, url: &str) -> bool {
-    match connect.apply(Client::builder(url)).connect().await {
+    let builder = connect.apply(Client::builder(url));
+    match builder.listen_for_server_messages(false).connect().await {
         Ok(client) => {
             let answered = client.ping().await.is_ok();
             client.close().await;

@@ -17,6 +17,7 @@ mod proxy;
 mod proxy_messages;
 mod proxy_sessions;
 mod proxy_stdin;
+mod round_trips;
 mod secrets;
 mod support;
 mod terminal;

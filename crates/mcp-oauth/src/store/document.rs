@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::records::{AuthServerMetadata, Registration, Tokens};
 
 /// The version of the credentials document this build writes and reads.
+///
+/// Optional fields are added without a new version: older builds ignore
+/// fields they do not know (no `deny_unknown_fields`), and a version above
+/// theirs is what makes them refuse a document.
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Everything remembered about one MCP server: the authorization server it
@@ -29,6 +33,11 @@ pub struct StoredCredentials {
     pub(crate) registration: Option<Registration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tokens: Option<Tokens>,
+    /// The protocol revision last negotiated with the server over Streamable
+    /// HTTP, so that the next connection can skip the `server/discover`
+    /// probe. A hint only: a server that answers otherwise is probed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) protocol_version: Option<String>,
     pub(crate) updated_at: u64,
 }
 
@@ -42,6 +51,7 @@ impl StoredCredentials {
             authorization_server: None,
             registration: None,
             tokens: None,
+            protocol_version: None,
             updated_at: crate::clock::now(),
         }
     }
@@ -75,6 +85,12 @@ impl StoredCredentials {
         self.tokens.as_ref().and_then(|tokens| tokens.expires_at)
     }
 
+    /// The protocol revision last negotiated with the server, e.g.
+    /// `"2025-11-25"`, if remembered.
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.protocol_version.as_deref()
+    }
+
     /// Whether a refresh token is stored.
     pub fn can_refresh(&self) -> bool {
         self.tokens
@@ -90,6 +106,32 @@ impl fmt::Debug for StoredCredentials {
             .field("issuer", &self.issuer)
             .field("registration", &self.registration)
             .field("tokens", &self.tokens)
+            .field("protocol_version", &self.protocol_version)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_remembered_revision_is_optional_in_both_directions() {
+        // A document written before the field existed still reads.
+        let older = r#"{"version":1,"server_url":"http://127.0.0.1:9/mcp","updated_at":0}"#;
+        let read: StoredCredentials = serde_json::from_str(older).unwrap();
+        assert_eq!(read.protocol_version(), None);
+
+        // A new document keeps schema 1, which builds without the field
+        // read: to them it is one more unknown field, and those are skipped
+        // (this one being the same struct, any unknown field shows it).
+        let mut credentials = StoredCredentials::new("http://127.0.0.1:9/mcp");
+        credentials.protocol_version = Some("2025-11-25".into());
+        let mut written: serde_json::Value = serde_json::to_value(&credentials).unwrap();
+        assert_eq!(written["version"], 1);
+        assert_eq!(written["protocol_version"], "2025-11-25");
+        written["a_field_of_a_later_build"] = serde_json::json!(true);
+        let again: StoredCredentials = serde_json::from_value(written).unwrap();
+        assert_eq!(again.protocol_version(), Some("2025-11-25"));
     }
 }

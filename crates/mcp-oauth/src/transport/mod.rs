@@ -98,11 +98,47 @@ pub struct ServerDetails {
     pub instructions: Option<String>,
 }
 
+/// What a Streamable HTTP connection is told beyond its URL.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamableOptions<'a> {
+    /// The revision negotiated with this server last time, if remembered.
+    pub(crate) remembered_revision: Option<&'a str>,
+    /// Whether to open the GET stream for what the server sends outside
+    /// the client's requests.
+    pub(crate) listen_for_server_messages: bool,
+}
+
+/// Whether `revision` is one this client reaches through `initialize`, so
+/// that a server remembered to speak it needs no `server/discover` probe.
+fn speaks_initialize(revision: &str) -> bool {
+    ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .any(|known| known.as_str() == revision && known.has_initialize())
+}
+
+/// Whether `error`, the answer to a remembered `initialize`, says the server
+/// no longer speaks that handshake: a JSON-RPC error (unknown method,
+/// unsupported revision) or the 400, 404 or 405 with which servers refuse a
+/// request they do not take. Not a refusal of credentials, a timeout, an
+/// unreachable server or a failing one: probing would not help those.
+fn refuses_the_revision(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Server { .. }
+            | Error::HttpStatus {
+                status: 400 | 404 | 405,
+                ..
+            }
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lifecycle {
     /// `server/discover` first (2026-07-28), `initialize` when the server is older.
     Negotiate,
-    /// `initialize` only: the legacy SSE transport predates `server/discover`.
+    /// `initialize` only: the legacy SSE transport predates `server/discover`,
+    /// and a server remembered to speak a revision with `initialize` needs
+    /// no probe.
     Initialize,
 }
 
@@ -185,36 +221,67 @@ impl Connection {
         mode: TransportMode,
         core: HttpCore,
         handler: Handler,
+        streamable: StreamableOptions<'_>,
     ) -> Result<Self> {
         match mode {
-            TransportMode::StreamableHttp => Self::streamable(url, core, handler).await,
+            TransportMode::StreamableHttp => {
+                Self::streamable_remembered(url, core, handler, streamable).await
+            }
             TransportMode::Sse => Self::legacy_sse(url, core, handler).await,
-            TransportMode::Auto => match Self::streamable(url, core.clone(), handler).await {
-                Err(Error::HttpStatus {
-                    status: 400 | 404 | 405,
-                    ..
-                }) => {
-                    tracing::debug!(%url, "no Streamable HTTP here; trying legacy HTTP+SSE");
-                    Self::legacy_sse(url, core, handler).await
+            TransportMode::Auto => {
+                match Self::streamable_remembered(url, core.clone(), handler, streamable).await {
+                    Err(Error::HttpStatus {
+                        status: 400 | 404 | 405,
+                        ..
+                    }) => {
+                        tracing::debug!(%url, "no Streamable HTTP here; trying legacy HTTP+SSE");
+                        Self::legacy_sse(url, core, handler).await
+                    }
+                    other => other,
                 }
-                other => other,
-            },
+            }
         }
     }
 
-    async fn streamable(url: &Url, core: HttpCore, handler: Handler) -> Result<Self> {
+    /// Streamable HTTP, starting with `initialize` when the server is
+    /// remembered to speak a revision that has it; when it refuses that
+    /// handshake as something it does not speak, the probe runs after all.
+    async fn streamable_remembered(
+        url: &Url,
+        core: HttpCore,
+        handler: Handler,
+        options: StreamableOptions<'_>,
+    ) -> Result<Self> {
+        if options.remembered_revision.is_some_and(speaks_initialize) {
+            match Self::streamable(url, core.clone(), handler, Lifecycle::Initialize, options).await
+            {
+                Err(error) if refuses_the_revision(&error) => {
+                    tracing::debug!(%url, %error, "the remembered protocol revision was refused; probing again");
+                }
+                other => return other,
+            }
+        }
+        Self::streamable(url, core, handler, Lifecycle::Negotiate, options).await
+    }
+
+    async fn streamable(
+        url: &Url,
+        core: HttpCore,
+        handler: Handler,
+        lifecycle: Lifecycle,
+        options: StreamableOptions<'_>,
+    ) -> Result<Self> {
         let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
         // Servers may run without sessions (2026-07-28, or stateless before).
         config.allow_stateless = true;
         config.reinit_on_expired_session = true;
         let end_cause = EndCause::default();
-        let transport = StreamableHttpClientTransport::with_client(
-            AuthorizedHttpClient::from_core(core, end_cause.clone()),
-            config,
-        );
+        let client = AuthorizedHttpClient::from_core(core, end_cause.clone())
+            .listening(options.listen_for_server_messages);
+        let transport = StreamableHttpClientTransport::with_client(client, config);
         Self::start(
             transport,
-            Lifecycle::Negotiate,
+            lifecycle,
             url.as_str(),
             ConnectedVia::StreamableHttp,
             end_cause,

@@ -62,6 +62,10 @@ pub struct AuthorizedHttpClient {
     /// Where an event stream cut for its size says so: rmcp itself only
     /// sees the stream end.
     end_cause: EndCause,
+    /// Whether to open the GET stream on which a server sends what belongs
+    /// to none of the client's requests; a client that asks and is done
+    /// saves the request.
+    listens: bool,
 }
 
 impl AuthorizedHttpClient {
@@ -89,11 +93,22 @@ impl AuthorizedHttpClient {
         Ok(Self {
             core,
             end_cause: EndCause::default(),
+            listens: true,
         })
     }
 
     pub(crate) fn from_core(core: HttpCore, end_cause: EndCause) -> Self {
-        Self { core, end_cause }
+        Self {
+            core,
+            end_cause,
+            listens: true,
+        }
+    }
+
+    /// This client, opening the GET stream or not.
+    pub(crate) fn listening(mut self, listens: bool) -> Self {
+        self.listens = listens;
+        self
     }
 
     /// The events of an event-stream answer, each at most `limit` bytes; a
@@ -470,6 +485,11 @@ impl StreamableHttpClient for AuthorizedHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
+        // rmcp opens the stream right after the handshake and has no setting
+        // against it; "no stream here" is the answer it takes quietly.
+        if !self.listens {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
         let result = self
             .core
             .send(&uri, |http| {

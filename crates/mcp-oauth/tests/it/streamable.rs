@@ -267,3 +267,45 @@ async fn auto_mode_stays_on_streamable_http_when_it_works() {
     client.close().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_listen_opens_no_get_stream() {
+    let server = TestServer::builder()
+        .protocol_versions(UP_TO_2025_11_25)
+        .start()
+        .await
+        .unwrap();
+    let gets = |server: &TestServer| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.http_method == "GET")
+            .count()
+    };
+
+    // By default the stream for the server's own messages is opened.
+    let listening = builder(&server).connect().await.unwrap();
+    let opened = async {
+        while gets(&server) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), opened)
+        .await
+        .expect("a listening client opens the GET stream");
+    listening.close().await;
+
+    server.clear_requests();
+    let asking = builder(&server)
+        .listen_for_server_messages(false)
+        .connect()
+        .await
+        .unwrap();
+    asking.ping().await.unwrap();
+    exercise_tools(&asking).await;
+    asking.close().await;
+    let requests = server.requests();
+    assert_eq!(gets(&server), 0, "{requests:?}");
+    assert!(rpc_methods(&requests).contains(&"ping".to_owned()));
+    server.stop().await;
+}

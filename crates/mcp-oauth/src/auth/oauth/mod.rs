@@ -152,6 +152,27 @@ impl OAuth {
         Ok(session.credentials.clone())
     }
 
+    /// The protocol revision remembered with the stored credentials. A hint
+    /// for the handshake: a failure to read it is no reason to fail.
+    pub(crate) async fn remembered_protocol(&self) -> Option<String> {
+        let session = self.binding().ok()?.session().await.ok()?;
+        session.credentials.as_ref()?.protocol_version.clone()
+    }
+
+    /// Stores `revision` with the credentials, when there are credentials
+    /// and it differs from what they remember. The document is re-read under
+    /// the storage lock first, so that tokens another process saved meanwhile
+    /// are not overwritten with older ones. Failures are only logged: the
+    /// next connection probes again, which is all a lost hint costs.
+    pub(crate) async fn remember_protocol(&self, revision: Option<&str>) {
+        let Ok(binding) = self.binding() else {
+            return;
+        };
+        if let Err(error) = remember_protocol(binding, revision).await {
+            tracing::debug!(%error, "the protocol revision was not remembered");
+        }
+    }
+
     /// Runs the authorization flow now, whatever is cached.
     pub async fn login(&self) -> Result<()> {
         let binding = self.binding()?;
@@ -229,4 +250,38 @@ impl OAuth {
         }
         Ok(())
     }
+}
+
+/// A short wait: the lock is held for a refresh or a sign-in, and a hint
+/// not saved this time is saved by a later connection.
+const REMEMBER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn remember_protocol(binding: &session::Binding, revision: Option<&str>) -> Result<()> {
+    let differs = |session: &session::Session| {
+        session
+            .credentials
+            .as_ref()
+            .is_some_and(|credentials| credentials.protocol_version.as_deref() != revision)
+    };
+    let mut session = binding.session().await?;
+    if !differs(&session) {
+        return Ok(());
+    }
+    let _lock = binding.storage.lock(REMEMBER_LOCK_WAIT).await?;
+    // Forgotten meanwhile (a logout elsewhere): a hint brings nothing back.
+    if binding.storage.load().await?.is_none() {
+        return Ok(());
+    }
+    binding.adopt_newer_tokens(&mut session).await?;
+    if !differs(&session) {
+        return Ok(());
+    }
+    let Some(credentials) = session.credentials.as_mut() else {
+        return Ok(());
+    };
+    let mut updated = credentials.clone();
+    updated.protocol_version = revision.map(str::to_owned);
+    binding.save(&mut updated).await?;
+    *credentials = updated;
+    Ok(())
 }
