@@ -80,7 +80,7 @@ const WARM_2026: [&str; 2] = ["POST server/discover", "POST server/discover"];
 #[tokio::test]
 async fn a_warm_ping_to_a_2025_server_makes_four_requests() {
     let (auth, server) = protected(UP_TO_2025_11_25).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
 
@@ -100,7 +100,7 @@ async fn a_warm_ping_to_a_2025_server_makes_four_requests() {
 #[tokio::test]
 async fn a_warm_ping_to_a_2026_server_makes_two_requests() {
     let (auth, server) = protected(ONLY_2026_07_28).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
 
@@ -119,7 +119,7 @@ async fn a_warm_ping_to_a_2026_server_makes_two_requests() {
 #[tokio::test]
 async fn a_server_upgraded_to_2026_is_probed_again_once() {
     let (auth, server) = protected(ONLY_2026_07_28).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     ping(&url, &cache, &scripted_browser(dir.path())).await;
@@ -138,7 +138,7 @@ async fn a_server_upgraded_to_2026_is_probed_again_once() {
 #[tokio::test]
 async fn a_server_downgraded_to_2025_is_probed_again_once() {
     let (auth, server) = protected(UP_TO_2025_11_25).await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let url = server.url();
     ping(&url, &cache, &scripted_browser(dir.path())).await;
