@@ -38,9 +38,22 @@ impl ServerArgs {
             &self.connect,
             &self.credentials,
             cache_dir,
+            ServerMessages::Ignored,
         )
         .await
     }
+}
+
+/// Whether a command listens for what the server sends outside the answers
+/// to its own requests (the Streamable HTTP GET stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerMessages {
+    /// `ping` and `tools` ask and are done: the stream would cost a request
+    /// and carry nothing they use.
+    Ignored,
+    /// A tool call may make the server ask the person something
+    /// (elicitation), and servers may send that request on the stream.
+    Answered,
 }
 
 impl TargetArgs {
@@ -60,6 +73,7 @@ pub(crate) async fn connect(
     connect: &ConnectArgs,
     credentials: &CredentialArgs,
     cache_dir: Option<&Path>,
+    server_messages: ServerMessages,
 ) -> Result<Client, Failure> {
     let builder = match target {
         Target::Url(url) => Client::builder(url).auth(credentials.auth(url, cache_dir)?),
@@ -74,8 +88,7 @@ pub(crate) async fn connect(
     };
     connect
         .apply(builder)
-        // These commands ask and are done: nothing listens between answers.
-        .listen_for_server_messages(false)
+        .listen_for_server_messages(server_messages == ServerMessages::Answered)
         .connect()
         .await
         .map_err(|error| credentials.oauth.sign_in.failure(error))

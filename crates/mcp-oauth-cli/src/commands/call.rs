@@ -8,7 +8,7 @@ use mcp_oauth::{
 use serde_json::Value;
 
 use crate::{
-    connect::{Target, connect},
+    connect::{ServerMessages, Target, connect},
     failure::{Exit, Failure},
     options::{ConnectArgs, CredentialArgs, GlobalArgs, StdioArgs},
     output::Output,
@@ -59,7 +59,14 @@ pub(crate) async fn run(
     // Bad arguments are reported before any connection is made.
     let arguments = parse_arguments(args.args.as_deref())?;
     let cache_dir = global.cache_dir.as_deref();
-    let client = connect(target, &args.connect, &args.credentials, cache_dir).await?;
+    let client = connect(
+        target,
+        &args.connect,
+        &args.credentials,
+        cache_dir,
+        ServerMessages::Answered,
+    )
+    .await?;
     let result = call(&client, out, global.json, tool, arguments).await;
     client.close().await;
     result

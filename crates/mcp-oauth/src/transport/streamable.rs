@@ -486,8 +486,10 @@ impl StreamableHttpClient for AuthorizedHttpClient {
         max_sse_event_size: usize,
     ) -> HttpResult<BoxStream<'static, Result<Sse, SseError>>> {
         // rmcp opens the stream right after the handshake and has no setting
-        // against it; "no stream here" is the answer it takes quietly.
-        if !self.listens {
+        // against it; "no stream here" is the answer it takes quietly. A GET
+        // with a last event id resumes the answer to one of our requests (a
+        // stream the server closed early) and always goes out.
+        if !self.listens && last_event_id.is_none() {
             return Err(StreamableHttpError::ServerDoesNotSupportSse);
         }
         let result = self
