@@ -1,7 +1,11 @@
 """A FastMCP server protected by FastMCP's in-memory OAuth provider, on
 127.0.0.1, for scripts/bench.
 
-Usage: fastmcp_server.py LOG_FILE
+Usage: fastmcp_server.py LOG_FILE [--nagle]
+
+With --nagle the listening socket is made as `uvicorn --workers N` (or
+`--fd`, or gunicorn) makes it: without IPPROTO_TCP, so that asyncio leaves
+Nagle's algorithm on for every connection, as such servers do in the field.
 
 Prints "url <MCP URL>" on stdout once bound. Every HTTP request is appended
 to LOG_FILE as "<HTTP method> <path> <JSON-RPC method or -> <status>", the
@@ -55,13 +59,20 @@ def logged(app, log):
 
 
 def main():
-    log = open(sys.argv[1], "a", buffering=1, encoding="utf-8")
+    args = sys.argv[1:]
+    nagle = "--nagle" in args
+    args = [arg for arg in args if arg != "--nagle"]
+    if len(args) != 1:
+        sys.exit("usage: fastmcp_server.py LOG_FILE [--nagle]")
+    log = open(args[0], "a", buffering=1, encoding="utf-8")
     # Bound here to learn the port before the app is built. IPPROTO_TCP,
     # as `uvicorn.run(host=..., port=...)` gets it from getaddrinfo: asyncio
     # sets TCP_NODELAY only on sockets whose protocol says TCP. Without it,
     # each answer's body waits ~40 ms behind Nagle on a reused connection,
-    # which is the socket's doing, not FastMCP's.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    # which is the socket's doing, not FastMCP's. --nagle asks for exactly
+    # that: protocol 0, as uvicorn's own bind_socket() (--workers, --fd) uses.
+    protocol = 0 if nagle else socket.IPPROTO_TCP
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, protocol)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
