@@ -71,7 +71,9 @@ baseline_build() {
       rm -f -- "$keep/auth_overhead"
       if [[ ! -f $BASELINE_TREE/crates/mcp-oauth/benches/auth_overhead.rs ]]; then
         BASE_INPROC_NOTE="$BASELINE_SHORT has no crates/mcp-oauth/benches/auth_overhead.rs"
-      elif (cd -- "$BASELINE_TREE" && CARGO_TARGET_DIR=$target "${cargo[@]}" build --release --locked -p mcp-oauth-cli -p mcp-oauth-testkit -p mcp-oauth \
+      # As cargo bench builds it, like the current tree's (a revision without
+      # a [profile.bench] gets its release profile, as cargo does).
+      elif (cd -- "$BASELINE_TREE" && CARGO_TARGET_DIR=$target "${cargo[@]}" build --profile bench --locked -p mcp-oauth \
           --bench auth_overhead --message-format=json-render-diagnostics \
           >"$WORK/baseline-bench-build.json") </dev/null 2>>"$WORK/baseline-build.log"; then
         bin=$(grep '"name":"auth_overhead"' "$WORK/baseline-bench-build.json" |
