@@ -17,7 +17,7 @@ pub(crate) use self::{
     records::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
 };
 pub use self::{
-    document::StoredCredentials, file::FileTokenStorage, lock::StorageLock,
+    document::StoredCredentials, file::FileTokenStorage, lock::{LockRelease, StorageLock},
     memory::MemoryTokenStorage, prepared::PreparedSave,
 };
 use crate::Result;
