@@ -28,18 +28,19 @@ pub(crate) async fn acquire(storage: &RedisTokenStorage, wait: Duration) -> Resu
     let timings = store.inner.timings;
     let holder = holder_id()?;
     let deadline = Instant::now() + wait;
-    let mut connection = store.inner.connection.clone();
     loop {
-        let taken: Option<String> = redis::cmd("SET")
-            .arg(&storage.lock_key)
-            .arg(&holder)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(timings.lease))
-            .query_async(&mut connection)
-            .await
-            .map_err(|error| store.failure("could not take the lock", error))?;
-        if taken.is_some() {
+        let holder = &holder;
+        let taken: i64 = store
+            .run("could not take the lock", |mut connection| async move {
+                scripts::ACQUIRE
+                    .key(&storage.lock_key)
+                    .arg(holder)
+                    .arg(millis(timings.lease))
+                    .invoke_async(&mut connection)
+                    .await
+            })
+            .await?;
+        if taken == 1 {
             break;
         }
         let now = Instant::now();

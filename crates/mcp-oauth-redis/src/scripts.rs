@@ -35,6 +35,23 @@ return {1, new}
     )
 });
 
+/// Takes the lock: `KEYS[1]` the lock, `ARGV` = holder, lease in ms. 1
+/// when taken, also when it is already this holder's (a retry after an
+/// answer lost to a dropped connection); 0 when another holds it.
+pub(crate) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 1
+end
+return 0
+",
+    )
+});
+
 /// Extends the lease: `KEYS[1]` the lock, `ARGV` = holder, lease in ms.
 /// 1 when extended, 0 when the lock is no longer this holder's.
 pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {

@@ -211,13 +211,18 @@ impl fmt::Debug for StoreKeys {
         f.debug_struct("StoreKeys")
             .field(
                 "ids",
-                &self.keys.iter().map(|key| key.id.as_str()).collect::<Vec<_>>(),
+                &self
+                    .keys
+                    .iter()
+                    .map(|key| key.id.as_str())
+                    .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
 }
 
 /// A sealed record as stored.
+#[derive(Clone, Copy)]
 pub(crate) struct Sealed<'a> {
     pub(crate) server_url: &'a str,
     pub(crate) generation: u64,
@@ -290,7 +295,11 @@ mod tests {
     const A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     const B: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 
-    fn sealed<'a>(url: &'a str, generation: u64, parts: &'a (String, Vec<u8>, Vec<u8>)) -> Sealed<'a> {
+    fn sealed<'a>(
+        url: &'a str,
+        generation: u64,
+        parts: &'a (String, Vec<u8>, Vec<u8>),
+    ) -> Sealed<'a> {
         Sealed {
             server_url: url,
             generation,
@@ -303,8 +312,14 @@ mod tests {
     #[test]
     fn a_record_opens_only_for_its_server_and_generation() {
         let keys = StoreKeys::parse(A).unwrap();
-        let parts = keys.seal("https://a.example/mcp", 3, b"{}".to_vec()).unwrap();
-        assert_eq!(keys.open(sealed("https://a.example/mcp", 3, &parts)).unwrap(), b"{}");
+        let parts = keys
+            .seal("https://a.example/mcp", 3, b"{}".to_vec())
+            .unwrap();
+        assert_eq!(
+            keys.open(sealed("https://a.example/mcp", 3, &parts))
+                .unwrap(),
+            b"{}"
+        );
         assert_eq!(
             keys.open(sealed("https://b.example/mcp", 3, &parts)),
             Err(OpenFailure::DoesNotOpen)
@@ -318,11 +333,20 @@ mod tests {
     #[test]
     fn rotation_opens_old_records_and_seals_with_the_first_key() {
         let old = StoreKeys::parse(A).unwrap();
-        let parts = old.seal("https://a.example/mcp", 1, b"old".to_vec()).unwrap();
+        let parts = old
+            .seal("https://a.example/mcp", 1, b"old".to_vec())
+            .unwrap();
         let rotated = StoreKeys::parse(&format!("new:{B}\n{A}")).unwrap();
         assert_eq!(rotated.active_id(), "new");
-        assert_eq!(rotated.open(sealed("https://a.example/mcp", 1, &parts)).unwrap(), b"old");
-        let new_parts = rotated.seal("https://a.example/mcp", 2, b"new".to_vec()).unwrap();
+        assert_eq!(
+            rotated
+                .open(sealed("https://a.example/mcp", 1, &parts))
+                .unwrap(),
+            b"old"
+        );
+        let new_parts = rotated
+            .seal("https://a.example/mcp", 2, b"new".to_vec())
+            .unwrap();
         assert_eq!(new_parts.0, "new");
         assert_eq!(
             old.open(sealed("https://a.example/mcp", 2, &new_parts)),
@@ -332,11 +356,22 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused_without_repeating_them() {
-        for text in ["", "c2hvcnQ=", "not base64 at all!", &format!("bad id!:{A}")] {
+        for text in [
+            "",
+            "c2hvcnQ=",
+            "not base64 at all!",
+            &format!("bad id!:{A}"),
+        ] {
             let error = StoreKeys::parse(text).unwrap_err().to_string();
-            assert!(!text.is_empty() && !error.contains(text) || text.is_empty(), "{error}");
+            assert!(
+                !text.is_empty() && !error.contains(text) || text.is_empty(),
+                "{error}"
+            );
         }
-        assert!(StoreKeys::parse(&format!("x:{A},x:{B}")).is_err(), "a repeated id");
+        assert!(
+            StoreKeys::parse(&format!("x:{A},x:{B}")).is_err(),
+            "a repeated id"
+        );
         let debug = format!("{:?}", StoreKeys::parse(A).unwrap());
         assert!(!debug.contains(A) && debug.contains("ids"), "{debug}");
     }

@@ -81,10 +81,12 @@ impl RedisTokenStorage {
     }
 
     async fn read(&self) -> Result<Option<StoredCredentials>> {
-        let mut connection = self.store.inner.connection.clone();
-        let record = read_record(&mut connection, &self.record_key)
-            .await
-            .map_err(|error| self.store.failure("could not read the credentials", error))?;
+        let record = self
+            .store
+            .run("could not read the credentials", |mut connection| async move {
+                read_record(&mut connection, &self.record_key).await
+            })
+            .await?;
         let Some(record) = record else {
             self.state().seen = Some(0);
             return Ok(None);
@@ -111,17 +113,24 @@ impl RedisTokenStorage {
             Sealing::Sealed(keys) => keys.seal(self.server.as_str(), generation, plain)?,
             Sealing::Plaintext => (PLAINTEXT_KEY_ID.to_owned(), Vec::new(), plain),
         };
-        let mut connection = self.store.inner.connection.clone();
-        let (saved, current): (i64, u64) = scripts::SAVE
-            .key(&self.record_key)
-            .arg(expected)
-            .arg(self.server.as_str())
-            .arg(key_id)
-            .arg(nonce)
-            .arg(document)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|error| self.store.failure("could not save the credentials", error))?;
+        let (key_id, nonce, document) = (&key_id, &nonce, &document);
+        let (saved, current): (i64, u64) = self
+            .store
+            .run(
+                "could not save the credentials",
+                |mut connection| async move {
+                    scripts::SAVE
+                        .key(&self.record_key)
+                        .arg(expected)
+                        .arg(self.server.as_str())
+                        .arg(key_id)
+                        .arg(nonce)
+                        .arg(document)
+                        .invoke_async(&mut connection)
+                        .await
+                },
+            )
+            .await?;
         if saved == 1 {
             self.state().seen = Some(current);
             return Ok(());
@@ -144,14 +153,19 @@ impl RedisTokenStorage {
     }
 
     async fn current_generation(&self) -> Result<u64> {
-        let mut connection = self.store.inner.connection.clone();
-        redis::cmd("HGET")
-            .arg(&self.record_key)
-            .arg("gen")
-            .query_async::<Option<u64>>(&mut connection)
+        self.store
+            .run(
+                "could not read the credentials",
+                |mut connection| async move {
+                    redis::cmd("HGET")
+                        .arg(&self.record_key)
+                        .arg("gen")
+                        .query_async::<Option<u64>>(&mut connection)
+                        .await
+                },
+            )
             .await
             .map(Option::unwrap_or_default)
-            .map_err(|error| self.store.failure("could not read the credentials", error))
     }
 
     /// Before a token request, with the lock held: the lease is still ours
@@ -160,16 +174,20 @@ impl RedisTokenStorage {
     /// answered. Then the request is marked in the record.
     async fn prepare(&self) -> Result<()> {
         let holder = self.state().holder.clone();
-        let mut connection = self.store.inner.connection.clone();
         let Some(holder) = holder else {
             // No lock taken through this storage: only check that Redis
             // answers, so that an answer is not lost to a store that is down.
-            return redis::cmd("PING")
-                .query_async::<String>(&mut connection)
+            return self
+                .store
+                .run("could not reach the store", |mut connection| async move {
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut connection)
+                        .await
+                })
                 .await
-                .map(drop)
-                .map_err(|error| self.store.failure("could not reach the store", error));
+                .map(drop);
         };
+        let holder = &holder;
         let seen = self.state().seen;
         let expected = match seen {
             Some(seen) => seen,
@@ -177,16 +195,20 @@ impl RedisTokenStorage {
         };
         let timings = self.store.inner.timings;
         loop {
-            let (outcome, value): (i64, u64) = scripts::MARK
-                .key(&self.record_key)
-                .key(&self.lock_key)
-                .arg(&holder)
-                .arg(expected)
-                .arg(millis(timings.spend_grace()))
-                .arg(millis(timings.lease))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|error| self.store.failure("could not prepare the save", error))?;
+            let (outcome, value): (i64, u64) = self
+                .store
+                .run("could not prepare the save", |mut connection| async move {
+                    scripts::MARK
+                        .key(&self.record_key)
+                        .key(&self.lock_key)
+                        .arg(holder)
+                        .arg(expected)
+                        .arg(millis(timings.spend_grace()))
+                        .arg(millis(timings.lease))
+                        .invoke_async(&mut connection)
+                        .await
+                })
+                .await?;
             match outcome {
                 1 => return Ok(()),
                 -1 => {
@@ -233,17 +255,22 @@ impl RedisTokenStorage {
 /// Empties the record at `key` (a logout): the document goes, the
 /// generation grows.
 pub(crate) async fn write_empty(store: &RedisStore, key: &str, server_url: &str) -> Result<u64> {
-    let mut connection = store.inner.connection.clone();
-    let (_, generation): (i64, u64) = scripts::SAVE
-        .key(key)
-        .arg("")
-        .arg(server_url)
-        .arg("")
-        .arg("")
-        .arg("")
-        .invoke_async(&mut connection)
-        .await
-        .map_err(|error| store.failure("could not forget the credentials", error))?;
+    let (_, generation): (i64, u64) = store
+        .run(
+            "could not forget the credentials",
+            |mut connection| async move {
+                scripts::SAVE
+                    .key(key)
+                    .arg("")
+                    .arg(server_url)
+                    .arg("")
+                    .arg("")
+                    .arg("")
+                    .invoke_async(&mut connection)
+                    .await
+            },
+        )
+        .await?;
     Ok(generation)
 }
 

@@ -123,11 +123,13 @@ impl RedisStore {
     pub async fn list(&self) -> Result<Vec<Listed>> {
         let mut listed = Vec::new();
         for key in self.record_keys().await? {
-            let mut connection = self.inner.connection.clone();
-            let Some(record) = read_record(&mut connection, &key)
-                .await
-                .map_err(|error| self.failure("could not read a record", error))?
-            else {
+            let read = self
+                .run("could not read a record", |mut connection| {
+                    let key = &key;
+                    async move { read_record(&mut connection, key).await }
+                })
+                .await?;
+            let Some(record) = read else {
                 continue;
             };
             let Some(server_url) = record.url.clone() else {
@@ -138,9 +140,9 @@ impl RedisStore {
             if record.document.is_none() {
                 continue;
             }
-            let credentials = self.open(&record, &server_url).map(|document| {
-                document.expect("a record with a document opens to a document")
-            });
+            let credentials = self
+                .open(&record, &server_url)
+                .map(|document| document.expect("a record with a document opens to a document"));
             listed.push(Listed {
                 server_url,
                 generation,
@@ -158,10 +160,12 @@ impl RedisStore {
     pub async fn clear_all(&self) -> Result<usize> {
         let mut cleared = 0;
         for key in self.record_keys().await? {
-            let mut connection = self.inner.connection.clone();
-            let record = read_record(&mut connection, &key)
-                .await
-                .map_err(|error| self.failure("could not read a record", error))?;
+            let record = self
+                .run("could not read a record", |mut connection| {
+                    let key = &key;
+                    async move { read_record(&mut connection, key).await }
+                })
+                .await?;
             let Some(record) = record else { continue };
             if record.document.is_some() {
                 cleared += 1;
@@ -176,19 +180,24 @@ impl RedisStore {
     /// which blocks the server).
     async fn record_keys(&self) -> Result<Vec<String>> {
         let pattern = format!("{}:{{*}}:cred", glob_escape(&self.inner.prefix));
-        let mut connection = self.inner.connection.clone();
         let mut keys: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut connection)
-                .await
-                .map_err(|error| self.failure("could not list the records", error))?;
+            let (next, batch): (u64, Vec<String>) = self
+                .run("could not list the records", |mut connection| {
+                    let pattern = &pattern;
+                    async move {
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(pattern)
+                            .arg("COUNT")
+                            .arg(500)
+                            .query_async(&mut connection)
+                            .await
+                    }
+                })
+                .await?;
             keys.extend(batch);
             if next == 0 {
                 break;
@@ -292,6 +301,34 @@ impl RedisStore {
         }
     }
 
+    /// Runs `command` on the shared connection; once more, shortly after,
+    /// when the connection had dropped (Redis restarted: the manager
+    /// reconnects by itself, and only the command in flight failed). Every
+    /// command here is safe to repeat: reads, and scripts whose repeat is
+    /// refused or finds its own work done. A timeout is not repeated: Redis
+    /// is hung, and the caller's budget is spent.
+    pub(crate) async fn run<T, F, Fut>(&self, what: &str, command: F) -> Result<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match command(self.inner.connection.clone()).await {
+            Err(error)
+                if !error.is_timeout()
+                    && (error.is_connection_dropped()
+                        || error.is_io_error()
+                        || error.is_connection_refusal()) =>
+            {
+                tracing::debug!(%error, "the connection to Redis dropped; trying again");
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                command(self.inner.connection.clone())
+                    .await
+                    .map_err(|error| self.failure(what, error))
+            }
+            other => other.map_err(|error| self.failure(what, error)),
+        }
+    }
+
     /// The names of `server`'s keys: `<prefix>:{<id>}:cred` and `…:lock`,
     /// where the id is a hash of its canonical URL (as the file store names
     /// its files), so key names carry no URL, and the braces put both keys
@@ -308,10 +345,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("name", &self.inner.name)
-            .field(
-                "sealed",
-                &matches!(self.inner.sealing, Sealing::Sealed(_)),
-            )
+            .field("sealed", &matches!(self.inner.sealing, Sealing::Sealed(_)))
             .finish_non_exhaustive()
     }
 }
@@ -417,25 +451,24 @@ impl RedisStoreBuilder {
             }
         };
         let connect = ConnectionManager::new_with_config(client, config);
-        let mut connection =
-            match tokio::time::timeout(self.connect_timeout * 3, connect).await {
-                Ok(Ok(connection)) => connection,
-                Ok(Err(error)) if error.kind() == redis::ErrorKind::AuthenticationFailed => {
-                    return Err(Error::Storage {
-                        path: name.clone(),
-                        reason: format!("Redis refused the credentials in the URL: {error}"),
-                        source: Some(Cause::new(error)),
-                    });
-                }
-                Ok(Err(error)) => return Err(unreachable(error)),
-                Err(_) => {
-                    return Err(Error::StoreUnreachable {
-                        store: name.clone(),
-                        reason: format!("no connection within {:?}", self.connect_timeout * 3),
-                        source: None,
-                    });
-                }
-            };
+        let mut connection = match tokio::time::timeout(self.connect_timeout * 3, connect).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) if error.kind() == redis::ErrorKind::AuthenticationFailed => {
+                return Err(Error::Storage {
+                    path: name.clone(),
+                    reason: format!("Redis refused the credentials in the URL: {error}"),
+                    source: Some(Cause::new(error)),
+                });
+            }
+            Ok(Err(error)) => return Err(unreachable(error)),
+            Err(_) => {
+                return Err(Error::StoreUnreachable {
+                    store: name.clone(),
+                    reason: format!("no connection within {:?}", self.connect_timeout * 3),
+                    source: None,
+                });
+            }
+        };
         let _: String = connection.ping().await.map_err(unreachable)?;
         let lease = self.lease;
         Ok(RedisStore {

@@ -363,7 +363,11 @@ pub enum Error {
     /// process saved newer ones while this one's lock had lapsed), so the
     /// save was refused: newer tokens are never overwritten by older ones.
     /// Read the store again and use what it holds.
-    #[error("token store {} holds newer credentials: {}", line(store), line(reason))]
+    #[error(
+        "token store {} holds newer credentials: {}",
+        line(store),
+        line(reason)
+    )]
     StorageConflict {
         /// The store, as its operator knows it.
         store: String,

@@ -79,7 +79,7 @@ async fn authorize_locked(
             return Err(error);
         }
     };
-    let outcome = match flow.run().await {
+    match flow.run().await {
         // Another process signed in and saved while this one's lock had
         // lapsed: its tokens stay, and are the ones to use.
         Err(error) if error.is_storage_conflict() => {
@@ -90,8 +90,7 @@ async fn authorize_locked(
             session.credentials = Some(flow.credentials);
             other
         }
-    };
-    outcome
+    }
 }
 
 impl<'a> Flow<'a> {
