@@ -33,7 +33,7 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
     // and never waits for a paste.
     let auth = args.credentials.auth_with(
         url,
-        global.cache_dir.as_deref(),
+        global,
         Some(UserAgent::BrowserOnly),
     )?;
     let input = tokio::io::BufReader::new(tokio::io::stdin());

@@ -20,7 +20,7 @@ const CLIENTS: usize = 8;
 async fn many_clients_over_a_slow_link_refresh_once() {
     let redis = Redis::start();
     // 15 ms each way on every Redis round trip.
-    let proxy = delaying_proxy(redis.port, Duration::from_millis(15)).await;
+    let proxy = delaying_proxy(redis.port(), Duration::from_millis(15)).await;
     let (auth, server) = protected(AuthServer::builder().fault(
         mcp_oauth_testkit::AuthFault::SlowToken(Duration::from_millis(300)),
     ))

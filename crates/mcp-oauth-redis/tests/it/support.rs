@@ -3,15 +3,13 @@
 //! what it forwards, and the servers and clients the tests share.
 
 use std::{
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
-    sync::Once,
-    time::{Duration, Instant},
+    net::{Ipv4Addr, SocketAddr},
+    time::Duration,
 };
 
 use mcp_oauth::{OAuth, OAuthBuilder, StoredCredentials, TokenStorage, UserAgent};
 use mcp_oauth_redis::{RedisStore, RedisStoreBuilder, StoreKeys};
-use mcp_oauth_testkit::{AuthServer, AuthServerBuilder, TestServer};
+use mcp_oauth_testkit::{AuthServer, AuthServerBuilder, RedisServer, TestServer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Every wait in these tests is bounded by this.
@@ -20,154 +18,50 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub(crate) const KEY_B: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 
-/// A `redis-server` of this test's own.
-pub(crate) struct Redis {
-    child: Option<Child>,
-    pub(crate) port: u16,
-    password: String,
-    dir: tempfile::TempDir,
-    persistent: bool,
-}
+/// The test's own `redis-server`.
+pub(crate) struct Redis(pub(crate) RedisServer);
 
 impl Redis {
-    /// Started on a free loopback port, with a password, keeping nothing
-    /// on disk.
     pub(crate) fn start() -> Self {
-        Self::start_with(false)
+        Self(RedisServer::start().expect("redis-server starts (apt-get install -y redis-server)"))
     }
 
-    /// Started with an append-only file synced on every write.
     pub(crate) fn start_persistent() -> Self {
-        Self::start_with(true)
+        Self(RedisServer::start_on(Ipv4Addr::LOCALHOST.into(), true).expect("redis-server starts"))
     }
 
-    fn start_with(persistent: bool) -> Self {
-        install_redis_once();
-        let mut redis = Self {
-            child: None,
-            port: free_port(),
-            password: format!("pw-{}", std::process::id()),
-            dir: tempfile::tempdir().unwrap(),
-            persistent,
-        };
-        redis.spawn();
-        redis
-    }
-
-    fn spawn(&mut self) {
-        let mut command = Command::new("redis-server");
-        command
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
-            .args(["--requirepass", &self.password])
-            .args(["--save", "", "--daemonize", "no", "--dir"])
-            .arg(self.dir.path())
-            .args(["--loglevel", "warning"]);
-        if self.persistent {
-            command.args(["--appendonly", "yes", "--appendfsync", "always"]);
-        } else {
-            command.args(["--appendonly", "no"]);
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts (apt-get install -y redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `redis://:password@127.0.0.1:port/`
     pub(crate) fn url(&self) -> String {
-        format!("redis://:{}@127.0.0.1:{}/", self.password, self.port)
+        self.0.url()
     }
 
-    /// The same through another port (a proxy).
     pub(crate) fn url_via(&self, port: u16) -> String {
-        format!("redis://:{}@127.0.0.1:{port}/", self.password)
+        self.0.url_via(Ipv4Addr::LOCALHOST.into(), port)
     }
 
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+    pub(crate) fn port(&self) -> u16 {
+        self.0.port()
     }
 
-    /// Stops it (SIGTERM to its PID) and waits for it to go.
     pub(crate) fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(child.id(), "TERM");
-            let _ = child.wait();
-        }
+        self.0.stop();
     }
 
-    /// Stops it and starts it again on the same port: without persistence,
-    /// empty.
     pub(crate) fn restart(&mut self) {
-        self.stop();
-        self.spawn();
+        self.0.restart().expect("redis-server starts again");
     }
 
-    /// SIGSTOP: connections stay open, nothing answers.
     pub(crate) fn freeze(&self) {
-        signal(self.pid(), "STOP");
+        self.0.freeze();
     }
 
     pub(crate) fn thaw(&self) {
-        signal(self.pid(), "CONT");
+        self.0.thaw();
     }
 
     /// A raw connection, for looking at what is stored.
     pub(crate) fn raw(&self) -> redis::Client {
         redis::Client::open(self.url()).unwrap()
     }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            signal(child.id(), "CONT");
-        }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-pub(crate) fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status();
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Debian's redis-server, installed with apt-get when it is missing (as
-/// `.ci/run` does on a clean machine).
-fn install_redis_once() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok()
-        {
-            return;
-        }
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "redis-server"])
-            .status();
-    });
 }
 
 /// A store builder for `redis`, sealing with key A, with short leases.

@@ -23,7 +23,7 @@ async fn a_redis_nobody_listens_on_is_unreachable_within_the_timeout() {
     );
     let message = error.to_string();
     assert!(
-        message.contains(&format!("127.0.0.1:{}", redis.port)),
+        message.contains(&format!("127.0.0.1:{}", redis.port())),
         "{message}"
     );
     assert!(!message.contains("pw-"), "no password in {message}");
