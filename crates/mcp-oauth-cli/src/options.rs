@@ -61,6 +61,18 @@ pub(crate) struct GlobalArgs {
     )]
     pub(crate) store_prefix: Option<String>,
 
+    /// Seconds a shared store's lock is held without renewal: a process that
+    /// dies holding it is replaced after this. Also the longest a token
+    /// request is waited for when its sender stopped answering.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_STORE_LEASE",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub(crate) store_lease: Option<u64>,
+
     /// The store, once opened.
     #[arg(skip)]
     pub(crate) opened: crate::store::Store,

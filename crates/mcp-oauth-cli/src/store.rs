@@ -49,6 +49,10 @@ impl Store {
         if let Some(prefix) = &global.store_prefix {
             builder = builder.prefix(prefix);
         }
+        if let Some(seconds) = global.store_lease {
+            let lease = std::time::Duration::from_secs(seconds);
+            builder = builder.lease(lease).token_request_budget(lease);
+        }
         let keys = match &global.store_key_file {
             Some(path) => Some(StoreKeys::from_file(path)?),
             None => StoreKeys::from_env()?,

@@ -19,5 +19,6 @@ mod proxy_sessions;
 mod proxy_stdin;
 mod round_trips;
 mod secrets;
+mod shared_store;
 mod support;
 mod terminal;

@@ -83,7 +83,15 @@ pub(crate) fn without_settings(mut command: tokio::process::Command) -> tokio::p
     for variable in
         PROXY_VARIABLES
             .iter()
-            .chain(&["MCP_OAUTH_BEARER", "MCP_OAUTH_CLIENT_SECRET", "RUST_LOG"])
+            .chain(&[
+                "MCP_OAUTH_BEARER",
+                "MCP_OAUTH_CLIENT_SECRET",
+                "RUST_LOG",
+                "MCP_OAUTH_STORE",
+                "MCP_OAUTH_STORE_KEY",
+                "MCP_OAUTH_STORE_PREFIX",
+                "MCP_OAUTH_STORE_LEASE",
+            ])
     {
         command.env_remove(variable);
     }
