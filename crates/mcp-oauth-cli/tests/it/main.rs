@@ -9,6 +9,7 @@ mod commands;
 mod device;
 mod exit_codes;
 mod failures;
+mod fleet;
 mod full_disk;
 mod interrupt;
 mod oauth;
