@@ -129,11 +129,18 @@ async fn main() {
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(dir.join("browser.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.join("browser.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let redis = RedisServer::start().expect("redis-server (apt-get install -y redis-server)");
     let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder().protected_by(&auth).start().await.unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .start()
+        .await
+        .unwrap();
     let bed = Bed {
         binary,
         redis,
@@ -171,7 +178,12 @@ async fn main() {
         bed.age_tokens().await;
         let refreshes = bed.refreshes();
         let commands = bed.redis_commands().await;
-        let revoked = bed.auth.tokens().iter().filter(|token| token.revoked).count();
+        let revoked = bed
+            .auth
+            .tokens()
+            .iter()
+            .filter(|token| token.revoked)
+            .count();
         let mut children = Vec::new();
         for _ in 0..hosts {
             let mut group = 0;
@@ -200,7 +212,12 @@ async fn main() {
             "  {hosts} x {each}: {} refresh request(s), {ok}/{processes} succeeded, {} revoked, \
              slowest {} ms, {:.1} Redis commands per process",
             bed.refreshes() - refreshes,
-            bed.auth.tokens().iter().filter(|token| token.revoked).count() - revoked,
+            bed.auth
+                .tokens()
+                .iter()
+                .filter(|token| token.revoked)
+                .count()
+                - revoked,
             slowest.as_millis(),
             spent as f64 / processes as f64
         );

@@ -3,7 +3,6 @@
 //! command that reaches a server is set up here, so they all read the
 //! options the same way.
 
-
 use mcp_oauth::{
     Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth, OAuthBuilder,
     SigningAlgorithm, TransportMode, UserAgent,

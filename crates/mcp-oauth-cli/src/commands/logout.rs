@@ -1,8 +1,8 @@
 //! `mcp-oauth logout <URL>` / `logout --all`: forget cached credentials.
 
 use clap::Args;
-use mcp_oauth::TokenStorage as _;
 use mcp_oauth::FileTokenStorage;
+use mcp_oauth::TokenStorage as _;
 
 use crate::{failure::Failure, options::GlobalArgs, output::Output, store::Store};
 

@@ -63,7 +63,12 @@ async fn finish(process: Process) -> (Run, Duration) {
 
 /// `hosts` × `each` processes running `args` together; each host's
 /// processes share a process group.
-async fn fleet(hosts: usize, each: usize, args: &[&str], env: &[(&str, &str)]) -> Vec<(Run, Duration)> {
+async fn fleet(
+    hosts: usize,
+    each: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Vec<(Run, Duration)> {
     let mut processes = Vec::new();
     for _ in 0..hosts {
         let leader = start(args, env, 0);
@@ -94,7 +99,12 @@ async fn age_stored_tokens(redis: &RedisServer, url: &str) {
     let storage = store(redis).await.storage(url).unwrap();
     let stored = storage.load().await.unwrap().expect("signed in");
     let mut document = serde_json::to_value(&stored).unwrap();
-    for (field, value) in [("expires_at", 1), ("expires_at_ms", 1000), ("received_at", 0), ("received_at_ms", 0)] {
+    for (field, value) in [
+        ("expires_at", 1),
+        ("expires_at_ms", 1000),
+        ("received_at", 0),
+        ("received_at_ms", 0),
+    ] {
         document["tokens"][field] = value.into();
     }
     storage
@@ -121,7 +131,14 @@ fn revoked(auth: &AuthServer) -> usize {
     auth.tokens().iter().filter(|token| token.revoked).count()
 }
 
-async fn signed_in(dir: &Path) -> (RedisServer, AuthServer, mcp_oauth_testkit::TestServer, String) {
+async fn signed_in(
+    dir: &Path,
+) -> (
+    RedisServer,
+    AuthServer,
+    mcp_oauth_testkit::TestServer,
+    String,
+) {
     let redis = RedisServer::start().unwrap();
     let (auth, server) = protected(AuthServer::builder()).await;
     let browser = scripted_browser(dir);
@@ -137,8 +154,15 @@ async fn signed_in(dir: &Path) -> (RedisServer, AuthServer, mcp_oauth_testkit::T
 }
 
 fn report(name: &str, outcomes: &[(Run, Duration)], refreshes: usize) {
-    let slowest = outcomes.iter().map(|(_, took)| *took).max().unwrap_or_default();
-    let ok = outcomes.iter().filter(|(run, _)| run.code == Some(0)).count();
+    let slowest = outcomes
+        .iter()
+        .map(|(_, took)| *took)
+        .max()
+        .unwrap_or_default();
+    let ok = outcomes
+        .iter()
+        .filter(|(run, _)| run.code == Some(0))
+        .count();
     eprintln!(
         "{name}: {ok}/{} succeeded, {refreshes} refresh request(s), slowest {} ms",
         outcomes.len(),
@@ -224,19 +248,28 @@ async fn holder_interrupted(kill: bool) {
         revoked(&auth)
     );
     after.success();
-    assert!(started.elapsed() < Duration::from_secs(12), "bounded: {took:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "bounded: {took:?}"
+    );
     assert_eq!(revoked(&auth), 0, "no token spent twice");
     if kill {
         assert_eq!(first.code, None, "killed");
         assert!(refreshes(&auth) <= 2);
     } else {
         first.success();
-        assert_eq!(refreshes(&auth), 1, "the successor used the holder's answer");
+        assert_eq!(
+            refreshes(&auth),
+            1,
+            "the successor used the holder's answer"
+        );
         assert_eq!(first.stdout, after.stdout, "one token for both");
     }
     // The stored tokens are the newest: a later process needs no request.
     let before = refreshes(&auth);
-    crate::support::mcp_oauth_with_env(&["tools", &url], &env).await.success();
+    crate::support::mcp_oauth_with_env(&["tools", &url], &env)
+        .await
+        .success();
     assert_eq!(refreshes(&auth), before);
 }
 

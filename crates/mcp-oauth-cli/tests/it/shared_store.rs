@@ -12,7 +12,11 @@ pub(crate) const STORE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
 
 /// The environment of a process of the fleet: the store, its key, a
 /// browser.
-pub(crate) fn fleet_env<'a>(redis: &'a str, prefix: &'a str, browser: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn fleet_env<'a>(
+    redis: &'a str,
+    prefix: &'a str,
+    browser: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("MCP_OAUTH_STORE", redis),
         ("MCP_OAUTH_STORE_KEY", STORE_KEY),
@@ -39,12 +43,19 @@ async fn every_command_works_on_a_shared_store() {
     let store = redis.url();
     let env = fleet_env(&store, "team-a", &browser);
 
-    run(&["login", &url, "--login-timeout", "15"], &env, &cache).await.success();
+    run(&["login", &url, "--login-timeout", "15"], &env, &cache)
+        .await
+        .success();
     // Another terminal, no browser: the tokens come from Redis.
     let silent = fleet_env(&store, "team-a", "false");
     let tools = run(&["tools", &url], &silent, &cache).await;
     assert!(tools.success().stdout.contains("echo "), "{tools:#?}");
-    let call = run(&["call", &url, "add", "--args", r#"{"a":2,"b":40}"#], &silent, &cache).await;
+    let call = run(
+        &["call", &url, "add", "--args", r#"{"a":2,"b":40}"#],
+        &silent,
+        &cache,
+    )
+    .await;
     assert_eq!(call.success().stdout, "42\n");
     run(&["ping", &url], &silent, &cache).await.success();
     let token = run(&["token", &url], &silent, &cache).await;
@@ -53,20 +64,37 @@ async fn every_command_works_on_a_shared_store() {
 
     let status = run(&["status"], &silent, &cache).await;
     let line = status.success().stdout.clone();
-    assert!(line.contains(&url) && line.contains("generation") && line.contains("key k"), "{line}");
+    assert!(
+        line.contains(&url) && line.contains("generation") && line.contains("key k"),
+        "{line}"
+    );
     let json = run(&["status", "--json"], &silent, &cache).await;
     let listed: serde_json::Value = serde_json::from_str(&json.success().stdout).unwrap();
     assert_eq!(listed[0]["server"], url.as_str());
 
     // Another prefix is another fleet: logout --all leaves it alone.
     let other = fleet_env(&store, "team-b", &browser);
-    run(&["login", &url, "--login-timeout", "15"], &other, &cache).await.success();
+    run(&["login", &url, "--login-timeout", "15"], &other, &cache)
+        .await
+        .success();
     run(&["logout", "--all"], &silent, &cache).await.success();
-    assert!(run(&["status"], &silent, &cache).await.success().stdout.is_empty());
+    assert!(
+        run(&["status"], &silent, &cache)
+            .await
+            .success()
+            .stdout
+            .is_empty()
+    );
     let kept = run(&["status"], &other, &cache).await;
     assert!(kept.success().stdout.contains(&url), "{kept:#?}");
     run(&["logout", &url], &other, &cache).await.success();
-    assert!(run(&["status"], &other, &cache).await.success().stdout.is_empty());
+    assert!(
+        run(&["status"], &other, &cache)
+            .await
+            .success()
+            .stdout
+            .is_empty()
+    );
     assert_eq!(
         auth.requests()
             .iter()
@@ -93,7 +121,12 @@ async fn an_unreachable_store_exits_3_naming_it() {
         let failed = run(args, &env, dir.path()).await;
         failed.exit(3);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        assert!(failed.stderr.contains(&format!("127.0.0.1:{}", redis.port())), "{failed:#?}");
+        assert!(
+            failed
+                .stderr
+                .contains(&format!("127.0.0.1:{}", redis.port())),
+            "{failed:#?}"
+        );
         assert!(failed.stderr.contains("unreachable"), "{failed:#?}");
         assert!(!failed.stderr.contains("pw-"), "no password: {failed:#?}");
     }
@@ -107,8 +140,13 @@ async fn a_shared_store_needs_a_key_unless_plaintext_is_asked_for() {
     let no_key = [("MCP_OAUTH_STORE", store.as_str())];
     let refused = run(&["status"], &no_key, dir.path()).await;
     refused.exit(2);
-    assert!(refused.stderr.contains("openssl rand -base64 32"), "{refused:#?}");
-    run(&["status", "--store-plaintext"], &no_key, dir.path()).await.success();
+    assert!(
+        refused.stderr.contains("openssl rand -base64 32"),
+        "{refused:#?}"
+    );
+    run(&["status", "--store-plaintext"], &no_key, dir.path())
+        .await
+        .success();
 
     // A key file others may read is refused; 0600 is taken.
     let key = dir.path().join("store.key");
@@ -116,10 +154,21 @@ async fn a_shared_store_needs_a_key_unless_plaintext_is_asked_for() {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let key_arg = key.to_str().unwrap();
-    let loose = run(&["status", "--store-key-file", key_arg], &no_key, dir.path()).await;
+    let loose = run(
+        &["status", "--store-key-file", key_arg],
+        &no_key,
+        dir.path(),
+    )
+    .await;
     assert!(loose.stderr.contains("chmod 600"), "{loose:#?}");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    run(&["status", "--store-key-file", key_arg], &no_key, dir.path()).await.success();
+    run(
+        &["status", "--store-key-file", key_arg],
+        &no_key,
+        dir.path(),
+    )
+    .await
+    .success();
     let bad = run(&["status", "--store", "memcached://x"], &[], dir.path()).await;
     bad.exit(2);
 }
