@@ -20,7 +20,7 @@ use crate::{
 --json, -v and --cache-dir may also come before the command.
 
 Exit codes: 0 ok, 1 the tool reported an error, 2 bad input, \
-3 server unreachable, 4 not an MCP server or protocol error, 5 timeout, \
+3 server (or --store) unreachable, 4 not an MCP server or protocol error, 5 timeout, \
 6 authorization required, 7 the server refused the request, \
 8 a local failure (the credentials cache or the output), 130 interrupted."
 )]

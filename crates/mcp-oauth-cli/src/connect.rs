@@ -3,8 +3,6 @@
 //! command that reaches a server is set up here, so they all read the
 //! options the same way.
 
-use std::path::Path;
-
 use mcp_oauth::{
     Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth, OAuthBuilder,
     SigningAlgorithm, TransportMode, UserAgent,
@@ -32,12 +30,11 @@ pub(crate) enum Target<'a> {
 impl ServerArgs {
     /// Connects as `ping` and `tools` do.
     pub(crate) async fn connect(&self, global: &GlobalArgs) -> Result<Client, Failure> {
-        let cache_dir = global.cache_dir.as_deref();
         connect(
             self.target.target(),
             &self.connect,
             &self.credentials,
-            cache_dir,
+            global,
             ServerMessages::Ignored,
         )
         .await
@@ -72,11 +69,11 @@ pub(crate) async fn connect(
     target: Target<'_>,
     connect: &ConnectArgs,
     credentials: &CredentialArgs,
-    cache_dir: Option<&Path>,
+    global: &GlobalArgs,
     server_messages: ServerMessages,
 ) -> Result<Client, Failure> {
     let builder = match target {
-        Target::Url(url) => Client::builder(url).auth(credentials.auth(url, cache_dir)?),
+        Target::Url(url) => Client::builder(url).auth(credentials.auth(url, global)?),
         Target::Stdio(command) => {
             let (program, args) = command
                 .split_first()
@@ -119,8 +116,8 @@ impl TransportArgs {
 
 impl CredentialArgs {
     /// `--bearer` when given (a blank one counts as none), else OAuth.
-    pub(crate) fn auth(&self, url: &str, cache_dir: Option<&Path>) -> Result<Auth, Failure> {
-        self.auth_with(url, cache_dir, None)
+    pub(crate) fn auth(&self, url: &str, global: &GlobalArgs) -> Result<Auth, Failure> {
+        self.auth_with(url, global, None)
     }
 
     /// [`auth`](Self::auth), the sign-in reaching the person through
@@ -128,22 +125,22 @@ impl CredentialArgs {
     pub(crate) fn auth_with(
         &self,
         url: &str,
-        cache_dir: Option<&Path>,
+        global: &GlobalArgs,
         agent: Option<UserAgent>,
     ) -> Result<Auth, Failure> {
         let bearer = self.bearer.as_deref().map(str::trim);
         if let Some(token) = bearer.filter(|token| !token.is_empty()) {
             return Ok(Auth::bearer(token));
         }
-        Ok(Auth::from(self.oauth.oauth_with(url, cache_dir, agent)?))
+        Ok(Auth::from(self.oauth.oauth_with(url, global, agent)?))
     }
 }
 
 impl OAuthArgs {
-    /// OAuth for `url` as the options say, its tokens in `cache_dir` (or
+    /// OAuth for `url` as the options say, its tokens in the store they name (or
     /// the default folder).
-    pub(crate) fn oauth(&self, url: &str, cache_dir: Option<&Path>) -> Result<OAuth, Failure> {
-        self.oauth_with(url, cache_dir, None)
+    pub(crate) fn oauth(&self, url: &str, global: &GlobalArgs) -> Result<OAuth, Failure> {
+        self.oauth_with(url, global, None)
     }
 
     /// [`oauth`](Self::oauth) whose sign-in reaches the person through
@@ -151,7 +148,7 @@ impl OAuthArgs {
     fn oauth_with(
         &self,
         url: &str,
-        cache_dir: Option<&Path>,
+        global: &GlobalArgs,
         agent: Option<UserAgent>,
     ) -> Result<OAuth, Failure> {
         let client = &self.client;
@@ -162,9 +159,7 @@ impl OAuthArgs {
         if let Some(scopes) = &client.scopes {
             builder = builder.scopes(scopes.as_str());
         }
-        if let Some(dir) = cache_dir {
-            builder = builder.token_storage_cache_dir(dir);
-        }
+        builder = global.keep_tokens(builder, url)?;
         if let Some(id) = &client.client_id {
             builder = builder.client_id(id);
         }

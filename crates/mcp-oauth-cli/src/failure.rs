@@ -158,6 +158,18 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "the sign-in was refused; run the command again to retry".to_owned(),
             ),
+            Error::StoreUnreachable { .. } => (
+                Exit::Unreachable,
+                "is Redis running, and are the host, port and password in --store \
+                 (MCP_OAUTH_STORE) right?"
+                    .to_owned(),
+            ),
+            Error::Storage { path, .. } if path.starts_with("redis") => (
+                Exit::Local,
+                "check the store's URL, its password and the store key (the same on every \
+                 host); `mcp-oauth status` shows what the store holds"
+                    .to_owned(),
+            ),
             Error::Storage { path, source, .. } => {
                 (Exit::Local, storage_hint(path, source.is_some()).to_owned())
             }

@@ -8,6 +8,7 @@ mod failure;
 mod options;
 mod output;
 mod spinner;
+mod store;
 
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
@@ -21,7 +22,7 @@ use crate::{
 
 fn main() -> ExitCode {
     // A usage error ends here, with clap's message and exit code 2.
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     let stops_on_ctrl_c = matches!(cli.command, Command::Demo(_));
     let outcome = runtime.block_on(async {
         tokio::select! {
-            outcome = commands::run(&cli, &mut out) => outcome,
+            outcome = open_store_and_run(&mut cli, &mut out) => outcome,
             _ = tokio::signal::ctrl_c(), if !stops_on_ctrl_c => {
                 Err(Failure::new(Exit::Interrupted, "interrupted"))
             }
@@ -53,6 +54,15 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }
+}
+
+/// Opens the store (a shared one is connected now, so that one that is
+/// unreachable fails first), then runs the command.
+async fn open_store_and_run(cli: &mut Cli, out: &mut Output) -> Result<(), Failure> {
+    if !matches!(cli.command, Command::Demo(_) | Command::Completions(_)) {
+        cli.global.opened = store::Store::open(&cli.global).await?;
+    }
+    commands::run(cli, out).await
 }
 
 /// Logs go to stderr; stdout is for results. `RUST_LOG` overrides `-v`.

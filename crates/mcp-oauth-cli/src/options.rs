@@ -26,9 +26,68 @@ pub(crate) struct GlobalArgs {
     /// Where credentials are cached [default: ~/.local/share/mcp-oauth].
     #[arg(long, global = true, env = "MCP_OAUTH_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+
+    /// Where credentials are kept: file: (the cache folder), or a Redis
+    /// shared by many processes and hosts: redis://[USER:PASSWORD@]HOST[:PORT][/DB],
+    /// rediss://… for TLS.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) store: Option<String>,
+
+    /// The key that seals credentials in a shared store: a file holding 32
+    /// random bytes in base64 (`openssl rand -base64 32`), readable only by
+    /// you; MCP_OAUTH_STORE_KEY holds the same. New key first, older ones
+    /// after (comma- or line-separated) to rotate.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) store_key_file: Option<PathBuf>,
+
+    /// Keep credentials in a shared store unsealed (readable by whoever
+    /// reads it), when no key is given.
+    #[arg(long, global = true)]
+    pub(crate) store_plaintext: bool,
+
+    /// The prefix of the shared store's keys, so that fleets share one Redis.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_STORE_PREFIX",
+        value_name = "PREFIX",
+        default_value = mcp_oauth_redis::DEFAULT_PREFIX
+    )]
+    pub(crate) store_prefix: Option<String>,
+
+    /// Seconds a shared store's lock is held without renewal: a process that
+    /// dies holding it is replaced after this. Also the longest a token
+    /// request is waited for when its sender stopped answering.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_STORE_LEASE",
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub(crate) store_lease: Option<u64>,
+
+    /// The store, once opened.
+    #[arg(skip)]
+    pub(crate) opened: crate::store::Store,
 }
 
 impl GlobalArgs {
+    /// `builder` with its tokens kept in the store the options name.
+    pub(crate) fn keep_tokens(
+        &self,
+        builder: OAuthBuilder,
+        url: &str,
+    ) -> Result<OAuthBuilder, Failure> {
+        self.opened.apply(builder, url, self.cache_dir.as_ref())
+    }
+
     /// The credentials folder: `--cache-dir`, else the library's default.
     pub(crate) fn cache_dir(&self) -> Result<PathBuf, Failure> {
         match &self.cache_dir {

@@ -51,6 +51,7 @@ mod legacy_sse;
 mod log;
 mod methods;
 mod protect;
+mod redis;
 mod respond;
 mod server;
 mod stdio;
@@ -71,6 +72,7 @@ pub use auth::{
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use log::RecordedRequest;
 pub use protect::PrmMode;
+pub use redis::{RedisServer, signal};
 pub use stdio::serve_stdio;
 
 use auth::AuthState;

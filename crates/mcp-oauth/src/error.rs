@@ -14,7 +14,9 @@ use crate::{
 pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
 
 impl Cause {
-    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+    /// Wraps a lower-level error; for stores and other extensions that
+    /// report through [`Error`].
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(Arc::new(error))
     }
 }
@@ -343,6 +345,35 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+
+    /// A shared token store (a database on the network) could not be
+    /// reached, or did not answer in time; nothing was written.
+    #[error("token store {} is unreachable: {}", line(store), line(reason))]
+    StoreUnreachable {
+        /// The store, as its operator knows it (an address, never a password).
+        store: String,
+        /// What failed.
+        reason: String,
+        /// The store client's own error.
+        #[source]
+        source: Option<Cause>,
+    },
+
+    /// The stored credentials changed since this process read them (another
+    /// process saved newer ones while this one's lock had lapsed), so the
+    /// save was refused: newer tokens are never overwritten by older ones.
+    /// Read the store again and use what it holds.
+    #[error(
+        "token store {} holds newer credentials: {}",
+        line(store),
+        line(reason)
+    )]
+    StorageConflict {
+        /// The store, as its operator knows it.
+        store: String,
+        /// What was refused.
+        reason: String,
+    },
 }
 
 /// A step of the OAuth flow, each with its endpoint at the authorization
@@ -442,6 +473,17 @@ impl Error {
     /// Whether the server is simply not reachable.
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. })
+    }
+
+    /// Whether a shared token store could not be reached.
+    pub fn is_store_unreachable(&self) -> bool {
+        matches!(self, Self::StoreUnreachable { .. })
+    }
+
+    /// Whether a save was refused because the store holds newer credentials
+    /// (see [`Error::StorageConflict`]).
+    pub fn is_storage_conflict(&self) -> bool {
+        matches!(self, Self::StorageConflict { .. })
     }
 }
 

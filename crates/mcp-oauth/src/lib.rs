@@ -189,8 +189,8 @@ pub use rmcp;
 pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{
-    FileTokenStorage, MemoryTokenStorage, PreparedSave, StorageLock, StoredCredentials,
-    TokenStorage,
+    FileTokenStorage, LockRelease, MemoryTokenStorage, PreparedSave, StorageLock,
+    StoredCredentials, TokenStorage,
 };
 pub use text::{is_terminal_control, terminal_safe, terminal_safe_line};
 pub use transport::{

@@ -58,12 +58,11 @@ pub(crate) async fn run(
     };
     // Bad arguments are reported before any connection is made.
     let arguments = parse_arguments(args.args.as_deref())?;
-    let cache_dir = global.cache_dir.as_deref();
     let client = connect(
         target,
         &args.connect,
         &args.credentials,
-        cache_dir,
+        global,
         ServerMessages::Answered,
     )
     .await?;

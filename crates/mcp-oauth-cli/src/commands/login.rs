@@ -30,7 +30,7 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<(), Failure> {
     let url = args.server.url.as_str();
-    let oauth = args.oauth.oauth(url, global.cache_dir.as_deref())?;
+    let oauth = args.oauth.oauth(url, global)?;
     if let Err(error) = oauth.login().await {
         // "No OAuth here" may just mean the server wants none: say that instead.
         if matches!(error, Error::Discovery { .. } | Error::Registration { .. })

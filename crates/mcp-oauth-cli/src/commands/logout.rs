@@ -2,8 +2,9 @@
 
 use clap::Args;
 use mcp_oauth::FileTokenStorage;
+use mcp_oauth::TokenStorage as _;
 
-use crate::{failure::Failure, options::GlobalArgs, output::Output};
+use crate::{failure::Failure, options::GlobalArgs, output::Output, store::Store};
 
 #[derive(Debug, Args)]
 pub(crate) struct LogoutArgs {
@@ -15,7 +16,7 @@ pub(crate) struct LogoutArgs {
     )]
     pub(crate) url: Option<String>,
 
-    /// Forget every server.
+    /// Forget every server (in a shared store: every server under its prefix).
     #[arg(long)]
     pub(crate) all: bool,
 }
@@ -25,6 +26,21 @@ pub(crate) async fn run(
     global: &GlobalArgs,
     out: &mut Output,
 ) -> Result<(), Failure> {
+    if let Store::Redis(store) = &global.opened {
+        return match &args.url {
+            Some(url) => {
+                store.storage(url)?.clear().await?;
+                out.line(&format!("Forgot the credentials of {url}."))
+            }
+            None => {
+                let count = store.clear_all().await?;
+                out.line(&format!(
+                    "Forgot {count} server(s)' credentials in {}.",
+                    store.name()
+                ))
+            }
+        };
+    }
     let dir = global.cache_dir()?;
     // A folder that cannot be used fails here, with its own hint: what
     // fails after this is a file that could not be removed.

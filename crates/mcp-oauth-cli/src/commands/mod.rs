@@ -26,7 +26,7 @@ pub(crate) async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Call(args) => call::run(args, global, out).await,
         Command::Login(args) => login::run(args, global, out).await,
         Command::Logout(args) => logout::run(args, global, out).await,
-        Command::Status => status::run(global, out),
+        Command::Status => status::run(global, out).await,
         Command::Token(args) => token::run(args, global, out).await,
         Command::Proxy(args) => proxy::run(args, global).await,
         Command::Completions(args) => completions::run(args, out),

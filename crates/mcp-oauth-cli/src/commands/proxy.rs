@@ -31,11 +31,9 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
     }
     // stdin is the host's: the sign-in opens a browser or gives up at once,
     // and never waits for a paste.
-    let auth = args.credentials.auth_with(
-        url,
-        global.cache_dir.as_deref(),
-        Some(UserAgent::BrowserOnly),
-    )?;
+    let auth = args
+        .credentials
+        .auth_with(url, global, Some(UserAgent::BrowserOnly))?;
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     let output = tokio::io::stdout();
     let sign_in_here = format!(

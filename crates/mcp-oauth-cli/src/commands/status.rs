@@ -1,4 +1,5 @@
-//! `mcp-oauth status`: one line (or JSON object) per cached server.
+//! `mcp-oauth status`: one line (or JSON object) per cached server, from
+//! the cache folder or the shared store `--store` names.
 
 use mcp_oauth::{FileTokenStorage, StoredCredentials, terminal_safe_line};
 use serde_json::{Value, json};
@@ -8,9 +9,13 @@ use crate::{
     failure::Failure,
     options::GlobalArgs,
     output::{Output, to_stderr},
+    store::Store,
 };
 
-pub(crate) fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Failure> {
+pub(crate) async fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Failure> {
+    if let Store::Redis(store) = &global.opened {
+        return run_shared(store, global, out).await;
+    }
     let dir = global.cache_dir()?;
     let entries = FileTokenStorage::list_in(&dir)?;
     if global.json {
@@ -31,6 +36,55 @@ pub(crate) fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Failure> 
         match loaded {
             Ok(stored) => out.line(&describe(stored))?,
             Err(error) => out.line(&format!("{}: unreadable: {error}", path.display()))?,
+        }
+    }
+    Ok(())
+}
+
+/// What a shared store holds under its prefix: each server's credentials,
+/// with the record's generation and the id of the key that sealed it.
+async fn run_shared(
+    store: &mcp_oauth_redis::RedisStore,
+    global: &GlobalArgs,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let listed = store.list().await?;
+    if global.json {
+        let list: Vec<Value> = listed
+            .iter()
+            .map(|entry| {
+                let mut value = match &entry.credentials {
+                    Ok(stored) => describe_json(stored),
+                    Err(error) => {
+                        json!({ "server": entry.server_url, "error": error.to_string() })
+                    }
+                };
+                value["generation"] = entry.generation.into();
+                value["key_id"] = entry.key_id.clone().into();
+                value
+            })
+            .collect();
+        return out.json(&Value::Array(list));
+    }
+    if listed.is_empty() {
+        to_stderr(&format!("no credentials in {}", store.name()));
+        return Ok(());
+    }
+    for entry in &listed {
+        let sealing = match &entry.key_id {
+            Some(id) => format!("key {}", terminal_safe_line(id)),
+            None => "plaintext".to_owned(),
+        };
+        match &entry.credentials {
+            Ok(stored) => out.line(&format!(
+                "{}  generation {}  {sealing}",
+                describe(stored),
+                entry.generation
+            ))?,
+            Err(error) => out.line(&format!(
+                "{}: unreadable: {error}",
+                terminal_safe_line(&entry.server_url)
+            ))?,
         }
     }
     Ok(())

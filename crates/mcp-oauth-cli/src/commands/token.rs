@@ -25,9 +25,7 @@ pub(crate) async fn run(
 ) -> Result<(), Failure> {
     let url = args.server.url.as_str();
     let mut builder = OAuth::builder(url);
-    if let Some(dir) = &global.cache_dir {
-        builder = builder.token_storage_cache_dir(dir);
-    }
+    builder = global.keep_tokens(builder, url)?;
     let token = builder.build()?.token().await.map_err(|error| {
         let unauthorized = matches!(error, Error::Unauthorized { .. });
         let failure = Failure::from(error);

@@ -80,11 +80,15 @@ pub(crate) fn cli() -> tokio::process::Command {
 /// variables that would change what the CLI does, stdin empty, and killed
 /// if the test ends first.
 pub(crate) fn without_settings(mut command: tokio::process::Command) -> tokio::process::Command {
-    for variable in
-        PROXY_VARIABLES
-            .iter()
-            .chain(&["MCP_OAUTH_BEARER", "MCP_OAUTH_CLIENT_SECRET", "RUST_LOG"])
-    {
+    for variable in PROXY_VARIABLES.iter().chain(&[
+        "MCP_OAUTH_BEARER",
+        "MCP_OAUTH_CLIENT_SECRET",
+        "RUST_LOG",
+        "MCP_OAUTH_STORE",
+        "MCP_OAUTH_STORE_KEY",
+        "MCP_OAUTH_STORE_PREFIX",
+        "MCP_OAUTH_STORE_LEASE",
+    ]) {
         command.env_remove(variable);
     }
     command

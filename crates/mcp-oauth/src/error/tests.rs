@@ -135,6 +135,15 @@ fn hostile_errors() -> Vec<Error> {
             url: text(),
             detail: text(),
         },
+        Error::StoreUnreachable {
+            store: text(),
+            reason: text(),
+            source: cause(),
+        },
+        Error::StorageConflict {
+            store: text(),
+            reason: text(),
+        },
         Error::RenewalsPaused {
             url: text(),
             status: 401,
@@ -173,6 +182,8 @@ fn variant(error: &Error) -> &'static str {
         Error::OAuthAnswer { .. } => "OAuthAnswer",
         Error::RenewalsPaused { .. } => "RenewalsPaused",
         Error::Storage { .. } => "Storage",
+        Error::StoreUnreachable { .. } => "StoreUnreachable",
+        Error::StorageConflict { .. } => "StorageConflict",
     }
 }
 
@@ -180,7 +191,7 @@ fn variant(error: &Error) -> &'static str {
 fn no_message_lets_a_server_act_on_the_terminal() {
     let errors = hostile_errors();
     let names: std::collections::HashSet<_> = errors.iter().map(variant).collect();
-    assert_eq!(names.len(), 25, "one example of every variant");
+    assert_eq!(names.len(), 27, "one example of every variant");
     for error in &errors {
         let message = error.to_string();
         assert!(

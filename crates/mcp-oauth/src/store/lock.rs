@@ -2,11 +2,15 @@
 
 use std::fmt;
 
+use futures::future::BoxFuture;
+
 /// A held [`TokenStorage::lock`](super::TokenStorage::lock); dropping it
-/// releases the lock.
+/// releases the lock, and [`release`](Self::release) does so and waits
+/// until it is done.
 ///
 /// The guard is whatever the store needs: an open file whose OS lock ends
-/// when it closes, a lease in a shared database that its `Drop` gives back.
+/// when it closes, a lease in a shared database that must be given back
+/// over the network ([`StorageLock::leased`]).
 ///
 /// ```
 /// use mcp_oauth::StorageLock;
@@ -21,13 +25,29 @@ use std::fmt;
 /// drop(held); // released
 /// ```
 pub struct StorageLock {
-    _guard: Option<Box<dyn Send + Sync>>,
+    guard: Guard,
+}
+
+enum Guard {
+    None,
+    Held(#[allow(dead_code, reason = "held for its Drop")] Box<dyn Send + Sync>),
+    Leased(Box<dyn LockRelease>),
+}
+
+/// A lock that is given back by an asynchronous call, such as a lease in a
+/// database: [`StorageLock::release`] awaits it, so that a process about to
+/// exit gives the lock back before it goes instead of leaving the others to
+/// wait out the lease. A guard dropped without `release` should give the
+/// lock back as best it can (a spawned task, else the lease runs out).
+pub trait LockRelease: Send + Sync {
+    /// Gives the lock back.
+    fn release(self: Box<Self>) -> BoxFuture<'static, ()>;
 }
 
 impl StorageLock {
     /// A guard that holds nothing.
     pub fn none() -> Self {
-        Self { _guard: None }
+        Self { guard: Guard::None }
     }
 
     /// A guard that holds `guard` until it is dropped; the lock is
@@ -35,17 +55,31 @@ impl StorageLock {
     /// lease by `guard`'s own `Drop`).
     pub fn holding(guard: impl Send + Sync + 'static) -> Self {
         Self {
-            _guard: Some(Box::new(guard)),
+            guard: Guard::Held(Box::new(guard)),
+        }
+    }
+
+    /// A guard given back by `lease`'s [`LockRelease::release`].
+    pub fn leased(lease: impl LockRelease + 'static) -> Self {
+        Self {
+            guard: Guard::Leased(Box::new(lease)),
+        }
+    }
+
+    /// Releases the lock and waits until it is given back.
+    pub async fn release(self) {
+        match self.guard {
+            Guard::Leased(lease) => lease.release().await,
+            Guard::None | Guard::Held(_) => {}
         }
     }
 }
 
 impl fmt::Debug for StorageLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self._guard.is_some() {
-            "StorageLock(held)"
-        } else {
-            "StorageLock(none)"
+        f.write_str(match self.guard {
+            Guard::None => "StorageLock(none)",
+            Guard::Held(_) | Guard::Leased(_) => "StorageLock(held)",
         })
     }
 }

@@ -17,8 +17,11 @@ pub(crate) use self::{
     records::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
 };
 pub use self::{
-    document::StoredCredentials, file::FileTokenStorage, lock::StorageLock,
-    memory::MemoryTokenStorage, prepared::PreparedSave,
+    document::StoredCredentials,
+    file::FileTokenStorage,
+    lock::{LockRelease, StorageLock},
+    memory::MemoryTokenStorage,
+    prepared::PreparedSave,
 };
 use crate::Result;
 

@@ -8,7 +8,7 @@ use super::{
     builder::{GrantKind, Settings},
     discovery::{MetadataSource, discover},
     grants,
-    session::{Binding, REFRESH_LOCK_WAIT},
+    session::{Binding, REFRESH_LOCK_WAIT, Session},
     wire::{self, BearerChallenge, OAuthErrorCode, choose_scope, union_scope},
 };
 use crate::{
@@ -49,11 +49,23 @@ pub(super) async fn authorize(
     }
     // One sign-in at a time across processes; the others wait for its
     // tokens (bounded by the sign-in timeout) and use them.
-    let _lock = binding
+    let lock = binding
         .storage
         .lock(settings.timeout + REFRESH_LOCK_WAIT)
         .await?;
-    if binding.adopt_newer_tokens(&mut session).await?.is_some() && seen.is_some() {
+    let outcome = authorize_locked(settings, binding, &mut session, challenge, seen).await;
+    lock.release().await;
+    outcome
+}
+
+async fn authorize_locked(
+    settings: &Settings,
+    binding: &Binding,
+    session: &mut Session,
+    challenge: Option<&BearerChallenge>,
+    seen: Option<u64>,
+) -> Result<()> {
+    if binding.adopt_newer_tokens(session).await?.is_some() && seen.is_some() {
         return Ok(());
     }
     let credentials = session
@@ -67,9 +79,18 @@ pub(super) async fn authorize(
             return Err(error);
         }
     };
-    let outcome = flow.run().await;
-    session.credentials = Some(flow.credentials);
-    outcome
+    match flow.run().await {
+        // Another process signed in and saved while this one's lock had
+        // lapsed: its tokens stay, and are the ones to use.
+        Err(error) if error.is_storage_conflict() => {
+            tracing::info!(server = %binding.server, %error, "using the credentials another process saved");
+            binding.adopt_newer_tokens(session).await.map(drop)
+        }
+        other => {
+            session.credentials = Some(flow.credentials);
+            other
+        }
+    }
 }
 
 impl<'a> Flow<'a> {

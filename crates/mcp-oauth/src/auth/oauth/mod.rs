@@ -267,13 +267,24 @@ async fn remember_protocol(binding: &session::Binding, revision: Option<&str>) -
     if !differs(&session) {
         return Ok(());
     }
-    let _lock = binding.storage.lock(REMEMBER_LOCK_WAIT).await?;
+    let lock = binding.storage.lock(REMEMBER_LOCK_WAIT).await?;
+    let outcome = remember_locked(binding, &mut session, revision, differs).await;
+    lock.release().await;
+    outcome
+}
+
+async fn remember_locked(
+    binding: &session::Binding,
+    session: &mut session::Session,
+    revision: Option<&str>,
+    differs: impl Fn(&session::Session) -> bool,
+) -> Result<()> {
     // Forgotten meanwhile (a logout elsewhere): a hint brings nothing back.
     if binding.storage.load().await?.is_none() {
         return Ok(());
     }
-    binding.adopt_newer_tokens(&mut session).await?;
-    if !differs(&session) {
+    binding.adopt_newer_tokens(session).await?;
+    if !differs(session) {
         return Ok(());
     }
     let Some(credentials) = session.credentials.as_mut() else {

@@ -23,7 +23,28 @@ pub(in super::super) async fn refresh(
 ) -> Result<SecretString> {
     // One refresh at a time across processes: a rotated refresh token is
     // spent once. The lock spans only the token request.
-    let _lock = binding.storage.lock(REFRESH_LOCK_WAIT).await?;
+    let lock = binding.storage.lock(REFRESH_LOCK_WAIT).await?;
+    let result = match refresh_locked(binding, session).await {
+        // A shared store refused the save: another process saved newer
+        // tokens while this one's lock had lapsed (a long pause). Theirs are
+        // the ones to use; ours are never written over them.
+        Err(error) if error.is_storage_conflict() => {
+            tracing::info!(server = %binding.server, %error, "using the credentials another process saved");
+            match binding.adopt_newer_tokens(session).await {
+                Ok(Some(token)) => Ok(token),
+                Ok(None) => Err(error),
+                Err(other) => Err(other),
+            }
+        }
+        other => other,
+    };
+    // Given back before the answer is used, so a process that exits next
+    // does not leave the others waiting out a lease.
+    lock.release().await;
+    result
+}
+
+async fn refresh_locked(binding: &Binding, session: &mut Session) -> Result<SecretString> {
     if let Some(token) = binding.adopt_newer_tokens(session).await? {
         return Ok(token);
     }

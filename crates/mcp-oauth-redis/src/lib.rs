@@ -1,0 +1,96 @@
+//! A shared token store on Redis for [`mcp_oauth`]: many processes on many
+//! hosts, one identity, one refresh per expiry across all of them.
+//!
+//! On one machine the default file store is enough: its lock is a file.
+//! A fleet (pods of a worker, a CI farm, agent hosts) that calls one MCP
+//! server under one identity needs the tokens in one place, and one token
+//! request at a time: authorization servers rotate refresh tokens, and a
+//! refresh token spent twice revokes the whole family (RFC 9700 §4.14.2),
+//! sending every host back to a browser nobody is at.
+//!
+//! ```no_run
+//! # async fn run() -> mcp_oauth::Result<()> {
+//! use mcp_oauth::{Auth, Client, OAuth};
+//! use mcp_oauth_redis::{RedisStore, StoreKeys};
+//!
+//! // Once per process.
+//! let store = RedisStore::builder("redis://:secret@10.0.0.5:6379/0")
+//!     .keys(StoreKeys::from_env()?.expect("MCP_OAUTH_STORE_KEY is set"))
+//!     .connect()
+//!     .await?;
+//! // Per server.
+//! let url = "https://mcp.example.com/mcp";
+//! let oauth = OAuth::builder(url).token_storage(store.storage(url)?).build()?;
+//! let client = Client::builder(url).auth(Auth::from(oauth)).connect().await?;
+//! client.ping().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How the fleet shares one refresh
+//!
+//! - **A lock with a lease.** `SET <lock> <holder> NX PX 30000`; renewed
+//!   every 10 s while a slow token request runs; given back by a script
+//!   that deletes it only if it is still the holder's. Others poll every
+//!   50–100 ms, then re-read the record and use the tokens the holder saved.
+//!   A holder that dies is replaced after its lease; every wait is bounded.
+//! - **A fenced save.** Each record carries a generation. A save is a script
+//!   that writes only if the generation is still the one this process read,
+//!   and bumps it: a holder that paused past its lease (a GC pause,
+//!   `SIGSTOP`) and wakes up is refused ([`mcp_oauth::Error::StorageConflict`]),
+//!   and the library uses the newer tokens instead. Tokens never roll back.
+//!   A logout empties the record rather than deleting it, so the generation
+//!   never starts again.
+//! - **A spend mark.** Just before a token request the holder renews its
+//!   lease in full and marks the record. A successor that finds another
+//!   holder's mark for the current generation waits (at most the token
+//!   request budget and a lease) for that request's answer to be saved,
+//!   rather than spend the same refresh token twice.
+//!
+//! # Encryption at rest
+//!
+//! Documents are sealed with AES-256-GCM under [`StoreKeys`]: 32 random
+//! bytes in base64 (`openssl rand -base64 32`), from a file or
+//! `MCP_OAUTH_STORE_KEY`. The key id is stored beside each record and the
+//! server's URL, key id and generation are bound in as associated data, so a
+//! record copied under another server's name does not open. Rotation: put
+//! the new key first and keep the old one after it; records are resealed
+//! with the new key at their next save. Without keys,
+//! [`RedisStoreBuilder::connect`] refuses, unless
+//! [`RedisStoreBuilder::plaintext`] asks for documents in the clear.
+//!
+//! # Failures
+//!
+//! An unreachable Redis is [`mcp_oauth::Error::StoreUnreachable`], within
+//! the connect timeout (1 s) or the response timeout (500 ms); nothing is
+//! written, and tokens already in memory are used until they expire. A
+//! Redis restarted without persistence has forgotten everything: the next
+//! process to be refused signs in once, holding the lock, and the others
+//! wait for it and use its tokens. Run Redis with `appendonly yes` to keep
+//! tokens across restarts.
+//!
+//! # Keys in Redis
+//!
+//! `<prefix>:{<id>}:cred` (a hash: `gen`, `url`, `kid`, `nonce`, `doc`,
+//! `spending`) and `<prefix>:{<id>}:lock`, where `<id>` is a hash of the
+//! server's canonical URL. The braces put a server's two keys in one slot
+//! of a Redis Cluster; every script names its keys.
+//!
+//! # Sentinel and Cluster
+//!
+//! This crate speaks to one primary. Replication is asynchronous, so a
+//! failover can lose the last save (the generation and refresh token go
+//! back to a spent one: one `invalid_grant`, then a sign-in) or the lock
+//! (two holders for a moment; the fence still refuses the older save). Run
+//! replicas with `min-replicas-to-write 1` and `appendfsync always` to
+//! narrow that window.
+
+mod lease;
+mod record;
+mod scripts;
+mod seal;
+mod storage;
+mod store;
+
+pub use seal::{STORE_KEY_ENV, StoreKeys};
+pub use storage::RedisTokenStorage;
+pub use store::{DEFAULT_PREFIX, Listed, RedisStore, RedisStoreBuilder};

@@ -1,0 +1,541 @@
+//! The connection to Redis and what every server's storage shares: the key
+//! prefix, the keys that seal, the timings. One [`RedisStore`] per process;
+//! one [`RedisTokenStorage`] per MCP server from it.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use mcp_oauth::{Cause, Error, Result, ServerUrl, StoredCredentials, url::Url};
+use redis::{
+    AsyncCommands as _,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+
+use crate::{
+    record::{Record, read_record},
+    seal::StoreKeys,
+    storage::RedisTokenStorage,
+};
+
+/// The key prefix when none is given.
+pub const DEFAULT_PREFIX: &str = "mcp-oauth";
+
+/// A connection to Redis shared by every server's [`RedisTokenStorage`]:
+/// cheap to clone, reconnecting by itself after Redis restarts.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{Auth, Client, OAuth};
+/// use mcp_oauth_redis::{RedisStore, StoreKeys};
+///
+/// let store = RedisStore::builder("rediss://agent:secret@redis.internal:6380/0")
+///     .prefix("agents-prod")
+///     .keys(StoreKeys::from_file("/etc/agents/store.key")?)
+///     .connect()
+///     .await?;
+/// let url = "https://mcp.example.com/mcp";
+/// let oauth = OAuth::builder(url).token_storage(store.storage(url)?).build()?;
+/// let client = Client::builder(url).auth(Auth::from(oauth)).connect().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) connection: ConnectionManager,
+    /// How errors name the store: the address without its password.
+    pub(crate) name: String,
+    pub(crate) prefix: String,
+    pub(crate) sealing: Sealing,
+    pub(crate) timings: Timings,
+}
+
+/// How documents are kept.
+pub(crate) enum Sealing {
+    Sealed(StoreKeys),
+    /// Asked for explicitly: documents as JSON, readable by whoever reads
+    /// Redis.
+    Plaintext,
+}
+
+/// The lease and the waits, all bounded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    pub(crate) lease: Duration,
+    pub(crate) token_request: Duration,
+    pub(crate) poll: Duration,
+}
+
+impl Timings {
+    /// How long a holder's spend mark keeps others from spending the same
+    /// refresh token: its request's whole budget, and a lease to save.
+    pub(crate) fn spend_grace(&self) -> Duration {
+        self.token_request + self.lease
+    }
+}
+
+/// Builds a [`RedisStore`]: `RedisStore::builder(url)`, then the options,
+/// then [`connect`](Self::connect).
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    sealing: Option<Sealing>,
+    lease: Duration,
+    token_request: Duration,
+    response_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl RedisStore {
+    /// A builder for the Redis at `url`: `redis://[user:password@]host[:port][/db]`,
+    /// or `rediss://` for TLS (the system's roots).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            sealing: None,
+            lease: Duration::from_secs(30),
+            token_request: Duration::from_secs(30),
+            response_timeout: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// The storage of one MCP server's credentials.
+    pub fn storage(&self, server_url: &str) -> Result<RedisTokenStorage> {
+        Ok(RedisTokenStorage::new(
+            self.clone(),
+            ServerUrl::parse(server_url)?,
+        ))
+    }
+
+    /// The store's address, without its password, and its prefix.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Every server's credentials under this store's prefix, opened with its
+    /// keys; a record that does not open is an error next to its server.
+    pub async fn list(&self) -> Result<Vec<Listed>> {
+        let mut listed = Vec::new();
+        for key in self.record_keys().await? {
+            let read = self
+                .run("could not read a record", |mut connection| {
+                    let key = &key;
+                    async move { read_record(&mut connection, key).await }
+                })
+                .await?;
+            let Some(record) = read else {
+                continue;
+            };
+            let Some(server_url) = record.url.clone() else {
+                continue;
+            };
+            let key_id = record.key_id.clone();
+            let generation = record.generation;
+            if record.document.is_none() {
+                continue;
+            }
+            let credentials = self
+                .open(&record, &server_url)
+                .map(|document| document.expect("a record with a document opens to a document"));
+            listed.push(Listed {
+                server_url,
+                generation,
+                key_id,
+                credentials,
+            });
+        }
+        listed.sort_by(|a, b| a.server_url.cmp(&b.server_url));
+        Ok(listed)
+    }
+
+    /// Forgets every server's credentials under this store's prefix (and
+    /// nothing else in Redis). Each record is emptied, not deleted, so that
+    /// its generation goes on growing. Returns how many held credentials.
+    pub async fn clear_all(&self) -> Result<usize> {
+        let mut cleared = 0;
+        for key in self.record_keys().await? {
+            let record = self
+                .run("could not read a record", |mut connection| {
+                    let key = &key;
+                    async move { read_record(&mut connection, key).await }
+                })
+                .await?;
+            let Some(record) = record else { continue };
+            if record.document.is_some() {
+                cleared += 1;
+            }
+            let url = record.url.unwrap_or_default();
+            crate::storage::write_empty(self, &key, &url).await?;
+        }
+        Ok(cleared)
+    }
+
+    /// The record keys under the prefix, found with `SCAN` (never `KEYS`,
+    /// which blocks the server).
+    async fn record_keys(&self) -> Result<Vec<String>> {
+        let pattern = format!("{}:{{*}}:cred", glob_escape(&self.inner.prefix));
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = self
+                .run("could not list the records", |mut connection| {
+                    let pattern = &pattern;
+                    async move {
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(pattern)
+                            .arg("COUNT")
+                            .arg(500)
+                            .query_async(&mut connection)
+                            .await
+                    }
+                })
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// The document in `record`, opened; `None` for an empty record.
+    pub(crate) fn open(
+        &self,
+        record: &Record,
+        server_url: &str,
+    ) -> Result<Option<StoredCredentials>> {
+        let Some(document) = &record.document else {
+            return Ok(None);
+        };
+        let plain = match (&self.inner.sealing, record.key_id.as_deref()) {
+            (_, None | Some(crate::record::PLAINTEXT_KEY_ID)) => {
+                if matches!(self.inner.sealing, Sealing::Sealed(_)) {
+                    tracing::warn!(store = %self.inner.name, server = server_url, "a plaintext record in a sealed store; it is sealed at its next save");
+                }
+                document.clone()
+            }
+            (Sealing::Plaintext, Some(key_id)) => {
+                return Err(self.unusable(format!(
+                    "the record of {server_url} is sealed with key {key_id} and no store key \
+                     was given; give the store's key"
+                )));
+            }
+            (Sealing::Sealed(keys), Some(key_id)) => {
+                let nonce = record.nonce.as_deref().unwrap_or_default();
+                keys.open(crate::seal::Sealed {
+                    server_url,
+                    generation: record.generation,
+                    key_id,
+                    nonce,
+                    sealed: document,
+                })
+                .map_err(|failure| {
+                    self.unusable(match failure {
+                        crate::seal::OpenFailure::UnknownKey => format!(
+                            "the record of {server_url} is sealed with key {key_id}, which is \
+                             not among the keys given ({}); give that key too",
+                            keys.active_id()
+                        ),
+                        crate::seal::OpenFailure::DoesNotOpen => format!(
+                            "the record of {server_url} does not open with key {key_id}: a wrong \
+                             key under that id, or a record altered or moved from another \
+                             server's name"
+                        ),
+                    })
+                })?
+            }
+        };
+        let credentials: StoredCredentials = serde_json::from_slice(&plain).map_err(|error| {
+            self.unusable(format!(
+                "the record of {server_url} is not a credentials document ({error}); log out \
+                 of it and log in again"
+            ))
+        })?;
+        if credentials.server_url() != server_url {
+            return Err(self.unusable(format!(
+                "the record under the name of {server_url} is for another server"
+            )));
+        }
+        Ok(Some(credentials))
+    }
+
+    /// A Redis failure as the error of this store: unreachable (connection
+    /// refused or dropped, no answer in time) or a failure of the command.
+    pub(crate) fn failure(&self, what: &str, error: redis::RedisError) -> Error {
+        let reason = format!("{what}: {error}");
+        if error.is_io_error()
+            || error.is_timeout()
+            || error.is_connection_refusal()
+            || error.is_connection_dropped()
+        {
+            Error::StoreUnreachable {
+                store: self.inner.name.clone(),
+                reason,
+                source: Some(Cause::new(error)),
+            }
+        } else {
+            Error::Storage {
+                path: self.inner.name.clone(),
+                reason,
+                source: Some(Cause::new(error)),
+            }
+        }
+    }
+
+    pub(crate) fn unusable(&self, reason: String) -> Error {
+        Error::Storage {
+            path: self.inner.name.clone(),
+            reason,
+            source: None,
+        }
+    }
+
+    /// Runs `command` on the shared connection; once more, shortly after,
+    /// when the connection had dropped (Redis restarted: the manager
+    /// reconnects by itself, and only the command in flight failed). Every
+    /// command here is safe to repeat: reads, and scripts whose repeat is
+    /// refused or finds its own work done. A timeout is not repeated: Redis
+    /// is hung, and the caller's budget is spent.
+    pub(crate) async fn run<T, F, Fut>(&self, what: &str, command: F) -> Result<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        match command(self.inner.connection.clone()).await {
+            Err(error)
+                if !error.is_timeout()
+                    && (error.is_connection_dropped()
+                        || error.is_io_error()
+                        || error.is_connection_refusal()) =>
+            {
+                tracing::debug!(%error, "the connection to Redis dropped; trying again");
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                command(self.inner.connection.clone())
+                    .await
+                    .map_err(|error| self.failure(what, error))
+            }
+            other => other.map_err(|error| self.failure(what, error)),
+        }
+    }
+
+    /// The names of `server`'s keys: `<prefix>:{<id>}:cred` and `…:lock`,
+    /// where the id is a hash of its canonical URL (as the file store names
+    /// its files), so key names carry no URL, and the braces put both keys
+    /// in one Cluster slot.
+    pub(crate) fn key_names(&self, server: &ServerUrl) -> (String, String) {
+        let hash = digest::digest(&digest::SHA256, server.as_str().as_bytes());
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_ref()[..18]);
+        let base = format!("{}:{{{id}}}", self.inner.prefix);
+        (format!("{base}:cred"), format!("{base}:lock"))
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("name", &self.inner.name)
+            .field("sealed", &matches!(self.inner.sealing, Sealing::Sealed(_)))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One server's credentials as [`RedisStore::list`] finds them.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Listed {
+    /// The MCP server.
+    pub server_url: String,
+    /// How many times the record was written.
+    pub generation: u64,
+    /// The id of the key that sealed it; `None` for a plaintext record.
+    pub key_id: Option<String>,
+    /// The credentials, or why they do not open.
+    pub credentials: Result<StoredCredentials>,
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key this store writes (default `mcp-oauth`), so
+    /// that several fleets, or other data, share one Redis.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The keys that seal documents (the first) and open them (all).
+    pub fn keys(mut self, keys: StoreKeys) -> Self {
+        self.sealing = Some(Sealing::Sealed(keys));
+        self
+    }
+
+    /// Keeps documents unsealed: tokens and client secrets readable by
+    /// anyone who can read Redis. Without [`keys`](Self::keys) or this,
+    /// [`connect`](Self::connect) refuses.
+    pub fn plaintext(mut self) -> Self {
+        self.sealing = Some(Sealing::Plaintext);
+        self
+    }
+
+    /// How long a lock is held without renewal (default 30 s): a holder
+    /// that dies is replaced after it. Held locks are renewed every third
+    /// of it.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(300));
+        self
+    }
+
+    /// The longest a token request may take (default 30 s): when a holder
+    /// paused or died after sending one, the next waits this long (and a
+    /// lease) for its answer to be saved before spending the same refresh
+    /// token, which the authorization server would take for a theft.
+    pub fn token_request_budget(mut self, budget: Duration) -> Self {
+        self.token_request = budget;
+        self
+    }
+
+    /// How long to wait for Redis's answer to a command (default 500 ms).
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for a connection (default 1 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects, and checks that Redis answers; an unreachable Redis is
+    /// [`Error::StoreUnreachable`] within the connect timeout.
+    pub async fn connect(self) -> Result<RedisStore> {
+        let name = store_name(&self.url);
+        let Some(sealing) = self.sealing else {
+            return Err(Error::InvalidConfig {
+                reason: format!(
+                    "no key to seal the credentials kept in {name}: give one (32 random bytes in \
+                     base64, `openssl rand -base64 32`), or ask for plaintext explicitly"
+                ),
+            });
+        };
+        if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
+            return Err(Error::InvalidConfig {
+                reason: "the store prefix must be non-empty, without '{' or '}'".into(),
+            });
+        }
+        let client = redis::Client::open(self.url.as_str()).map_err(|error| Error::InvalidUrl {
+            url: name.clone(),
+            reason: error.to_string(),
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.response_timeout))
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let unreachable = |error: redis::RedisError| {
+            let reason = error.to_string();
+            let source = Some(Cause::new(error));
+            Error::StoreUnreachable {
+                store: name.clone(),
+                reason,
+                source,
+            }
+        };
+        let connect = ConnectionManager::new_with_config(client, config);
+        let mut connection = match tokio::time::timeout(self.connect_timeout * 3, connect).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) if error.kind() == redis::ErrorKind::AuthenticationFailed => {
+                return Err(Error::Storage {
+                    path: name.clone(),
+                    reason: format!("Redis refused the credentials in the URL: {error}"),
+                    source: Some(Cause::new(error)),
+                });
+            }
+            Ok(Err(error)) => return Err(unreachable(error)),
+            Err(_) => {
+                return Err(Error::StoreUnreachable {
+                    store: name.clone(),
+                    reason: format!("no connection within {:?}", self.connect_timeout * 3),
+                    source: None,
+                });
+            }
+        };
+        let _: String = connection.ping().await.map_err(unreachable)?;
+        let lease = self.lease;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                connection,
+                name: format!("{name} (prefix {})", self.prefix),
+                prefix: self.prefix,
+                sealing,
+                timings: Timings {
+                    lease,
+                    token_request: self.token_request,
+                    poll: Duration::from_millis(50),
+                },
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &store_name(&self.url))
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The address as errors show it: scheme, host, port and database, never
+/// the user's password.
+pub(crate) fn store_name(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "the Redis URL given".to_owned(),
+    }
+}
+
+/// `prefix` as a literal in a `SCAN MATCH` pattern.
+fn glob_escape(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_never_shows_in_the_store_name() {
+        let name = store_name("redis://agent:hunter2@10.0.0.5:6379/2");
+        assert!(!name.contains("hunter2"), "{name}");
+        assert!(name.contains("10.0.0.5:6379"), "{name}");
+        assert_eq!(store_name("not a url :hunter2"), "the Redis URL given");
+    }
+
+    #[test]
+    fn prefixes_are_matched_literally() {
+        assert_eq!(glob_escape("team*[1]"), "team\\*\\[1\\]");
+    }
+}

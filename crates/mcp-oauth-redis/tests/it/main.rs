@@ -1,0 +1,8 @@
+//! The integration tests: one binary, each test against a `redis-server`
+//! of its own.
+
+mod fence;
+mod refresh;
+mod sealing;
+mod support;
+mod unreachable;
