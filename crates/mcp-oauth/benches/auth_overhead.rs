@@ -13,8 +13,9 @@
 //! - `rmcp-2`: a second such client, the control: how far two identical
 //!   clients differ is the noise of the machine.
 //!
-//! All use the same protocol negotiation, a pooled `reqwest` client, rmcp's
-//! default request concurrency and the same headers (rmcp's clients send
+//! All use the same protocol negotiation, a pooled HTTP client (this
+//! crate's own, or `reqwest` for rmcp's clients), rmcp's default request
+//! concurrency and the same headers (rmcp's clients send
 //! this crate's `User-Agent` too: one header more or less moves a round by
 //! about 3 %), so the difference is the layers. Rounds alternate between
 //! the clients so that drift in the machine's load spreads over all of them.

@@ -146,8 +146,9 @@
 // - auth/authorizer.rs: `Authorizer::header` gives the request its
 //   credentials (auth/oauth/session.rs: the ready header, else the cached
 //   token, refreshed by auth/oauth/grants/refresh.rs when due);
-// - net/: the exchange itself (client set-up, redirects, capped bodies,
-//   failures as `Error`).
+// - net/: the exchange itself: net/client/ is the HTTP client (hyper with a
+//   connector of ours, for TCP_QUICKACK: net/client/io.rs), then redirects,
+//   capped bodies, failures as `Error`.
 //
 // A 401 or 403 walks on from `HttpCore::send`:
 // - auth/authorizer.rs: `Rejection` parses the challenge once

@@ -26,7 +26,7 @@ struct Read {
 }
 
 fn read(chunks: Vec<Bytes>, limit: usize) -> Read {
-    let body = futures::stream::iter(chunks.into_iter().map(Ok::<_, reqwest::Error>));
+    let body = futures::stream::iter(chunks.into_iter().map(Ok::<_, crate::net::HttpError>));
     let mut stream = SseStream::from_bytes_stream(cap_sse_events(body, limit)).boxed();
     let mut events = Vec::new();
     let failed = block_on(async {

@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
+use super::{Response, failure::timed_out};
+use crate::{Error, Result, error::one_line};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::header::CONTENT_TYPE;
-use reqwest::Response;
-
-use super::failure::timed_out;
-use crate::{Error, Result, error::one_line};
 
 /// How much of an unusable body is kept for an error message.
 const PREVIEW_BYTES: usize = 512;
@@ -108,12 +106,12 @@ mod tests {
     use super::*;
 
     fn response(chunks: &[&'static str]) -> Response {
-        let chunks: Vec<std::io::Result<Bytes>> = chunks
-            .iter()
-            .map(|c| Ok(Bytes::from_static(c.as_bytes())))
-            .collect();
-        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-        Response::from(http::Response::new(body))
+        Response::from_chunks(
+            chunks
+                .iter()
+                .map(|c| Bytes::from_static(c.as_bytes()))
+                .collect(),
+        )
     }
 
     #[tokio::test]

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use super::redirect::{RedirectRefused, redirect_refused};
+use super::{HttpError, redirect::RedirectRefused};
 use crate::{Cause, Error};
 
 /// [`network_error`], except that a request that ran out of `after` (not
 /// while connecting) is an [`Error::Timeout`].
-pub(crate) fn timed_out(url: &str, error: reqwest::Error, after: Duration) -> Error {
+pub(crate) fn timed_out(url: &str, error: HttpError, after: Duration) -> Error {
     if error.is_timeout() && !error.is_connect() {
         return Error::Timeout {
             url: url.to_owned(),
@@ -17,12 +17,12 @@ pub(crate) fn timed_out(url: &str, error: reqwest::Error, after: Duration) -> Er
     network_error(url, error)
 }
 
-/// Turns a `reqwest` failure into [`Error::Connect`] / [`Error::Timeout`],
+/// Turns a failed exchange into [`Error::Connect`] / [`Error::Timeout`],
 /// keeping the innermost cause ("Connection refused") that a person needs.
 /// A refused redirect says why: to another origin is [`Error::Insecure`],
 /// a circle or too many is [`Error::Protocol`].
-fn network_error(url: &str, error: reqwest::Error) -> Error {
-    if let Some(refused) = redirect_refused(&error) {
+fn network_error(url: &str, error: HttpError) -> Error {
+    if let Some(refused) = error.redirect_refused() {
         return match refused {
             RedirectRefused::OtherOrigin(_) => Error::Insecure {
                 url: url.to_owned(),

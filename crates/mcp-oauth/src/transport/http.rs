@@ -1,4 +1,4 @@
-//! The HTTP layer both HTTP transports share: one `reqwest` client, the
+//! The HTTP layer both HTTP transports share: one [`HttpClient`], the
 //! credentials, redirect and size rules, and the mapping of network failures
 //! to [`Error`].
 
@@ -6,19 +6,21 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use http::header::AUTHORIZATION;
-use reqwest::{RequestBuilder, Response, StatusCode};
+use http::{StatusCode, header::AUTHORIZATION};
 
 use crate::{
     Error, Result,
     auth::{Authorizer, Rejection},
-    net::{self, preview, root_cause, size, timed_out},
+    net::{
+        self, HttpClient, HttpClientBuilder, HttpError, Redirects, RequestBuilder, Response,
+        preview, root_cause, size, timed_out,
+    },
 };
 
 /// The HTTP client of one connection: cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpCore {
-    http: reqwest::Client,
+    http: HttpClient,
     authorizer: Authorizer,
     timeout: Duration,
 }
@@ -27,7 +29,7 @@ impl HttpCore {
     /// `timeout` bounds connecting, and every exchange whose answer is not
     /// a stream.
     pub(crate) fn new(authorizer: Authorizer, timeout: Duration) -> Result<Self> {
-        Self::with_builder(authorizer, timeout, reqwest::Client::builder())
+        Self::with_builder(authorizer, timeout, HttpClient::builder())
     }
 
     /// For one server: a plain `http` server is all this client ever talks
@@ -45,24 +47,22 @@ impl HttpCore {
             && ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
                 .iter()
                 .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        let builder = net::direct_if(reqwest::Client::builder(), direct);
-        let builder = if server.url().scheme() == "http" && !proxied {
-            builder.tls_certs_only(std::iter::empty())
-        } else {
-            builder
-        };
+        let builder = HttpClient::builder()
+            .direct(direct)
+            .tls(server.url().scheme() != "http" || proxied);
         Self::with_builder(authorizer, timeout, builder)
     }
 
     fn with_builder(
         authorizer: Authorizer,
         timeout: Duration,
-        builder: reqwest::ClientBuilder,
+        builder: HttpClientBuilder,
     ) -> Result<Self> {
         // Credentials must never follow a redirect to another origin.
         let http = net::build_client(
-            builder.connect_timeout(timeout),
-            net::same_origin_redirects(),
+            builder
+                .connect_timeout(timeout)
+                .redirects(Redirects::SameOrigin),
         )?;
         Ok(Self {
             http,
@@ -81,7 +81,7 @@ impl HttpCore {
     pub(crate) async fn send(
         &self,
         url: &str,
-        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+        build: impl Fn(&HttpClient) -> RequestBuilder,
     ) -> Result<Response> {
         let mut retried = false;
         loop {
@@ -158,7 +158,7 @@ pub(crate) fn cap_sse_events<S>(
     limit: usize,
 ) -> impl Stream<Item = std::result::Result<Bytes, BodyError>> + Send + 'static
 where
-    S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    S: Stream<Item = std::result::Result<Bytes, HttpError>> + Send + 'static,
 {
     let start = (Box::pin(stream), EventCap::new(limit), Bytes::new());
     futures::stream::unfold(Some(start), |state| async move {
@@ -229,7 +229,7 @@ impl EventCap {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BodyError {
     #[error("reading the response failed: {}", root_cause(.0))]
-    Read(reqwest::Error),
+    Read(HttpError),
     #[error("a server-sent event is larger than the {} limit", size(*limit))]
     EventTooLarge { limit: usize },
 }
@@ -240,14 +240,14 @@ mod tests {
 
     #[tokio::test]
     async fn sse_cap_counts_per_event_not_per_stream() {
-        let events: Vec<reqwest::Result<Bytes>> = (0..100)
+        let events: Vec<std::result::Result<Bytes, HttpError>> = (0..100)
             .map(|_| Ok(Bytes::from_static(b"data: 0123456789\n\n")))
             .collect();
         let capped = cap_sse_events(futures::stream::iter(events), 32);
         let results: Vec<_> = capped.collect().await;
         assert!(results.iter().all(|chunk| chunk.is_ok()));
 
-        let big: Vec<reqwest::Result<Bytes>> =
+        let big: Vec<std::result::Result<Bytes, HttpError>> =
             vec![Ok(Bytes::from(format!("data: {}\n\n", "x".repeat(64))))];
         let results: Vec<_> = cap_sse_events(futures::stream::iter(big), 32)
             .collect()
@@ -266,7 +266,7 @@ mod tests {
             "data: 0123456789\r\n\r\n",
             "data: 0\n\r",
         ] {
-            let chunks: Vec<reqwest::Result<Bytes>> =
+            let chunks: Vec<std::result::Result<Bytes, HttpError>> =
                 (0..100).map(|_| Ok(Bytes::from(event))).collect();
             let results: Vec<_> = cap_sse_events(futures::stream::iter(chunks), 32)
                 .collect()
@@ -278,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_is_read_before_a_malformed_line_in_the_same_chunk() {
         let body = b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\nnot a field\n";
-        let chunks: Vec<reqwest::Result<Bytes>> = vec![Ok(Bytes::from_static(body))];
+        let chunks: Vec<std::result::Result<Bytes, HttpError>> = vec![Ok(Bytes::from_static(body))];
         let mut events = sse_stream::SseStream::from_bytes_stream(cap_sse_events(
             futures::stream::iter(chunks),
             1024,

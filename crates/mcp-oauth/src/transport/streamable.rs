@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     Error,
-    net::{body_preview, media_type, preview, read_body},
+    net::{Response, body_preview, media_type, preview, read_body},
 };
 
 const SESSION_ID: &str = "mcp-session-id";
@@ -116,7 +116,7 @@ impl AuthorizedHttpClient {
     fn events(
         &self,
         uri: &str,
-        response: reqwest::Response,
+        response: Response,
         limit: usize,
     ) -> impl Stream<Item = Result<Sse, SseError>> + Send + 'static {
         let end_cause = self.end_cause.clone();
@@ -266,7 +266,7 @@ impl AuthorizedHttpClient {
         message: &ClientJsonRpcMessage,
         session_attached: bool,
         status: StatusCode,
-        response: reqwest::Response,
+        response: Response,
         limits: StreamableHttpResponseLimits,
     ) -> HttpResult<StreamableHttpPostResponse> {
         let media = media_type(&response);

@@ -8,6 +8,7 @@ mod fuzz_seeds;
 mod hostile;
 mod integrations;
 mod legacy_sse;
+mod nagle;
 mod oauth;
 mod oauth_lasting;
 mod secrets;

@@ -14,7 +14,7 @@ use url::Url;
 use super::wire::Fetched;
 use crate::{
     Error, OAuthStep, Result,
-    net::{self, same_origin_redirects, timed_out},
+    net::{self, HttpClient, HttpError, Redirects, RequestBuilder, Response, timed_out},
 };
 
 /// Metadata and token answers are small; anything larger is hostile.
@@ -59,7 +59,7 @@ pub(crate) struct OAuthHttp {
     options: HttpOptions,
     /// One client per [`Purpose`] and per route (through the environment's
     /// proxy, or direct to loopback).
-    clients: Arc<[OnceLock<Result<reqwest::Client>>; 4]>,
+    clients: Arc<[OnceLock<Result<HttpClient>>; 4]>,
 }
 
 /// What a request is for, which decides the redirects it may follow.
@@ -84,7 +84,7 @@ impl OAuthHttp {
     /// The client for requests to `url` made for `purpose`: direct for a
     /// loopback host, or a name given a loopback address with
     /// [`resolve`](HttpOptions::resolve) (a proxy would ask DNS instead).
-    fn client(&self, url: &Url, purpose: Purpose) -> Result<&reqwest::Client> {
+    fn client(&self, url: &Url, purpose: Purpose) -> Result<&HttpClient> {
         let resolved_to_loopback = self.options.resolve.iter().any(|(domain, address)| {
             url.host_str()
                 .is_some_and(|host| host.eq_ignore_ascii_case(domain))
@@ -95,17 +95,17 @@ impl OAuthHttp {
             // Metadata may move within its origin; a redirect elsewhere, in
             // a circle or without end is refused with an error saying so.
             let redirects = match purpose {
-                Purpose::Documents => same_origin_redirects(),
-                Purpose::Tokens => reqwest::redirect::Policy::none(),
+                Purpose::Documents => Redirects::SameOrigin,
+                Purpose::Tokens => Redirects::None,
             };
             build_client(&self.options, redirects, direct)
         });
         built.as_ref().map_err(Error::clone)
     }
 
-    /// A `reqwest` failure as an [`Error`]: running out of time is an
+    /// A failed exchange as an [`Error`]: running out of time is an
     /// [`Error::Timeout`].
-    fn failed(&self, url: &Url, error: reqwest::Error) -> Error {
+    fn failed(&self, url: &Url, error: HttpError) -> Error {
         timed_out(url.as_str(), error, self.options.timeout)
     }
 
@@ -187,7 +187,7 @@ impl OAuthHttp {
         self.read_response(url, response).await
     }
 
-    async fn read(&self, url: &Url, request: reqwest::RequestBuilder) -> Result<Fetched> {
+    async fn read(&self, url: &Url, request: RequestBuilder) -> Result<Fetched> {
         let response = request
             .send()
             .await
@@ -196,7 +196,7 @@ impl OAuthHttp {
     }
 
     /// Reads a whole answer, refusing more than [`MAX_BODY`] bytes.
-    async fn read_response(&self, url: &Url, response: reqwest::Response) -> Result<Fetched> {
+    async fn read_response(&self, url: &Url, response: Response) -> Result<Fetched> {
         let status = response.status().as_u16();
         let body = net::read_body(url.as_str(), response, MAX_BODY, self.options.timeout).await?;
         Ok(Fetched { status, body })
@@ -213,21 +213,16 @@ fn unusable_answer(error: Error, step: OAuthStep) -> Error {
     }
 }
 
-fn build_client(
-    options: &HttpOptions,
-    redirects: reqwest::redirect::Policy,
-    direct: bool,
-) -> Result<reqwest::Client> {
-    let mut builder = net::direct_if(
-        reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(CONNECT_TIMEOUT.min(options.timeout)),
-        direct,
-    );
+fn build_client(options: &HttpOptions, redirects: Redirects, direct: bool) -> Result<HttpClient> {
+    let mut builder = HttpClient::builder()
+        .timeout(options.timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(options.timeout))
+        .direct(direct)
+        .redirects(redirects);
     for (domain, address) in &options.resolve {
         builder = builder.resolve(domain, *address);
     }
-    net::build_client(builder, redirects)
+    net::build_client(builder)
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
