@@ -1,21 +1,4 @@
-//! Hosts on one machine: each a network namespace of its own, with its own
-//! address on 198.18.0.0/15 (RFC 2544's benchmarking range), joined to the
-//! root namespace by a veth pair. A fleet test runs each "host"'s processes
-//! in its namespace, as separate machines would run them.
-//!
-//! The servers (an [`AuthServer`](crate::AuthServer), a
-//! [`TestServer`](crate::TestServer), a [`RedisServer`](crate::RedisServer))
-//! listen on [`NetHosts::hub`], the root side of the first pair, which
-//! every namespace reaches through its default route. A client refuses a
-//! plain-http authorization server anywhere but on loopback, so the servers'
-//! URLs still name `127.0.0.1:PORT`, and [`NetHosts::relay`] listens on each
-//! namespace's own loopback with the same ports and forwards to the hub:
-//! the servers see each host's requests come from that host's address.
-//!
-//! Needs root and `ip` (iproute2). Everything made here (namespaces, veth
-//! pairs, relays) goes when the [`NetHosts`] is dropped, also when a test
-//! panics; names carry the process id, and namespaces left by a process
-//! that was killed are removed by the next one. Every wait is bounded.
+//! Hosts on one machine as network namespaces: [`NetHosts`].
 
 use std::{
     fmt,
@@ -54,7 +37,25 @@ struct Host {
     ip: Ipv4Addr,
 }
 
-/// Network namespaces standing for hosts; see the [module](self) docs.
+/// Hosts on one machine: each a network namespace of its own, with its own
+/// address on 198.18.0.0/15 (RFC 2544's benchmarking range), joined to the
+/// root namespace by a veth pair. A fleet test runs each "host"'s
+/// processes in its namespace, as separate machines would run them.
+///
+/// The servers (an [`AuthServer`](crate::AuthServer), a
+/// [`TestServer`](crate::TestServer), a [`RedisServer`](crate::RedisServer))
+/// listen on [`hub`](Self::hub), the root side of the first pair, which
+/// every namespace reaches through its default route. A client refuses a
+/// plain-http authorization server anywhere but on loopback, so the
+/// servers' URLs still name `127.0.0.1:PORT`, and [`relay`](Self::relay)
+/// listens on each namespace's own loopback with the same ports and
+/// forwards to the hub: the servers see each host's requests come from
+/// that host's address.
+///
+/// Needs root and `ip` (iproute2). Everything made here (namespaces, veth
+/// pairs, relays) goes when the `NetHosts` is dropped, also when a test
+/// panics; names carry the process id, and namespaces left by a process
+/// that was killed are removed by the next one. Every wait is bounded.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
