@@ -68,8 +68,10 @@
 //! # Failures
 //!
 //! An unreachable Redis is [`mcp_oauth::Error::StoreUnreachable`], within
-//! the connect timeout (1 s) or the response timeout (500 ms); nothing is
-//! written, and tokens already in memory are used until they expire. A
+//! the connect timeout (1 s) or the response timeout (500 ms); a command
+//! whose connection dropped or was refused is tried again for a second (a
+//! Redis restarting comes back within it). Nothing is written, and tokens
+//! already in memory are used until they expire. A
 //! Redis restarted without persistence has forgotten everything: the next
 //! process to be refused signs in once, holding the lock, and the others
 //! wait for it and use its tokens. Processes that were running hold the

@@ -18,6 +18,10 @@ use crate::{
     storage::RedisTokenStorage,
 };
 
+/// How long a command is tried again while the connection is down: a
+/// Redis restarting comes back within it.
+const RECONNECT_GRACE: Duration = Duration::from_secs(1);
+
 /// The key prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "mcp-oauth";
 
@@ -304,31 +308,33 @@ impl RedisStore {
         }
     }
 
-    /// Runs `command` on the shared connection; once more, shortly after,
-    /// when the connection had dropped (Redis restarted: the manager
-    /// reconnects by itself, and only the command in flight failed). Every
-    /// command here is safe to repeat: reads, and scripts whose repeat is
-    /// refused or finds its own work done. A timeout is not repeated: Redis
-    /// is hung, and the caller's budget is spent.
+    /// Runs `command` on the shared connection; again, every 150 ms for up
+    /// to a second, while the connection is dropped or refused (Redis
+    /// restarting: the manager reconnects by itself, and only commands in
+    /// flight or sent meanwhile fail). Every command here is safe to
+    /// repeat: reads, and scripts whose repeat is refused or finds its own
+    /// work done. A timeout is not repeated: Redis is hung, and the
+    /// caller's budget is spent.
     pub(crate) async fn run<T, F, Fut>(&self, what: &str, command: F) -> Result<T>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match command(self.inner.connection.clone()).await {
-            Err(error)
-                if !error.is_timeout()
-                    && (error.is_connection_dropped()
-                        || error.is_io_error()
-                        || error.is_connection_refusal()) =>
-            {
-                tracing::debug!(%error, "the connection to Redis dropped; trying again");
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                command(self.inner.connection.clone())
-                    .await
-                    .map_err(|error| self.failure(what, error))
+        let started = tokio::time::Instant::now();
+        loop {
+            match command(self.inner.connection.clone()).await {
+                Err(error)
+                    if !error.is_timeout()
+                        && (error.is_connection_dropped()
+                            || error.is_io_error()
+                            || error.is_connection_refusal())
+                        && started.elapsed() < RECONNECT_GRACE =>
+                {
+                    tracing::debug!(%error, "the connection to Redis dropped; trying again");
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                other => return other.map_err(|error| self.failure(what, error)),
             }
-            other => other.map_err(|error| self.failure(what, error)),
         }
     }
 
