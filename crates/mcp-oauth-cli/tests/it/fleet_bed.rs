@@ -281,8 +281,9 @@ impl Bed {
 
     /// Checks that the MCP requests since the server's log was cleared came
     /// from every host's own address, at least `each` from each: the
-    /// processes ran in distinct namespaces (in the root one, 127.0.0.1:PORT
-    /// has no listener). Says where the hosts ran.
+    /// processes ran in distinct namespaces (from the root one they would
+    /// come from 127.0.0.1, if anything listened there on the port). Says
+    /// where the hosts ran.
     pub(crate) fn assert_hosts_apart(&self, each: usize) -> &'static str {
         let Hosts::Namespaces(hosts) = &self.hosts else {
             return self.placement();
