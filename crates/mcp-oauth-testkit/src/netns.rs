@@ -417,15 +417,28 @@ fn sweep_leftovers() {
     if let Ok(links) = ip(&["-o", "link", "show"]) {
         for link in links.lines().filter_map(|line| line.split(": ").nth(1)) {
             let link = link.split('@').next().unwrap_or(link);
-            if let Some(rest) = link.strip_prefix("mo")
-                && let Some(pid) = rest.split('-').next()
-                && rest.matches('-').count() == 2
-                && u32::from_str_radix(pid, 16).is_ok_and(|pid| gone(&pid.to_string()))
+            if let Some(pid) = link_owner(link)
+                && gone(&pid.to_string())
             {
                 let _ = ip(&["link", "del", link]);
             }
         }
     }
+}
+
+/// The process that made link `name`, if it is one of ours:
+/// `mo<pid:x>-<seq:x>-<host><r|n>`.
+fn link_owner(name: &str) -> Option<u32> {
+    let mut parts = name.strip_prefix("mo")?.split('-');
+    let (pid, seq, host) = (parts.next()?, parts.next()?, parts.next()?);
+    let hex = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_hexdigit());
+    let side = host.strip_suffix(['r', 'n'])?;
+    let ours = parts.next().is_none()
+        && hex(pid)
+        && hex(seq)
+        && side.len() == 1
+        && side.chars().all(|c| c.is_ascii_digit());
+    ours.then(|| u32::from_str_radix(pid, 16).ok()).flatten()
 }
 
 /// Runs `ip ARGS`, for at most [`IP_TIMEOUT`]; its output, or its error.
@@ -467,5 +480,26 @@ fn ip(args: &[&str]) -> io::Result<String> {
             args.join(" "),
             err.trim()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_owner;
+
+    #[test]
+    fn only_links_named_as_ours_are_ours() {
+        assert_eq!(link_owner("mo1f2a-3-0r"), Some(0x1f2a));
+        assert_eq!(link_owner("mo1f2a-3-2n"), Some(0x1f2a));
+        for other in [
+            "mode-1-2",
+            "mo1f2a-3-0",
+            "mo1f2a-3-0rx",
+            "mo-3-0r",
+            "eth0",
+            "mo12-3-4r-5",
+        ] {
+            assert_eq!(link_owner(other), None, "{other}");
+        }
     }
 }
