@@ -1,8 +1,12 @@
 //! The fleet figures `scripts/bench-fleet` prints: a warm `ping` with the
 //! Redis store beside the file store, and fleets of `mcp-oauth tools`
-//! processes on one expired token (hosts as process groups): refresh
-//! requests per expiry, successes, the slowest process's wall time, and
-//! Redis commands per process. Figures, not a test: nothing fails.
+//! processes on one expired token: refresh requests per expiry, successes,
+//! the slowest process's wall time, and Redis commands per process.
+//! Figures, not a test: nothing fails.
+//!
+//! The warm pings run on loopback. Each host of a fleet is a network
+//! namespace of its own (the testkit's `NetHosts`) when run as root with
+//! `ip`; else a process group, and the figures say which.
 //!
 //! ```sh
 //! cargo build --release -p mcp-oauth-cli --bin mcp-oauth --example fleet-bench
@@ -19,7 +23,7 @@ use std::{
 
 use mcp_oauth::TokenStorage as _;
 use mcp_oauth_redis::{RedisStore, StoreKeys};
-use mcp_oauth_testkit::{AuthServer, RedisServer, TestServer};
+use mcp_oauth_testkit::{AuthServer, NetHosts, RedisServer, TestServer};
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PREFIX: &str = "bench";
@@ -30,11 +34,51 @@ struct Bed {
     auth: AuthServer,
     server: TestServer,
     dir: std::path::PathBuf,
+    /// The fleet's hosts as namespaces, with the servers on their hub.
+    hosts: Option<NetHosts>,
 }
 
 impl Bed {
-    fn command(&self, args: &[&str], store: bool) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(&self.binary);
+    /// Redis, an authorization server and an MCP server it protects: on
+    /// loopback, or on the hub of `hosts` (relayed to each host's loopback).
+    async fn new(binary: &str, dir: &std::path::Path, mut hosts: Option<NetHosts>) -> Self {
+        let bind = hosts
+            .as_ref()
+            .map_or(std::net::Ipv4Addr::LOCALHOST.into(), NetHosts::hub);
+        let redis = RedisServer::start_on(bind, false)
+            .expect("redis-server (apt-get install -y redis-server)");
+        let auth = AuthServer::builder()
+            .bind_address(bind)
+            .start()
+            .await
+            .unwrap();
+        let server = TestServer::builder()
+            .protected_by(&auth)
+            .bind_address(bind)
+            .start()
+            .await
+            .unwrap();
+        if let Some(hosts) = &mut hosts {
+            hosts
+                .relay(&[auth.addr().port(), server.addr().port()])
+                .unwrap();
+        }
+        Self {
+            binary: binary.to_owned(),
+            redis,
+            auth,
+            server,
+            dir: dir.to_owned(),
+            hosts,
+        }
+    }
+
+    /// The CLI with `args`, in host `host`'s namespace when there are some.
+    fn command_on(&self, host: usize, args: &[&str], store: bool) -> tokio::process::Command {
+        let mut command = match &self.hosts {
+            Some(hosts) => tokio::process::Command::from(hosts.command(host, &self.binary)),
+            None => tokio::process::Command::new(&self.binary),
+        };
         command
             .args(args)
             .env("BROWSER", self.dir.join("browser.sh"))
@@ -55,7 +99,7 @@ impl Bed {
     async fn run(&self, args: &[&str], store: bool) -> (bool, Duration) {
         let started = Instant::now();
         let ok = self
-            .command(args, store)
+            .command_on(0, args, store)
             .status()
             .await
             .is_ok_and(|status| status.success());
@@ -134,20 +178,7 @@ async fn main() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let redis = RedisServer::start().expect("redis-server (apt-get install -y redis-server)");
-    let auth = AuthServer::builder().start().await.unwrap();
-    let server = TestServer::builder()
-        .protected_by(&auth)
-        .start()
-        .await
-        .unwrap();
-    let bed = Bed {
-        binary,
-        redis,
-        auth,
-        server,
-        dir: dir.clone(),
-    };
+    let bed = Bed::new(&binary, &dir, None).await;
     let url = bed.server.url();
 
     // Warm ping: each store signed in once, then timed.
@@ -171,7 +202,21 @@ async fn main() {
         (shared.as_secs_f64() - file.as_secs_f64()) * 1e3
     );
 
-    println!("fleets on one expired token (hosts = process groups), `mcp-oauth tools`:");
+    drop(bed);
+
+    let hosts = fleets
+        .split(',')
+        .filter_map(|fleet| fleet.split_once('x')?.0.parse::<usize>().ok())
+        .max()
+        .unwrap_or(3);
+    let (hosts, placement) = match NetHosts::create(hosts) {
+        Ok(hosts) => (Some(hosts), "network namespaces".to_owned()),
+        Err(why) => (None, format!("process groups: {why}")),
+    };
+    let bed = Bed::new(&binary, &dir, hosts).await;
+    let url = bed.server.url();
+    assert!(bed.run(&["login", &url], true).await.0, "login");
+    println!("fleets on one expired token (hosts = {placement}), `mcp-oauth tools`:");
     for fleet in fleets.split(',') {
         let (hosts, each) = fleet.split_once('x').expect("HOSTSxPROCESSES");
         let (hosts, each): (usize, usize) = (hosts.parse().unwrap(), each.parse().unwrap());
@@ -185,11 +230,13 @@ async fn main() {
             .filter(|token| token.revoked)
             .count();
         let mut children = Vec::new();
-        for _ in 0..hosts {
+        for host in 0..hosts {
             let mut group = 0;
             for _ in 0..each {
-                let mut command = bed.command(&["tools", &url], true);
-                command.process_group(group);
+                let mut command = bed.command_on(host, &["tools", &url], true);
+                if bed.hosts.is_none() {
+                    command.process_group(group);
+                }
                 let started = Instant::now();
                 let child = command.spawn().unwrap();
                 if group == 0 {

@@ -158,6 +158,12 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "the sign-in was refused; run the command again to retry".to_owned(),
             ),
+            Error::StoreUnreachable { reason, .. } if reason.contains("certificate") => (
+                Exit::Unreachable,
+                "the store's TLS certificate was refused; for a Redis whose certificate a \
+                 private CA signed, give that CA with --store-ca-file (MCP_OAUTH_STORE_CA_FILE)"
+                    .to_owned(),
+            ),
             Error::StoreUnreachable { .. } => (
                 Exit::Unreachable,
                 "is Redis running, and are the host, port and password in --store \

@@ -46,6 +46,17 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) store_key_file: Option<PathBuf>,
 
+    /// The certificate authorities (PEM) a rediss:// store's certificate is
+    /// checked against, instead of the system's: for a Redis whose
+    /// certificate a private CA signed.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_OAUTH_STORE_CA_FILE",
+        value_name = "FILE"
+    )]
+    pub(crate) store_ca_file: Option<PathBuf>,
+
     /// Keep credentials in a shared store unsealed (readable by whoever
     /// reads it), when no key is given.
     #[arg(long, global = true)]

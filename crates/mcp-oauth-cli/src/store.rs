@@ -49,6 +49,9 @@ impl Store {
         if let Some(prefix) = &global.store_prefix {
             builder = builder.prefix(prefix);
         }
+        if let Some(path) = &global.store_ca_file {
+            builder = builder.ca_file(path);
+        }
         if let Some(seconds) = global.store_lease {
             let lease = std::time::Duration::from_secs(seconds);
             builder = builder.lease(lease).token_request_budget(lease);

@@ -58,14 +58,26 @@
 //! [`RedisStoreBuilder::connect`] refuses, unless
 //! [`RedisStoreBuilder::plaintext`] asks for documents in the clear.
 //!
+//! # TLS
+//!
+//! `rediss://` connects with TLS (rustls), checking the server's
+//! certificate against the system's roots, or only against the
+//! certificate authorities given with [`RedisStoreBuilder::ca_file`] (a
+//! Redis whose certificate a private CA signed).
+//!
 //! # Failures
 //!
 //! An unreachable Redis is [`mcp_oauth::Error::StoreUnreachable`], within
-//! the connect timeout (1 s) or the response timeout (500 ms); nothing is
-//! written, and tokens already in memory are used until they expire. A
+//! the connect timeout (1 s) or the response timeout (500 ms); a command
+//! whose connection dropped or was refused is tried again for a second (a
+//! Redis restarting comes back within it). Nothing is written, and tokens
+//! already in memory are used until they expire. A
 //! Redis restarted without persistence has forgotten everything: the next
 //! process to be refused signs in once, holding the lock, and the others
-//! wait for it and use its tokens. Run Redis with `appendonly yes` to keep
+//! wait for it and use its tokens. Processes that were running hold the
+//! lost refresh token in memory, but spend it only while it is the stored
+//! one: it may be spent already by a holder whose answer (and spend mark)
+//! went with Redis, and spent again it would revoke the family. Run Redis with `appendonly yes` to keep
 //! tokens across restarts.
 //!
 //! # Keys in Redis

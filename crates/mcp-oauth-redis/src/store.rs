@@ -2,7 +2,7 @@
 //! prefix, the keys that seal, the timings. One [`RedisStore`] per process;
 //! one [`RedisTokenStorage`] per MCP server from it.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
@@ -17,6 +17,10 @@ use crate::{
     seal::StoreKeys,
     storage::RedisTokenStorage,
 };
+
+/// How long a command is tried again while the connection is down: a
+/// Redis restarting comes back within it.
+const RECONNECT_GRACE: Duration = Duration::from_secs(1);
 
 /// The key prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "mcp-oauth";
@@ -82,6 +86,7 @@ impl Timings {
 #[must_use]
 pub struct RedisStoreBuilder {
     url: String,
+    ca: Option<Ca>,
     prefix: String,
     sealing: Option<Sealing>,
     lease: Duration,
@@ -92,10 +97,12 @@ pub struct RedisStoreBuilder {
 
 impl RedisStore {
     /// A builder for the Redis at `url`: `redis://[user:password@]host[:port][/db]`,
-    /// or `rediss://` for TLS (the system's roots).
+    /// or `rediss://` for TLS (the system's roots, unless
+    /// [`ca_file`](RedisStoreBuilder::ca_file) names others).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
+            ca: None,
             prefix: DEFAULT_PREFIX.to_owned(),
             sealing: None,
             lease: Duration::from_secs(30),
@@ -301,31 +308,33 @@ impl RedisStore {
         }
     }
 
-    /// Runs `command` on the shared connection; once more, shortly after,
-    /// when the connection had dropped (Redis restarted: the manager
-    /// reconnects by itself, and only the command in flight failed). Every
-    /// command here is safe to repeat: reads, and scripts whose repeat is
-    /// refused or finds its own work done. A timeout is not repeated: Redis
-    /// is hung, and the caller's budget is spent.
+    /// Runs `command` on the shared connection; again, every 150 ms for up
+    /// to a second, while the connection is dropped or refused (Redis
+    /// restarting: the manager reconnects by itself, and only commands in
+    /// flight or sent meanwhile fail). Every command here is safe to
+    /// repeat: reads, and scripts whose repeat is refused or finds its own
+    /// work done. A timeout is not repeated: Redis is hung, and the
+    /// caller's budget is spent.
     pub(crate) async fn run<T, F, Fut>(&self, what: &str, command: F) -> Result<T>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        match command(self.inner.connection.clone()).await {
-            Err(error)
-                if !error.is_timeout()
-                    && (error.is_connection_dropped()
-                        || error.is_io_error()
-                        || error.is_connection_refusal()) =>
-            {
-                tracing::debug!(%error, "the connection to Redis dropped; trying again");
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                command(self.inner.connection.clone())
-                    .await
-                    .map_err(|error| self.failure(what, error))
+        let started = tokio::time::Instant::now();
+        loop {
+            match command(self.inner.connection.clone()).await {
+                Err(error)
+                    if !error.is_timeout()
+                        && (error.is_connection_dropped()
+                            || error.is_io_error()
+                            || error.is_connection_refusal())
+                        && started.elapsed() < RECONNECT_GRACE =>
+                {
+                    tracing::debug!(%error, "the connection to Redis dropped; trying again");
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                other => return other.map_err(|error| self.failure(what, error)),
             }
-            other => other.map_err(|error| self.failure(what, error)),
         }
     }
 
@@ -369,6 +378,21 @@ impl RedisStoreBuilder {
     /// that several fleets, or other data, share one Redis.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Trusts the certificate authorities in this PEM file (one or more),
+    /// instead of the system's roots, for a `rediss://` store: a Redis
+    /// whose certificate a private CA signed. Read by
+    /// [`connect`](Self::connect).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = Some(Ca::File(path.into()));
+        self
+    }
+
+    /// [`ca_file`](Self::ca_file) with the PEM text itself.
+    pub fn ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca = Some(Ca::Pem(pem.into()));
         self
     }
 
@@ -432,10 +456,7 @@ impl RedisStoreBuilder {
                 reason: "the store prefix must be non-empty, without '{' or '}'".into(),
             });
         }
-        let client = redis::Client::open(self.url.as_str()).map_err(|error| Error::InvalidUrl {
-            url: name.clone(),
-            reason: error.to_string(),
-        })?;
+        let client = client(&self.url, self.ca.as_ref(), &name)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.response_timeout))
             .set_connection_timeout(Some(self.connect_timeout))
@@ -494,6 +515,51 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// Where the certificate authorities a `rediss://` store trusts come from.
+enum Ca {
+    File(PathBuf),
+    Pem(Vec<u8>),
+}
+
+/// The Redis client for `url`: with TLS trusting only `ca`'s authorities
+/// when given (then the URL must be `rediss://`).
+fn client(url: &str, ca: Option<&Ca>, name: &str) -> Result<redis::Client> {
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: name.to_owned(),
+        reason,
+    };
+    let Some(ca) = ca else {
+        return redis::Client::open(url).map_err(|error| invalid(error.to_string()));
+    };
+    if !url.starts_with("rediss://") {
+        return Err(invalid(
+            "a CA file is for a rediss:// store (TLS); this one is not".into(),
+        ));
+    }
+    let pem = match ca {
+        Ca::Pem(pem) => pem.clone(),
+        Ca::File(path) => std::fs::read(path).map_err(|error| Error::InvalidConfig {
+            reason: format!("could not read the CA file {}: {error}", path.display()),
+        })?,
+    };
+    // An empty trust store would only fail later, at each handshake.
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|window| window == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(Error::InvalidConfig {
+            reason: format!("the CA certificates given for {name} hold no PEM certificate"),
+        });
+    }
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    redis::Client::build_with_tls(url, certificates).map_err(|error| Error::InvalidConfig {
+        reason: format!("the CA certificates for {name} are not usable PEM: {error}"),
+    })
 }
 
 /// The address as errors show it: scheme, host, port and database, never

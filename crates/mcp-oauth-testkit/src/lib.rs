@@ -50,6 +50,8 @@ mod jsonrpc;
 mod legacy_sse;
 mod log;
 mod methods;
+#[cfg(target_os = "linux")]
+mod netns;
 mod protect;
 mod redis;
 mod respond;
@@ -57,7 +59,7 @@ mod server;
 mod stdio;
 mod streamable;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +73,8 @@ pub use auth::{
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use log::RecordedRequest;
+#[cfg(target_os = "linux")]
+pub use netns::NetHosts;
 pub use protect::PrmMode;
 pub use redis::{RedisServer, signal};
 pub use stdio::serve_stdio;
@@ -115,7 +119,8 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
-    /// The bound loopback address.
+    /// The address its URLs name: `127.0.0.1:PORT` (see
+    /// [`TestServerBuilder::bind_address`] for where it listens).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -189,6 +194,7 @@ pub struct TestServerBuilder {
     refuse_tokens_for_tool_calls: bool,
     legacy_probe_status: Option<u16>,
     content: Content,
+    bind: Option<IpAddr>,
 }
 
 impl TestServerBuilder {
@@ -328,7 +334,17 @@ impl TestServerBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and serves in a background task of the current runtime.
+    /// Listens on `ip` instead of 127.0.0.1 (on a free port), while its
+    /// URLs still name `127.0.0.1:PORT`: for clients in other network
+    /// namespaces, each reaching it through a relay that listens on its own
+    /// loopback with the same port (see [`NetHosts`]).
+    pub fn bind_address(mut self, ip: IpAddr) -> Self {
+        self.bind = Some(ip);
+        self
+    }
+
+    /// Binds `127.0.0.1:0` (or the [`bind_address`](Self::bind_address))
+    /// and serves in a background task of the current runtime.
     pub async fn start(self) -> std::io::Result<TestServer> {
         let mut versions = self.versions.unwrap_or_else(|| {
             let defaults: &[&str] = match self.mode {
@@ -349,8 +365,7 @@ impl TestServerBuilder {
             legacy_probe_status: self.legacy_probe_status,
             content: self.content,
         };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = server::listen(self.bind).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let embedded = self
             .embedded_auth
@@ -380,7 +395,8 @@ impl TestServerBuilder {
             .with_state(Arc::clone(&shared));
         let stopped = shared.stopped();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
             if let Err(error) = serve.await {
                 tracing::warn!(%error, "mcp-oauth-testkit server failed");
             }

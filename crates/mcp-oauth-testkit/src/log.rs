@@ -28,6 +28,9 @@ pub struct RecordedRequest {
     pub mcp_name: Option<String>,
     /// HTTP status answered; 0 while unanswered (a stalled request stays 0).
     pub status: u16,
+    /// Where the request came from: the client's address, or that of a
+    /// relay in front of the server.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// Something whose HTTP status is filled in once it was answered.

@@ -1,10 +1,12 @@
 //! A `redis-server` of a test's own: Debian's package, on a free loopback
 //! port (or an address given), with a password, keeping nothing on disk
 //! unless asked, and stopped by its PID (never the system's service).
+//! Speaking TLS if asked, with a certificate authority and a server
+//! certificate made for it with the `openssl` command.
 
 use std::{
     net::{IpAddr, Ipv4Addr, TcpListener, TcpStream},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::Once,
     time::{Duration, Instant},
@@ -19,6 +21,8 @@ pub struct RedisServer {
     password: String,
     dir: PathBuf,
     persistent: bool,
+    /// Serving TLS only, with the certificates in `dir`.
+    tls: bool,
 }
 
 impl RedisServer {
@@ -30,6 +34,19 @@ impl RedisServer {
     /// Started on `ip` (an address other hosts reach, say), with an
     /// append-only file synced on every write when `persistent`.
     pub fn start_on(ip: IpAddr, persistent: bool) -> std::io::Result<Self> {
+        Self::start_with(ip, persistent, false)
+    }
+
+    /// Started on a free port of 127.0.0.1 speaking only TLS (`rediss://`),
+    /// with a certificate signed by a certificate authority made for it
+    /// ([`ca_file`](Self::ca_file)): a leaf for `IP:127.0.0.1`, not itself
+    /// a CA. Needs the `openssl` command (installed with apt-get when
+    /// missing).
+    pub fn start_tls() -> std::io::Result<Self> {
+        Self::start_with(IpAddr::V4(Ipv4Addr::LOCALHOST), false, true)
+    }
+
+    fn start_with(ip: IpAddr, persistent: bool, tls: bool) -> std::io::Result<Self> {
         install_once();
         let port = TcpListener::bind((ip, 0))?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!(
@@ -45,18 +62,32 @@ impl RedisServer {
             password: format!("pw-{}-{port}", std::process::id()),
             dir,
             persistent,
+            tls,
         };
+        if tls {
+            make_certificates(&server.dir, ip)?;
+        }
         server.spawn()?;
         Ok(server)
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
         let mut command = Command::new("redis-server");
+        command.arg("--bind").arg(self.ip.to_string());
+        if self.tls {
+            command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(self.dir.join("server.pem"))
+                .arg("--tls-key-file")
+                .arg(self.dir.join("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(self.dir.join("ca.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            command.arg("--port").arg(self.port.to_string());
+        }
         command
-            .arg("--bind")
-            .arg(self.ip.to_string())
-            .arg("--port")
-            .arg(self.port.to_string())
             .args(["--requirepass", &self.password])
             .args(["--save", "", "--daemonize", "no", "--loglevel", "warning"])
             .arg("--dir")
@@ -82,14 +113,21 @@ impl RedisServer {
         Ok(())
     }
 
-    /// `redis://:PASSWORD@IP:PORT/`
+    /// `redis://:PASSWORD@IP:PORT/` (`rediss://` for TLS).
     pub fn url(&self) -> String {
         self.url_via(self.ip, self.port)
     }
 
     /// The URL with another address and port (a proxy in front of it).
     pub fn url_via(&self, ip: IpAddr, port: u16) -> String {
-        format!("redis://:{}@{ip}:{port}/", self.password)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://:{}@{ip}:{port}/", self.password)
+    }
+
+    /// The certificate authority (PEM) that signed the server's
+    /// certificate, when it speaks TLS.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.then(|| self.dir.join("ca.pem"))
     }
 
     /// The port it listens on.
@@ -151,6 +189,127 @@ pub fn signal(pid: u32, name: &str) {
         .arg(pid.to_string())
         .stderr(Stdio::null())
         .status();
+}
+
+/// A certificate authority (`ca.pem`) and a server certificate it signed
+/// (`server.pem`, `server.key`) for `ip`, in `dir`: P-256 keys, a day of
+/// validity. The leaf says it is no CA (webpki refuses a CA certificate as
+/// a server's).
+fn make_certificates(dir: &Path, ip: IpAddr) -> std::io::Result<()> {
+    install_openssl_once();
+    std::fs::write(
+        dir.join("leaf.cnf"),
+        format!(
+            "basicConstraints = critical, CA:FALSE\n\
+             keyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\n\
+             subjectAltName = IP:{ip}\n"
+        ),
+    )?;
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    openssl(
+        dir,
+        &[
+            &["req", "-x509", "-nodes", "-days", "1"],
+            &key[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=mcp-oauth test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    )?;
+    openssl(
+        dir,
+        &[
+            &["req", "-nodes"],
+            &key[..],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=mcp-oauth test Redis",
+            ],
+        ]
+        .concat(),
+    )?;
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.cnf",
+            "-out",
+            "server.pem",
+        ],
+    )
+}
+
+/// Runs `openssl ARGS` in `dir`, bounded.
+fn openssl(dir: &Path, args: &[&str]) -> std::io::Result<()> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!(
+                    "`openssl {}` failed ({status})",
+                    args.join(" ")
+                )))
+            };
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("openssl took more than 20 s"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Debian's openssl command, installed with apt-get when missing.
+fn install_openssl_once() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let present = Command::new("openssl")
+            .arg("version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok();
+        if !present {
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "-qq", "openssl"])
+                .status();
+        }
+    });
 }
 
 /// Debian's redis-server, installed with apt-get when missing (as `.ci/run`

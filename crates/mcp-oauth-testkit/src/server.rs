@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -128,6 +129,27 @@ pub(crate) struct Shared {
     random: RandomState,
 }
 
+/// A listener on a free port of `bind` (default 127.0.0.1), and the
+/// address the server's URLs name: always `127.0.0.1:PORT`, which a client
+/// in another network namespace reaches through a relay on its own
+/// loopback (see [`crate::NetHosts`]).
+pub(crate) async fn listen(
+    bind: Option<IpAddr>,
+) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let ip = bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, SocketAddr::from((Ipv4Addr::LOCALHOST, port))))
+}
+
+/// The address a request came from, when the server was started with
+/// connection info.
+pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
+
 /// A poisoned lock only means another test panicked; the data is still usable.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -249,6 +271,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         mcp_method: respond::header_str(headers, MCP_METHOD_HEADER),
         mcp_name: respond::header_str(headers, MCP_NAME_HEADER),
         status: 0,
+        peer: peer(&parts.extensions),
     });
     if bytes.is_err() {
         let response = respond::text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");

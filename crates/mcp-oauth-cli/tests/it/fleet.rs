@@ -1,276 +1,181 @@
-//! A fleet on one identity: "hosts" of CLI processes (each host its own
-//! process group) sharing one Redis. One refresh per expiry for all of
-//! them, one sign-in after Redis forgot everything, and a lock holder
-//! killed or stopped in the middle of its token request.
-//!
-//! The hosts are process groups, not network namespaces: the client
-//! refuses plain-http authorization servers off loopback, so namespaces
-//! would need TLS on the testkit's servers.
+//! A fleet on one identity: "hosts" of CLI processes (each host a network
+//! namespace of its own where the machine allows it, else a process group;
+//! see [`crate::fleet_bed`]) sharing one Redis. One refresh per expiry for
+//! all of them; one sign-in after Redis forgot everything, also while they
+//! wait on a refresh; a lock holder killed or stopped in the middle of its
+//! token request.
 
-use std::{
-    path::Path,
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use mcp_oauth::TokenStorage as _;
-use mcp_oauth_redis::{RedisStore, StoreKeys};
-use mcp_oauth_testkit::{AuthFault, AuthRequestKind, AuthServer, RedisServer, signal};
+use mcp_oauth_testkit::{AuthFault, AuthServer, RefreshMode, signal};
 
 use crate::{
-    shared_store::{STORE_KEY, fleet_env},
-    support::{BOUND, Run, cli, protected, scripted_browser, wait_until},
+    fleet_bed::{Bed, PREFIX, finish_all, report},
+    shared_store::fleet_env,
+    support::wait_until,
 };
-
-const PREFIX: &str = "fleet";
-
-/// One process of the fleet, started.
-struct Process {
-    child: tokio::process::Child,
-    started: Instant,
-}
-
-fn start(args: &[&str], env: &[(&str, &str)], group: i32) -> Process {
-    let mut command = cli();
-    command
-        .args(args)
-        .envs(env.iter().copied())
-        .env("MCP_OAUTH_STORE_LEASE", "2")
-        .process_group(group)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    Process {
-        child: command.spawn().unwrap(),
-        started: Instant::now(),
-    }
-}
-
-async fn finish(process: Process) -> (Run, Duration) {
-    let output = tokio::time::timeout(BOUND, process.child.wait_with_output())
-        .await
-        .expect("every process ends in time")
-        .unwrap();
-    let took = process.started.elapsed();
-    (
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        },
-        took,
-    )
-}
-
-/// `hosts` × `each` processes running `args` together; each host's
-/// processes share a process group.
-async fn fleet(
-    hosts: usize,
-    each: usize,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Vec<(Run, Duration)> {
-    let mut processes = Vec::new();
-    for _ in 0..hosts {
-        let leader = start(args, env, 0);
-        let group = i32::try_from(leader.child.id().unwrap()).unwrap();
-        processes.push(leader);
-        for _ in 1..each {
-            processes.push(start(args, env, group));
-        }
-    }
-    let mut outcomes = Vec::new();
-    for process in processes {
-        outcomes.push(finish(process).await);
-    }
-    outcomes
-}
-
-async fn store(redis: &RedisServer) -> RedisStore {
-    RedisStore::builder(redis.url())
-        .prefix(PREFIX)
-        .keys(StoreKeys::parse(STORE_KEY).unwrap())
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// Makes the stored access token look expired to every process.
-async fn age_stored_tokens(redis: &RedisServer, url: &str) {
-    let storage = store(redis).await.storage(url).unwrap();
-    let stored = storage.load().await.unwrap().expect("signed in");
-    let mut document = serde_json::to_value(&stored).unwrap();
-    for (field, value) in [
-        ("expires_at", 1),
-        ("expires_at_ms", 1000),
-        ("received_at", 0),
-        ("received_at_ms", 0),
-    ] {
-        document["tokens"][field] = value.into();
-    }
-    storage
-        .save(&serde_json::from_value(document).unwrap())
-        .await
-        .unwrap();
-}
-
-fn refreshes(auth: &AuthServer) -> usize {
-    auth.requests()
-        .iter()
-        .filter(|request| request.param("grant_type") == Some("refresh_token"))
-        .count()
-}
-
-fn sign_ins(auth: &AuthServer) -> usize {
-    auth.requests()
-        .iter()
-        .filter(|request| request.kind == AuthRequestKind::Authorize)
-        .count()
-}
-
-fn revoked(auth: &AuthServer) -> usize {
-    auth.tokens().iter().filter(|token| token.revoked).count()
-}
-
-async fn signed_in(
-    dir: &Path,
-) -> (
-    RedisServer,
-    AuthServer,
-    mcp_oauth_testkit::TestServer,
-    String,
-) {
-    let redis = RedisServer::start().unwrap();
-    let (auth, server) = protected(AuthServer::builder()).await;
-    let browser = scripted_browser(dir);
-    let store = redis.url();
-    let url = server.url();
-    let login = crate::support::mcp_oauth_with_env(
-        &["login", &url, "--login-timeout", "15"],
-        &fleet_env(&store, PREFIX, &browser),
-    )
-    .await;
-    login.success();
-    (redis, auth, server, browser)
-}
-
-fn report(name: &str, outcomes: &[(Run, Duration)], refreshes: usize) {
-    let slowest = outcomes
-        .iter()
-        .map(|(_, took)| *took)
-        .max()
-        .unwrap_or_default();
-    let ok = outcomes
-        .iter()
-        .filter(|(run, _)| run.code == Some(0))
-        .count();
-    eprintln!(
-        "{name}: {ok}/{} succeeded, {refreshes} refresh request(s), slowest {} ms",
-        outcomes.len(),
-        slowest.as_millis()
-    );
-}
 
 #[tokio::test]
 async fn three_hosts_of_eight_processes_refresh_once() {
-    let dir = crate::support::tempdir().unwrap();
-    let (redis, auth, server, _browser) = signed_in(dir.path()).await;
-    let url = server.url();
-    age_stored_tokens(&redis, &url).await;
-    let before = refreshes(&auth);
-    let store = redis.url();
+    let bed = Bed::signed_in(AuthServer::builder()).await;
+    let url = bed.url();
+    bed.age_stored_tokens().await;
+    let before = bed.refreshes();
+    let store = bed.redis.url();
+    bed.server.clear_requests();
     // No browser: a process that tried to sign in would fail.
-    let outcomes = fleet(3, 8, &["tools", &url], &fleet_env(&store, PREFIX, "false")).await;
-    report("3 x 8", &outcomes, refreshes(&auth) - before);
+    let outcomes = bed
+        .fleet(8, &["tools", &url], &fleet_env(&store, PREFIX, "false"))
+        .await;
+    let hosts = bed.assert_hosts_apart(8);
+    report("3 x 8", hosts, &outcomes, bed.refreshes() - before);
     for (run, _) in &outcomes {
         run.success();
     }
-    assert_eq!(refreshes(&auth) - before, 1, "one refresh for the fleet");
-    assert_eq!(revoked(&auth), 0, "no invalid_grant, no family revoked");
-    assert_eq!(sign_ins(&auth), 1);
+    assert_eq!(bed.refreshes() - before, 1, "one refresh for the fleet");
+    assert_eq!(bed.revoked(), 0, "no invalid_grant, no family revoked");
+    assert_eq!(bed.sign_ins(), 1);
 }
 
 #[tokio::test]
 async fn after_redis_restarts_empty_the_fleet_signs_in_once() {
-    let dir = crate::support::tempdir().unwrap();
-    let (mut redis, auth, server, browser) = signed_in(dir.path()).await;
-    let url = server.url();
+    let mut bed = Bed::signed_in(AuthServer::builder()).await;
+    let url = bed.url();
     // Redis comes back with nothing (no persistence): every process finds
     // no tokens, the server refuses them, and they queue on the lock.
-    redis.restart().unwrap();
-    let store = redis.url();
-    let outcomes = fleet(
-        3,
-        8,
-        &["tools", &url, "--login-timeout", "15"],
-        &fleet_env(&store, PREFIX, &browser),
-    )
-    .await;
-    report("restarted", &outcomes, refreshes(&auth));
+    bed.redis.restart().unwrap();
+    let store = bed.redis.url();
+    bed.server.clear_requests();
+    let outcomes = bed
+        .fleet(
+            8,
+            &["tools", &url, "--login-timeout", "15"],
+            &fleet_env(&store, PREFIX, &bed.browser),
+        )
+        .await;
+    let hosts = bed.assert_hosts_apart(8);
+    report("restarted", hosts, &outcomes, bed.refreshes());
     for (run, _) in &outcomes {
         run.success();
     }
-    assert_eq!(sign_ins(&auth), 2, "one sign-in shared by the whole fleet");
-    assert_eq!(revoked(&auth), 0);
+    assert_eq!(bed.sign_ins(), 2, "one sign-in shared by the whole fleet");
+    assert_eq!(bed.revoked(), 0);
+}
+
+/// Redis restarts empty while the fleet is at work: one process's refresh
+/// request is with the authorization server (slow to answer), the others
+/// wait for the lock. Nobody spends the refresh token they hold in memory
+/// (its spend mark went with Redis: it may be spent, and a second spend
+/// would revoke the family); the holder's answer cannot be saved over a
+/// record that is gone. One sign-in, shared by every process.
+#[tokio::test]
+async fn redis_restarting_empty_mid_refresh_costs_the_fleet_one_sign_in() {
+    let mut bed = Bed::signed_in(AuthServer::builder()).await;
+    let url = bed.url();
+    bed.age_stored_tokens().await;
+    bed.auth
+        .set_fault(Some(AuthFault::SlowToken(Duration::from_millis(1500))));
+    let store = bed.redis.url();
+    let env = fleet_env(&store, PREFIX, &bed.browser);
+    bed.server.clear_requests();
+    let processes = bed.start_fleet(8, &["tools", &url, "--login-timeout", "15"], &env);
+    wait_until("the holder's refresh request", || bed.refreshes() == 1).await;
+    // The others are waiting for the lock by now (or about to load).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bed.redis.restart().unwrap();
+    bed.auth.set_fault(None);
+    let outcomes = finish_all(processes).await;
+    let hosts = bed.assert_hosts_apart(8);
+    report("restarted mid-refresh", hosts, &outcomes, bed.refreshes());
+    for (run, _) in &outcomes {
+        run.success();
+    }
+    assert_eq!(
+        bed.refreshes(),
+        1,
+        "no refresh token spent after the restart"
+    );
+    assert_eq!(
+        bed.sign_ins(),
+        2,
+        "one sign-in (after the first) shared by every waiting process"
+    );
+    assert_eq!(bed.revoked(), 0, "no refresh token spent twice");
+    // The store holds what the new sign-in brought; the answer to the
+    // holder's request (its save refused: the record it read was gone) is
+    // not kept.
+    let (token, _) = bed.stored().await;
+    let issued = bed.auth.tokens();
+    let signed_in = issued
+        .iter()
+        .rfind(|token| token.grant_type == "authorization_code")
+        .unwrap();
+    assert_eq!(token, signed_in.access_token);
+    let refreshed = issued
+        .iter()
+        .find(|token| token.grant_type == "refresh_token")
+        .unwrap();
+    assert_ne!(token, refreshed.access_token);
 }
 
 /// A holder is sent `what` while its refresh request is with the
-/// authorization server (which answers after 1.5 s); a second process
-/// asks for a token meanwhile.
+/// authorization server (which answers after 1.5 s); a second process, on
+/// another host, asks for a token meanwhile.
 async fn holder_interrupted(kill: bool) {
-    let dir = crate::support::tempdir().unwrap();
-    let (redis, auth, server, _browser) = signed_in(dir.path()).await;
-    let url = server.url();
-    age_stored_tokens(&redis, &url).await;
-    auth.set_fault(Some(AuthFault::SlowToken(Duration::from_millis(1500))));
-    let store = redis.url();
+    let bed = Bed::signed_in(AuthServer::builder()).await;
+    let url = bed.url();
+    bed.age_stored_tokens().await;
+    bed.auth
+        .set_fault(Some(AuthFault::SlowToken(Duration::from_millis(1500))));
+    let store = bed.redis.url();
     let env = fleet_env(&store, PREFIX, "false");
-    let holder = start(&["token", &url], &env, 0);
-    let pid = holder.child.id().unwrap();
-    wait_until("the holder's refresh request", || refreshes(&auth) == 1).await;
+    let holder = bed.start(0, None, &["token", &url], &env);
+    let pid = holder.pid();
+    wait_until("the holder's refresh request", || bed.refreshes() == 1).await;
+    bed.assert_runs_in(pid, 0);
     signal(pid, if kill { "KILL" } else { "STOP" });
 
     let started = Instant::now();
-    let successor = start(&["token", &url], &env, 0);
+    let successor = bed.start(1, None, &["token", &url], &env);
     if !kill {
         // Stopped past its 2-second lease, then resumed while the
         // successor still waits for the answer the holder was sent.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         signal(pid, "CONT");
     }
-    let (after, took) = finish(successor).await;
-    let (first, _) = finish(holder).await;
+    let (after, took) = successor.finish().await;
+    let (first, _) = holder.finish().await;
     eprintln!(
-        "holder {}: successor exit {:?} after {} ms, {} refresh request(s), {} revoked",
+        "holder {} ({}): successor exit {:?} after {} ms, {} refresh request(s), {} revoked",
         if kill { "killed" } else { "stopped" },
+        bed.placement(),
         after.code,
         took.as_millis(),
-        refreshes(&auth),
-        revoked(&auth)
+        bed.refreshes(),
+        bed.revoked()
     );
     after.success();
     assert!(
         started.elapsed() < Duration::from_secs(12),
         "bounded: {took:?}"
     );
-    assert_eq!(revoked(&auth), 0, "no token spent twice");
+    assert_eq!(bed.revoked(), 0, "no token spent twice");
     if kill {
         assert_eq!(first.code, None, "killed");
-        assert!(refreshes(&auth) <= 2);
+        assert!(bed.refreshes() <= 2);
     } else {
         first.success();
-        assert_eq!(
-            refreshes(&auth),
-            1,
-            "the successor used the holder's answer"
-        );
+        assert_eq!(bed.refreshes(), 1, "the successor used the holder's answer");
         assert_eq!(first.stdout, after.stdout, "one token for both");
     }
     // The stored tokens are the newest: a later process needs no request.
-    let before = refreshes(&auth);
-    crate::support::mcp_oauth_with_env(&["tools", &url], &env)
+    let before = bed.refreshes();
+    bed.start(2, None, &["tools", &url], &env)
+        .finish()
         .await
+        .0
         .success();
-    assert_eq!(refreshes(&auth), before);
+    assert_eq!(bed.refreshes(), before);
 }
 
 #[tokio::test]
@@ -281,4 +186,71 @@ async fn a_holder_killed_during_its_refresh_is_replaced_in_bounded_time() {
 #[tokio::test]
 async fn a_holder_stopped_past_its_lease_neither_rolls_back_nor_burns_the_token() {
     holder_interrupted(false).await;
+}
+
+/// With a refresh token that does not rotate, a successor may refresh while
+/// a stopped holder's request is still unanswered. The holder is stopped
+/// (SIGSTOP) with its request sent, its lease runs out, a process on
+/// another host refreshes and saves; then the holder resumes with its
+/// answer, older than the successor's: its save is refused (the
+/// generation moved), it uses the newer tokens, and they stay stored.
+#[tokio::test]
+async fn a_resumed_holder_s_save_is_refused_and_the_newer_tokens_stay() {
+    let bed = Bed::signed_in(AuthServer::builder().refresh_tokens(RefreshMode::Stable)).await;
+    let url = bed.url();
+    bed.age_stored_tokens().await;
+    let (_, generation) = bed.stored().await;
+    bed.auth
+        .set_fault(Some(AuthFault::SlowToken(Duration::from_millis(1500))));
+    let store = bed.redis.url();
+    let env = fleet_env(&store, PREFIX, "false");
+    let holder = bed.start(0, None, &["token", &url], &env);
+    let pid = holder.pid();
+    wait_until("the holder's refresh request", || bed.refreshes() == 1).await;
+    signal(pid, "STOP");
+    bed.assert_runs_in(pid, 0);
+    // The holder's answer will be issued while it is stopped; the
+    // successor's comes at once.
+    bed.auth.set_fault(None);
+
+    let started = Instant::now();
+    let successor = bed.start(1, None, &["token", &url], &env);
+    let (after, took) = successor.finish().await;
+    after.success();
+    let newer = after.stdout.trim().to_owned();
+    assert_eq!(bed.refreshes(), 2, "the successor refreshed");
+    assert_eq!(bed.stored().await, (newer.clone(), generation + 1));
+    signal(pid, "CONT");
+    let (first, _) = holder.finish().await;
+    eprintln!(
+        "resumed holder ({}): successor took {} ms; holder exit {:?}",
+        bed.placement(),
+        took.as_millis(),
+        first.code
+    );
+    first.success();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "bounded: {took:?}"
+    );
+    let issued = bed.auth.tokens();
+    let (holders, successors) = (&issued[1].access_token, &issued[2].access_token);
+    assert_eq!(successors, &newer, "issued last: the successor's");
+    assert_ne!(holders, &newer);
+    assert_eq!(
+        first.stdout.trim(),
+        newer,
+        "the holder uses the newer tokens"
+    );
+    assert!(
+        first.stderr.contains("a save was refused"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(
+        bed.stored().await,
+        (newer, generation + 1),
+        "no rollback: the holder's save was refused"
+    );
+    assert_eq!(bed.revoked(), 0);
 }

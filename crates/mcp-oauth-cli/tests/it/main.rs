@@ -9,7 +9,10 @@ mod commands;
 mod device;
 mod exit_codes;
 mod failures;
+#[cfg(target_os = "linux")]
 mod fleet;
+#[cfg(target_os = "linux")]
+mod fleet_bed;
 mod full_disk;
 mod interrupt;
 mod oauth;

@@ -172,3 +172,50 @@ async fn a_shared_store_needs_a_key_unless_plaintext_is_asked_for() {
     let bad = run(&["status", "--store", "memcached://x"], &[], dir.path()).await;
     bad.exit(2);
 }
+
+/// `rediss://` to a Redis whose certificate a private CA signed (made for
+/// the test with `openssl`): with `--store-ca-file` (or
+/// `MCP_OAUTH_STORE_CA_FILE`) it is a store like any other; without it the
+/// certificate is refused, as an unreachable store (exit 3).
+#[tokio::test]
+async fn a_rediss_store_is_trusted_through_its_ca_file() {
+    let redis = RedisServer::start_tls().unwrap();
+    let (_auth, server) = protected(AuthServer::builder()).await;
+    let dir = crate::support::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = server.url();
+    let browser = scripted_browser(dir.path());
+    let store = redis.url();
+    assert!(store.starts_with("rediss://"), "{store}");
+    let ca = redis.ca_file().unwrap();
+    let ca = ca.to_str().unwrap();
+
+    let mut env = fleet_env(&store, "tls", &browser);
+    let refused = run(&["status"], &env, &cache).await;
+    refused.exit(3);
+    assert!(refused.stderr.contains("certificate"), "{refused:#?}");
+    assert!(refused.stderr.contains("--store-ca-file"), "{refused:#?}");
+    assert!(!refused.stderr.contains("pw-"), "no password: {refused:#?}");
+
+    run(
+        &[
+            "login",
+            &url,
+            "--login-timeout",
+            "15",
+            "--store-ca-file",
+            ca,
+        ],
+        &env,
+        &cache,
+    )
+    .await
+    .success();
+    env.push(("MCP_OAUTH_STORE_CA_FILE", ca));
+    env.retain(|(name, _)| *name != "BROWSER");
+    env.push(("BROWSER", "false"));
+    let tools = run(&["tools", &url], &env, &cache).await;
+    assert!(tools.success().stdout.contains("echo "), "{tools:#?}");
+    let status = run(&["status"], &env, &cache).await;
+    assert!(status.success().stdout.contains(&url), "{status:#?}");
+}

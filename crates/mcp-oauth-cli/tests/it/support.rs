@@ -88,6 +88,7 @@ pub(crate) fn without_settings(mut command: tokio::process::Command) -> tokio::p
         "MCP_OAUTH_STORE_KEY",
         "MCP_OAUTH_STORE_PREFIX",
         "MCP_OAUTH_STORE_LEASE",
+        "MCP_OAUTH_STORE_CA_FILE",
     ]) {
         command.env_remove(variable);
     }

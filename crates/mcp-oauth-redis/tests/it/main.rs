@@ -5,4 +5,5 @@ mod fence;
 mod refresh;
 mod sealing;
 mod support;
+mod tls;
 mod unreachable;

@@ -140,3 +140,58 @@ async fn a_persistent_redis_keeps_the_tokens_across_a_restart() {
     );
     let _ = auth;
 }
+
+/// Clients already connected, their tokens in memory, when Redis restarts
+/// empty; then the access token is refused. None spends the refresh token
+/// it holds: its spend mark went with Redis, so it may be spent already,
+/// and a second spend would revoke the family. One sign-in, which every
+/// client waits for and uses.
+#[tokio::test]
+async fn no_refresh_token_the_store_lost_is_spent_one_sign_in_instead() {
+    let mut redis = Redis::start();
+    let (auth, server) = protected(AuthServer::builder()).await;
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let store = store(&redis).await;
+        let client = Client::builder(server.url())
+            .auth(mcp_oauth::Auth::from(
+                oauth(&server, &store).build().unwrap(),
+            ))
+            .timeout(TIMEOUT)
+            .connect()
+            .await
+            .unwrap();
+        clients.push((store, client));
+    }
+    let sign_ins = |auth: &AuthServer| {
+        auth.requests()
+            .iter()
+            .filter(|request| request.kind == AuthRequestKind::Authorize)
+            .count()
+    };
+    assert_eq!(
+        sign_ins(&auth),
+        1,
+        "the first signed in, the others used it"
+    );
+
+    redis.restart();
+    auth.expire_access_tokens();
+    let before = refresh_requests(&auth);
+    let pinged = join_all(clients.iter().map(|(_, client)| client.ping())).await;
+    for outcome in pinged {
+        outcome.unwrap();
+    }
+    assert_eq!(
+        refresh_requests(&auth),
+        before,
+        "no refresh token spent after the loss"
+    );
+    assert_eq!(sign_ins(&auth), 2, "one more sign-in, shared by all");
+    assert_eq!(invalid_grants(&auth), 0);
+    let stored = clients[0].0.storage(&server.url()).unwrap();
+    assert!(stored.load().await.unwrap().is_some());
+    for (_, client) in clients {
+        client.close().await;
+    }
+}

@@ -95,6 +95,7 @@ pub(crate) async fn serve(state: &Arc<AuthState>, request: Request) -> Response 
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         status: 0,
+        peer: crate::server::peer(&parts.extensions),
     });
     let response = if bytes.is_err() {
         text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")

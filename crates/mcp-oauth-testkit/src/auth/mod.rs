@@ -17,7 +17,7 @@ mod modes;
 mod state;
 mod token;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +76,9 @@ pub struct AuthRequest {
     pub authorization: Option<String>,
     /// HTTP status answered; 0 while unanswered.
     pub status: u16,
+    /// Where the request came from: the client's address, or that of a
+    /// relay in front of the server.
+    pub peer: Option<SocketAddr>,
 }
 
 impl AuthRequest {
@@ -212,7 +215,8 @@ impl AuthServer {
         self.state.base_url()
     }
 
-    /// The bound loopback address.
+    /// The address its URLs name: `127.0.0.1:PORT` (see
+    /// [`AuthServerBuilder::bind_address`] for where it listens).
     pub fn addr(&self) -> SocketAddr {
         self.state.addr
     }
@@ -332,6 +336,7 @@ impl Drop for AuthServer {
 pub struct AuthServerBuilder {
     cfg: AuthConfig,
     faults: Vec<AuthFault>,
+    bind: Option<IpAddr>,
 }
 
 impl AuthServerBuilder {
@@ -438,10 +443,20 @@ impl AuthServerBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and serves in a background task of the current runtime.
+    /// Listens on `ip` instead of 127.0.0.1 (on a free port), while its
+    /// URLs still name `127.0.0.1:PORT`: for clients in other network
+    /// namespaces, each reaching it through a relay that listens on its own
+    /// loopback with the same port (see [`crate::NetHosts`]). A client
+    /// refuses a plain-http authorization server anywhere but on loopback.
+    pub fn bind_address(mut self, ip: IpAddr) -> Self {
+        self.bind = Some(ip);
+        self
+    }
+
+    /// Binds `127.0.0.1:0` (or the [`bind_address`](Self::bind_address))
+    /// and serves in a background task of the current runtime.
     pub async fn start(self) -> std::io::Result<AuthServer> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = crate::server::listen(self.bind).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown_rx));
         let router = axum::Router::new()
@@ -449,7 +464,8 @@ impl AuthServerBuilder {
             .with_state(Arc::clone(&state));
         let stopped = state.stopped();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
             if let Err(error) = serve.await {
                 tracing::warn!(%error, "mcp-oauth-testkit authorization server failed");
             }

@@ -2,6 +2,8 @@
 
 mod call_faults;
 mod faults;
+#[cfg(target_os = "linux")]
+mod hosts;
 mod legacy;
 mod oauth_as;
 mod oauth_as_tokens;

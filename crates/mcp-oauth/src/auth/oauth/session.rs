@@ -62,6 +62,17 @@ pub(super) struct Session {
     pub(super) credentials: Option<StoredCredentials>,
 }
 
+/// What [`Binding::reread`] found in the store.
+pub(super) enum Reread {
+    /// Fresh tokens another process stored, now the session's.
+    Newer(SecretString),
+    /// The stored credentials, now the session's; their access token is
+    /// not a fresh one we did not have.
+    Adopted,
+    /// Nothing: the session keeps what it had.
+    Nothing,
+}
+
 /// An `Authorization` header and the moment (Unix milliseconds) its token
 /// is due for a refresh.
 struct ReadyHeader {
@@ -169,9 +180,17 @@ impl Binding {
         &self,
         session: &mut Session,
     ) -> Result<Option<SecretString>> {
+        Ok(match self.reread(session).await? {
+            Reread::Newer(token) => Some(token),
+            Reread::Adopted | Reread::Nothing => None,
+        })
+    }
+
+    /// Re-reads the stored credentials and adopts them, if there are any.
+    pub(super) async fn reread(&self, session: &mut Session) -> Result<Reread> {
         let had = access_token_text(session);
         let Some(stored) = self.storage.load().await? else {
-            return Ok(None);
+            return Ok(Reread::Nothing);
         };
         let newer = stored
             .tokens
@@ -183,11 +202,14 @@ impl Binding {
             })
             .map(|tokens| tokens.access_token.clone());
         session.credentials = Some(stored);
-        if newer.is_some() {
-            tracing::debug!(server = %self.server, "another process renewed the tokens; using them");
-            self.generation.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(newer)
+        Ok(match newer {
+            Some(token) => {
+                tracing::debug!(server = %self.server, "another process renewed the tokens; using them");
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                Reread::Newer(token)
+            }
+            None => Reread::Adopted,
+        })
     }
 
     /// The `Authorization` header for the next request: the access token as

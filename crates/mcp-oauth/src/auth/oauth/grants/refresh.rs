@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use super::{
     super::{
         flow::rejects_client,
-        session::{Binding, REFRESH_LOCK_WAIT, Session},
+        session::{Binding, REFRESH_LOCK_WAIT, Reread, Session},
         wire::{OAuthErrorCode, token_endpoint},
     },
     Grant, request_tokens,
@@ -26,13 +26,22 @@ pub(in super::super) async fn refresh(
     let lock = binding.storage.lock(REFRESH_LOCK_WAIT).await?;
     let result = match refresh_locked(binding, session).await {
         // A shared store refused the save: another process saved newer
-        // tokens while this one's lock had lapsed (a long pause). Theirs are
-        // the ones to use; ours are never written over them.
+        // tokens while this one's lock had lapsed (a long pause), or the
+        // store lost the record this process read (a Redis restarted
+        // without persistence). Newer tokens are the ones to use, and ours
+        // are never written over them; with none stored, ours are not kept
+        // either (their refresh token is spent): the next request goes
+        // without, and the server's 401 brings the sign-in every process
+        // waits for.
         Err(error) if error.is_storage_conflict() => {
             tracing::info!(server = %binding.server, %error, "using the credentials another process saved");
-            match binding.adopt_newer_tokens(session).await {
-                Ok(Some(token)) => Ok(token),
-                Ok(None) => Err(error),
+            match binding.reread(session).await {
+                Ok(Reread::Newer(token)) => Ok(token),
+                Ok(Reread::Adopted) => Err(error),
+                Ok(Reread::Nothing) => {
+                    drop_tokens(session);
+                    Err(error)
+                }
                 Err(other) => Err(other),
             }
         }
@@ -45,8 +54,24 @@ pub(in super::super) async fn refresh(
 }
 
 async fn refresh_locked(binding: &Binding, session: &mut Session) -> Result<SecretString> {
-    if let Some(token) = binding.adopt_newer_tokens(session).await? {
-        return Ok(token);
+    match binding.reread(session).await? {
+        Reread::Newer(token) => return Ok(token),
+        Reread::Adopted => {}
+        // Nothing stored any more: a logout elsewhere, or a store that lost
+        // what it held (a Redis restarted without persistence). The refresh
+        // token in memory may be spent already, by a process whose answer
+        // (and spend mark) the store lost too; spent again it would revoke
+        // the whole family. A refresh token is spent only while it is the
+        // stored one: a new sign-in follows, one for every process.
+        Reread::Nothing => {
+            tracing::info!(server = %binding.server, "the credentials are no longer stored; a new sign-in follows");
+            drop_tokens(session);
+            return Err(Error::InvalidConfig {
+                reason: "the credentials are no longer stored (a logout elsewhere, or a store \
+                         that lost them); log in again"
+                    .into(),
+            });
+        }
     }
     let Some(credentials) = session.credentials.as_mut() else {
         return Err(Error::InvalidConfig {
@@ -118,14 +143,24 @@ async fn refresh_locked(binding: &Binding, session: &mut Session) -> Result<Secr
     }
 }
 
-/// Whether a failed [`refresh`] dropped the tokens, so that the request goes
-/// out without any and the server's 401 starts a new authorization.
+/// Whether a failed [`refresh`] dropped the tokens (refused, no longer
+/// stored, or another process dropped them), so that the request goes out
+/// without any and the server's 401 starts a new authorization, which
+/// waits for any other process's and uses its tokens.
 pub(in super::super) fn refresh_dropped_tokens(error: &Error, session: &Session) -> bool {
-    let registration_lost = session
+    let tokens_gone = session
         .credentials
         .as_ref()
-        .is_some_and(|c| c.registration.is_none() && c.tokens.is_none());
-    rejects_grant(error) || registration_lost
+        .is_none_or(|c| c.tokens.is_none());
+    rejects_grant(error) || tokens_gone
+}
+
+/// Forgets the session's tokens, keeping the client's registration for the
+/// sign-in that follows.
+fn drop_tokens(session: &mut Session) {
+    if let Some(credentials) = session.credentials.as_mut() {
+        credentials.tokens = None;
+    }
 }
 
 fn rejects_grant(error: &Error) -> bool {
