@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_oauth::{Client, TokenStorage};
+use mcp_oauth::TokenStorage;
 use mcp_oauth_testkit::AuthServer;
 use redis::AsyncCommands as _;
 
-use crate::support::{Redis, TIMEOUT, oauth, protected, store, store_builder};
+use crate::support::{Redis, TIMEOUT, protected, sign_in, store, store_builder};
 
 /// Two hosts' views of one signed-in server: separate connections, separate
 /// storages.
@@ -21,15 +21,7 @@ async fn two_hosts(
 ) {
     let (auth, server) = protected(AuthServer::builder()).await;
     let first = store(redis).await;
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &first).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    client.close().await;
+    sign_in(&server, &first).await;
     let second = store(redis).await;
     (
         first.storage(&server.url()).unwrap(),

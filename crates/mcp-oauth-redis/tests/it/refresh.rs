@@ -11,7 +11,7 @@ use secrecy::ExposeSecret as _;
 
 use crate::support::{
     Redis, TIMEOUT, age_stored_tokens, delaying_proxy, invalid_grants, oauth, protected,
-    refresh_requests, store, store_builder,
+    refresh_requests, sign_in, store, store_builder,
 };
 
 const CLIENTS: usize = 8;
@@ -26,15 +26,7 @@ async fn many_clients_over_a_slow_link_refresh_once() {
     ))
     .await;
     let first = store(&redis).await;
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &first).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    client.close().await;
+    sign_in(&server, &first).await;
     age_stored_tokens(&first.storage(&server.url()).unwrap()).await;
     let before = refresh_requests(&auth);
 
@@ -65,15 +57,7 @@ async fn redis_restarted_without_persistence_costs_one_sign_in() {
     let mut redis = Redis::start();
     let (auth, server) = protected(AuthServer::builder()).await;
     let first = store(&redis).await;
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &first).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    client.close().await;
+    sign_in(&server, &first).await;
     let sign_ins = |auth: &AuthServer| {
         auth.requests()
             .iter()
@@ -118,15 +102,7 @@ async fn a_persistent_redis_keeps_the_tokens_across_a_restart() {
     let mut redis = Redis::start_persistent();
     let (auth, server) = protected(AuthServer::builder()).await;
     let store = store(&redis).await;
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &store).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    client.close().await;
+    sign_in(&server, &store).await;
     redis.restart();
     let again = crate::support::store(&redis).await;
     assert!(

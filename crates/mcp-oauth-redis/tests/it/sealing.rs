@@ -6,7 +6,9 @@ use mcp_oauth_redis::{RedisStore, StoreKeys};
 use mcp_oauth_testkit::{AuthRequestKind, AuthServer, PreRegistered};
 use redis::AsyncCommands as _;
 
-use crate::support::{KEY_A, KEY_B, Redis, TIMEOUT, oauth, protected, store, store_builder};
+use crate::support::{
+    KEY_A, KEY_B, Redis, TIMEOUT, oauth, protected, sign_in, store, store_builder,
+};
 
 /// Every value in Redis, as bytes: strings, and every field and value of
 /// every hash.
@@ -193,15 +195,7 @@ async fn a_record_moved_to_another_servers_name_does_not_open() {
     let redis = Redis::start();
     let (_auth, server) = protected(AuthServer::builder()).await;
     let store = store(&redis).await;
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &store).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    client.close().await;
+    sign_in(&server, &store).await;
     let mut connection = redis
         .raw()
         .get_multiplexed_async_connection()

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use mcp_oauth::{OAuth, OAuthBuilder, StoredCredentials, TokenStorage, UserAgent};
+use mcp_oauth::{Client, OAuth, OAuthBuilder, StoredCredentials, TokenStorage, UserAgent};
 use mcp_oauth_redis::{RedisStore, RedisStoreBuilder, StoreKeys};
 use mcp_oauth_testkit::{AuthServer, AuthServerBuilder, RedisServer, TestServer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -157,6 +157,22 @@ pub(crate) fn oauth(server: &TestServer, store: &RedisStore) -> OAuthBuilder {
 
 /// Makes the stored access token look expired to every client, as if its
 /// lifetime had passed.
+/// A client of `server` whose credentials `store` keeps, connected (and
+/// signed in by the scripted browser when the store holds nothing yet).
+pub(crate) async fn connect(server: &TestServer, store: &RedisStore) -> Client {
+    Client::builder(server.url())
+        .auth(mcp_oauth::Auth::from(oauth(server, store).build().unwrap()))
+        .timeout(TIMEOUT)
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Signs in to `server` once: afterwards `store` holds its credentials.
+pub(crate) async fn sign_in(server: &TestServer, store: &RedisStore) {
+    connect(server, store).await.close().await;
+}
+
 pub(crate) async fn age_stored_tokens(storage: &dyn TokenStorage) {
     let stored = storage.load().await.unwrap().expect("signed in");
     let mut document = serde_json::to_value(&stored).unwrap();

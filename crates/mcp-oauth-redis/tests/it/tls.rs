@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_oauth::{Client, TokenStorage as _};
+use mcp_oauth::TokenStorage as _;
 use mcp_oauth_testkit::{AuthServer, RedisServer};
 
-use crate::support::{TIMEOUT, oauth, protected, store_builder};
+use crate::support::{TIMEOUT, connect, protected, store_builder};
 
 fn tls_redis() -> RedisServer {
     RedisServer::start_tls()
@@ -27,14 +27,7 @@ async fn a_rediss_store_whose_ca_is_trusted_keeps_and_locks_the_credentials() {
         .connect()
         .await
         .unwrap();
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &store).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
+    let client = connect(&server, &store).await;
     client.ping().await.unwrap();
     client.close().await;
     let storage = store.storage(&server.url()).unwrap();

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_oauth::{Client, TokenStorage};
+use mcp_oauth::TokenStorage;
 use mcp_oauth_testkit::AuthServer;
 
-use crate::support::{Redis, TIMEOUT, oauth, protected, store, store_builder};
+use crate::support::{Redis, TIMEOUT, protected, sign_in, store, store_builder};
 
 #[tokio::test]
 async fn a_redis_nobody_listens_on_is_unreachable_within_the_timeout() {
@@ -34,15 +34,7 @@ async fn a_hung_redis_fails_each_call_in_time_and_loses_nothing() {
     let redis = Redis::start();
     let (_auth, server) = protected(AuthServer::builder()).await;
     let store = store(&redis).await;
-    let client = Client::builder(server.url())
-        .auth(mcp_oauth::Auth::from(
-            oauth(&server, &store).build().unwrap(),
-        ))
-        .timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    client.close().await;
+    sign_in(&server, &store).await;
     let storage = store.storage(&server.url()).unwrap();
     let before = storage.load().await.unwrap().unwrap();
 
