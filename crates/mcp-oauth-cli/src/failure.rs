@@ -170,12 +170,18 @@ impl From<Error> for Failure {
                  (MCP_OAUTH_STORE) right?"
                     .to_owned(),
             ),
-            Error::Storage { path, .. } if path.starts_with("redis") => (
-                Exit::Local,
-                "check the store's URL, its password and the store key (the same on every \
-                 host); `mcp-oauth status` shows what the store holds"
-                    .to_owned(),
-            ),
+            // A shared store is named by its (password-masked) URL; a
+            // file store by a path, which may well begin with "redis" too.
+            Error::Storage { path, .. }
+                if path.starts_with("redis://") || path.starts_with("rediss://") =>
+            {
+                (
+                    Exit::Local,
+                    "check the store's URL, its password and the store key (the same on every \
+                     host); `mcp-oauth status` shows what the store holds"
+                        .to_owned(),
+                )
+            }
             Error::Storage { path, source, .. } => {
                 (Exit::Local, storage_hint(path, source.is_some()).to_owned())
             }
