@@ -13,7 +13,9 @@ use crate::failure::Failure;
 
 /// Options every command accepts, before or after its name (one that has
 /// no results or no cache to read ignores `--json` or `--cache-dir`).
-#[derive(Debug, Args)]
+///
+/// Not `Debug`: `--store` may carry the Redis password.
+#[derive(Args)]
 pub(crate) struct GlobalArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
