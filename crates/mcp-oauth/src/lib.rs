@@ -190,8 +190,9 @@ pub use rmcp;
 pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{
-    FileTokenStorage, LockRelease, MemoryTokenStorage, PreparedSave, StorageLock,
-    StoredCredentials, TokenStorage,
+    CredentialStore, FileTokenStorage, LockRelease, MAX_ACCOUNT_LEN, MemoryStore,
+    MemoryTokenStorage, PendingAttempt, PendingStore, PreparedSave, StorageLock,
+    StoredCredentials, Taken, TokenStorage, check_account,
 };
 pub use text::{is_terminal_control, terminal_safe, terminal_safe_line};
 pub use transport::{

@@ -23,6 +23,9 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 pub struct StoredCredentials {
     pub(crate) version: u32,
     pub(crate) server_url: String,
+    /// Whose credentials these are; `None` for the default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +49,7 @@ impl StoredCredentials {
         Self {
             version: SCHEMA_VERSION,
             server_url: server_url.to_owned(),
+            account: None,
             issuer: None,
             resource: None,
             authorization_server: None,
@@ -59,6 +63,11 @@ impl StoredCredentials {
     /// The MCP server these credentials are for.
     pub fn server_url(&self) -> &str {
         &self.server_url
+    }
+
+    /// The account they belong to; `None` for the default account.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
     }
 
     /// The authorization server that issued them.
@@ -103,6 +112,7 @@ impl fmt::Debug for StoredCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoredCredentials")
             .field("server_url", &self.server_url)
+            .field("account", &self.account)
             .field("issuer", &self.issuer)
             .field("registration", &self.registration)
             .field("tokens", &self.tokens)

@@ -1,12 +1,15 @@
 //! Where credentials live between runs: the [`TokenStorage`] trait, the
 //! default [`FileTokenStorage`] and the [`MemoryTokenStorage`].
 
+mod account;
 mod document;
 mod file;
 mod lock;
 mod memory;
+mod pending;
 mod prepared;
 mod records;
+mod shared;
 
 use std::fmt;
 
@@ -17,11 +20,14 @@ pub(crate) use self::{
     records::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
 };
 pub use self::{
+    account::{MAX_ACCOUNT_LEN, check_account},
     document::StoredCredentials,
     file::FileTokenStorage,
     lock::{LockRelease, StorageLock},
     memory::MemoryTokenStorage,
+    pending::{PendingAttempt, PendingStore, Taken},
     prepared::PreparedSave,
+    shared::{CredentialStore, MemoryStore},
 };
 use crate::Result;
 
