@@ -374,6 +374,58 @@ pub enum Error {
         /// What was refused.
         reason: String,
     },
+
+    /// The account has no usable credentials for the server, and tokens for
+    /// it come only from a web sign-in ([`WebFlow`](crate::WebFlow)): begin
+    /// one.
+    #[error(
+        "{} is not connected to {}: sign in through the web flow first",
+        account.as_deref().map_or_else(|| "the default account".to_owned(), |a| format!("account \"{}\"", line(a))),
+        line(server)
+    )]
+    NotConnected {
+        /// The MCP server.
+        server: String,
+        /// The account; `None` for the default one.
+        account: Option<String>,
+    },
+
+    /// A web sign-in's callback was refused before anything was exchanged
+    /// or stored: see [`CallbackRefusal`] for why.
+    #[error("sign-in callback refused: {reason}")]
+    CallbackRefused {
+        /// Why.
+        reason: CallbackRefusal,
+    },
+}
+
+/// Why a web sign-in's callback was refused ([`Error::CallbackRefused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallbackRefusal {
+    /// No sign-in was begun with this `state`.
+    UnknownState,
+    /// The sign-in was completed already: a callback replayed.
+    AlreadyUsed,
+    /// The sign-in was begun too long ago.
+    Expired,
+    /// The sign-in was begun by another session or account; it is kept for
+    /// its own.
+    OtherSession,
+    /// The callback is not a well-formed authorization response.
+    Malformed(String),
+}
+
+impl fmt::Display for CallbackRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownState => f.write_str("no sign-in was begun with this state"),
+            Self::AlreadyUsed => f.write_str("this sign-in was completed already"),
+            Self::Expired => f.write_str("this sign-in expired; begin it again"),
+            Self::OtherSession => f.write_str("this sign-in was begun by another session"),
+            Self::Malformed(reason) => write!(f, "{}", line(reason)),
+        }
+    }
 }
 
 /// A step of the OAuth flow, each with its endpoint at the authorization
@@ -462,6 +514,8 @@ impl Error {
                 | Self::UserAgent { .. }
                 | Self::Throttled { .. }
                 | Self::RenewalsPaused { .. }
+                | Self::NotConnected { .. }
+                | Self::CallbackRefused { .. }
         )
     }
 

@@ -179,11 +179,11 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
-    SigningAlgorithm, UserAgent,
+    Auth, Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
+    SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
 };
 pub use client::{Client, ClientBuilder};
-pub use error::{Cause, Error, OAuthStep, Result};
+pub use error::{CallbackRefusal, Cause, Error, OAuthStep, Result};
 #[cfg(feature = "middleware")]
 pub use reqwest_middleware;
 pub use rmcp;
@@ -191,8 +191,8 @@ pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{
     CredentialStore, FileTokenStorage, LockRelease, MAX_ACCOUNT_LEN, MemoryStore,
-    MemoryTokenStorage, PendingAttempt, PendingStore, PreparedSave, StorageLock,
-    StoredCredentials, Taken, TokenStorage, check_account,
+    MemoryTokenStorage, PendingAttempt, PendingStore, PreparedSave, StorageLock, StoredCredentials,
+    Taken, TokenStorage, check_account,
 };
 pub use text::{is_terminal_control, terminal_safe, terminal_safe_line};
 pub use transport::{

@@ -150,6 +150,13 @@ fn hostile_errors() -> Vec<Error> {
             www_authenticate: Some(text()),
             retry_after: Duration::from_secs(60),
         },
+        Error::NotConnected {
+            server: text(),
+            account: Some(text()),
+        },
+        Error::CallbackRefused {
+            reason: CallbackRefusal::Malformed(text()),
+        },
     ]
 }
 
@@ -184,6 +191,8 @@ fn variant(error: &Error) -> &'static str {
         Error::Storage { .. } => "Storage",
         Error::StoreUnreachable { .. } => "StoreUnreachable",
         Error::StorageConflict { .. } => "StorageConflict",
+        Error::NotConnected { .. } => "NotConnected",
+        Error::CallbackRefused { .. } => "CallbackRefused",
     }
 }
 
@@ -191,7 +200,7 @@ fn variant(error: &Error) -> &'static str {
 fn no_message_lets_a_server_act_on_the_terminal() {
     let errors = hostile_errors();
     let names: std::collections::HashSet<_> = errors.iter().map(variant).collect();
-    assert_eq!(names.len(), 27, "one example of every variant");
+    assert_eq!(names.len(), 29, "one example of every variant");
     for error in &errors {
         let message = error.to_string();
         assert!(

@@ -16,3 +16,4 @@ mod stdio;
 mod storage;
 mod streamable;
 mod support;
+mod web;

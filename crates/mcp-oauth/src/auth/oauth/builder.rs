@@ -43,6 +43,8 @@ pub(super) struct Settings {
     pub(super) grant: GrantKind,
     pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
     pub(super) http: HttpOptions,
+    /// Whose credentials: `None` for the default account.
+    pub(super) account: Option<String>,
 }
 
 /// How tokens are obtained.
@@ -56,6 +58,10 @@ pub(super) enum GrantKind {
     ClientCredentials,
     /// Enterprise cross-app access: an ID-JAG, then `jwt-bearer`.
     CrossAppAccess(Box<CrossAppAccess>),
+    /// Tokens come only from a web platform's two-phase sign-in
+    /// ([`WebFlow`](super::WebFlow)); a refusal without tokens to renew
+    /// ends with `Error::NotConnected`.
+    WebSignIn,
 }
 
 impl Default for Settings {
@@ -78,6 +84,7 @@ impl Default for Settings {
             grant: GrantKind::AuthorizationCode,
             private_key: None,
             http: HttpOptions::default(),
+            account: None,
         }
     }
 }

@@ -47,6 +47,16 @@ pub(super) async fn authorize(
     if seen.is_some_and(|seen| seen != binding.generation()) {
         return Ok(());
     }
+    if matches!(settings.grant, GrantKind::WebSignIn) {
+        // Only a web sign-in brings tokens, perhaps on another instance.
+        return match binding.adopt_newer_tokens(&mut session).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::NotConnected {
+                server: binding.server.to_string(),
+                account: settings.account.clone(),
+            }),
+        };
+    }
     // One sign-in at a time across processes; the others wait for its
     // tokens (bounded by the sign-in timeout) and use them.
     let lock = binding
@@ -159,6 +169,10 @@ impl<'a> Flow<'a> {
                 GrantKind::ClientCredentials | GrantKind::CrossAppAccess(_) => {
                     grants::machine(self).await
                 }
+                GrantKind::WebSignIn => Err(Error::NotConnected {
+                    server: self.binding.server.to_string(),
+                    account: self.settings.account.clone(),
+                }),
             };
             match result {
                 Err(error)

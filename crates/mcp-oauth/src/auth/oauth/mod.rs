@@ -27,6 +27,7 @@ mod identity;
 mod pause;
 mod session;
 mod user_agent;
+mod web;
 pub(crate) mod wire;
 
 use std::{fmt, sync::Arc};
@@ -38,6 +39,7 @@ pub use self::{
     builder::{IntoScopes, OAuthBuilder},
     grants::{CrossAppAccess, SigningAlgorithm},
     user_agent::UserAgent,
+    web::{Connected, WebFlow, WebFlowBuilder},
 };
 use crate::{Error, Result, ServerUrl, StoredCredentials, auth::Rejection};
 

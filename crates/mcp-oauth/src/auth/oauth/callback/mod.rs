@@ -258,43 +258,89 @@ pub(crate) fn parse_redirect(url_or_query: &str, expected_state: &SecretString) 
 }
 
 fn parse_query(query: &str, expected_state: &SecretString) -> ParsedCallback {
-    let mut code: Option<SecretString> = None;
-    let mut state: Option<SecretString> = None;
-    let mut error: Option<String> = None;
-    let mut description: Option<String> = None;
-    let mut iss: Option<String> = None;
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        // RFC 6749 §3.1: a parameter sent twice makes the response invalid.
-        let repeated = match name.as_ref() {
-            "code" => code.replace(value.into_owned().into()).is_some(),
-            "state" => state.replace(value.into_owned().into()).is_some(),
-            "error" => error.replace(value.into_owned()).is_some(),
-            "error_description" => description.replace(value.into_owned()).is_some(),
-            "iss" => iss.replace(value.into_owned()).is_some(),
-            _ => false,
-        };
-        if repeated {
-            return ParsedCallback::Invalid(format!("the {name} parameter appears more than once"));
-        }
-    }
-
-    let expected = expected_state.expose_secret().as_bytes();
-    let Some(state) = state else {
-        return ParsedCallback::Invalid("the state parameter is missing".into());
+    let params = match CallbackParams::read(query) {
+        Ok(params) => params,
+        Err(reason) => return ParsedCallback::Invalid(reason),
     };
-    if expected.is_empty() || !constant_time_eq(state.expose_secret().as_bytes(), expected) {
+    let expected = expected_state.expose_secret().as_bytes();
+    if expected.is_empty() || !constant_time_eq(params.state.expose_secret().as_bytes(), expected) {
         return ParsedCallback::Invalid("the state parameter does not match this sign-in".into());
     }
-    // Bounded and on one line: these texts end up in a terminal.
-    if let Some(error) = error {
-        return ParsedCallback::Denied {
-            error: one_line(&error, 200),
-            description: description.map(|text| one_line(&text, 1000)),
-        };
+    params.outcome()
+}
+
+/// The parameters of an authorization response (RFC 6749 §4.1.2), read but
+/// not yet matched to a sign-in.
+pub(crate) struct CallbackParams {
+    pub(crate) state: SecretString,
+    code: Option<SecretString>,
+    error: Option<String>,
+    description: Option<String>,
+    iss: Option<String>,
+}
+
+impl CallbackParams {
+    /// Reads a callback query (without its `?`). A parameter sent twice,
+    /// or a missing `state`, makes it invalid; the reason names no secret.
+    pub(crate) fn read(query: &str) -> std::result::Result<Self, String> {
+        if query.len() > MAX_QUERY_BYTES {
+            return Err("the address is longer than any sign-in redirect".into());
+        }
+        let mut code: Option<SecretString> = None;
+        let mut state: Option<SecretString> = None;
+        let mut error: Option<String> = None;
+        let mut description: Option<String> = None;
+        let mut iss: Option<String> = None;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            // RFC 6749 §3.1: a parameter sent twice makes the response invalid.
+            let repeated = match name.as_ref() {
+                "code" => code.replace(value.into_owned().into()).is_some(),
+                "state" => state.replace(value.into_owned().into()).is_some(),
+                "error" => error.replace(value.into_owned()).is_some(),
+                "error_description" => description.replace(value.into_owned()).is_some(),
+                "iss" => iss.replace(value.into_owned()).is_some(),
+                _ => false,
+            };
+            if repeated {
+                return Err(format!(
+                    "the {} parameter appears more than once",
+                    one_line(&name, 40)
+                ));
+            }
+        }
+        let state = state
+            .filter(|state| !state.expose_secret().is_empty())
+            .ok_or("the state parameter is missing")?;
+        Ok(Self {
+            state,
+            code,
+            error,
+            description,
+            iss,
+        })
     }
-    match code {
-        Some(code) if !code.expose_secret().is_empty() => ParsedCallback::Code { code, iss },
-        _ => ParsedCallback::Invalid("the code parameter is missing".into()),
+
+    /// The `iss` parameter (RFC 9207), if present.
+    pub(crate) fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// What the response says, once its state is known to be right.
+    pub(crate) fn outcome(self) -> ParsedCallback {
+        // Bounded and on one line: these texts end up in a terminal.
+        if let Some(error) = self.error {
+            return ParsedCallback::Denied {
+                error: one_line(&error, 200),
+                description: self.description.map(|text| one_line(&text, 1000)),
+            };
+        }
+        match self.code {
+            Some(code) if !code.expose_secret().is_empty() => ParsedCallback::Code {
+                code,
+                iss: self.iss,
+            },
+            _ => ParsedCallback::Invalid("the code parameter is missing".into()),
+        }
     }
 }
 

@@ -79,6 +79,32 @@ pub(in super::super) async fn authorization_code(flow: &mut Flow<'_>) -> Result<
     .await
 }
 
+/// Exchanges the code of a sign-in that came back through a web platform's
+/// callback (the two-phase flow): the same request as a loopback sign-in's.
+pub(in super::super) async fn exchange_code(
+    http: &crate::auth::oauth::http::OAuthHttp,
+    token_endpoint: &Url,
+    registration: &crate::store::Registration,
+    code: &secrecy::SecretString,
+    verifier: &secrecy::SecretString,
+    redirect_uri: &Url,
+    resource: &str,
+) -> Result<Tokens> {
+    request_tokens(
+        http,
+        token_endpoint,
+        registration,
+        &Grant::AuthorizationCode {
+            code,
+            verifier,
+            redirect_uri,
+        },
+        Some(resource),
+        None,
+    )
+    .await
+}
+
 /// Binds the loopback listener: on the configured port, else on the port of
 /// a registration that would be reused (most servers bind a registration to
 /// its exact redirect URI) when it is free, else on any free port.

@@ -15,7 +15,7 @@ use url::Url;
 pub(super) use self::machine::SigningKey;
 pub use self::machine::{CrossAppAccess, SigningAlgorithm};
 pub(super) use self::{
-    code::authorization_code,
+    code::{authorization_code, exchange_code},
     device::device,
     machine::machine,
     refresh::{refresh, refresh_dropped_tokens},

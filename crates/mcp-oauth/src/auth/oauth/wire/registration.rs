@@ -89,6 +89,17 @@ pub(crate) fn read_registration(
 
 /// The registration document: ours first, then the user's additions, which
 /// may override anything but the redirect URI.
+/// `native` for a loopback redirect (an app on the person's machine), `web`
+/// for a platform's https callback: the spec asks dynamic registrations
+/// for the type that fits the redirect URI.
+fn application_type(redirect_uri: &Url) -> &'static str {
+    if crate::net::is_loopback(redirect_uri) {
+        "native"
+    } else {
+        "web"
+    }
+}
+
 pub(crate) fn registration_body(request: &RegistrationRequest<'_>) -> Value {
     let mut body = match request.redirect_uri {
         Some(redirect_uri) => json!({
@@ -97,7 +108,7 @@ pub(crate) fn registration_body(request: &RegistrationRequest<'_>) -> Value {
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
             "token_endpoint_auth_method": "none",
-            "application_type": "native",
+            "application_type": application_type(redirect_uri),
         }),
         None => json!({
             "client_name": request.client_name,
@@ -146,5 +157,18 @@ mod tests {
         );
         assert_eq!(body["scope"], "read write");
         assert_eq!(body["logo_uri"], "https://x/logo.png");
+    }
+
+    #[test]
+    fn a_platforms_https_callback_registers_a_web_client() {
+        let redirect = Url::parse("https://agents.example.com/oauth/callback").unwrap();
+        let body = registration_body(&RegistrationRequest {
+            client_name: "platform",
+            redirect_uri: Some(&redirect),
+            scope: None,
+            additional: None,
+        });
+        assert_eq!(body["application_type"], "web");
+        assert_eq!(body["redirect_uris"], json!([redirect.as_str()]));
     }
 }
