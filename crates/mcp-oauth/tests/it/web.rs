@@ -106,8 +106,15 @@ async fn begun_on_one_instance_completed_on_another_used_on_both() {
             (url.as_str(), user)
         );
     }
-    // One registration serves every account of the platform.
+    // One registration serves every account of the platform, and one
+    // discovery every sign-in begun on an instance.
     assert_eq!(count(&auth, AuthRequestKind::Register), 1);
+    assert_eq!(
+        count(&auth, AuthRequestKind::Metadata),
+        1,
+        "{:#?}",
+        auth.requests()
+    );
     let registered = &auth.registered_clients()[0];
     assert_eq!(registered.metadata["redirect_uris"][0], CALLBACK);
 
