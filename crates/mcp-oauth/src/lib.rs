@@ -80,6 +80,11 @@
 //! ([`TokenStorage::prepare_save`]), so that a store that could not keep the
 //! new tokens fails before anything single-use is spent.
 //!
+//! Credentials are kept per (server, account): `.account("work")` on the
+//! builder gives that account its own tokens and its own document
+//! ([`FileTokenStorage::for_account`]); without it, the default account's
+//! document is the one there has always been.
+//!
 //! # Security
 //!
 //! State is compared in constant time; the RFC 9207 `iss` and the metadata
@@ -191,8 +196,8 @@ pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{
     CredentialStore, FileTokenStorage, LockRelease, MAX_ACCOUNT_LEN, MemoryStore,
-    MemoryTokenStorage, PendingAttempt, PendingStore, PreparedSave, StorageLock,
-    StoredCredentials, Taken, TokenStorage, check_account,
+    MemoryTokenStorage, PendingAttempt, PendingStore, PreparedSave, StorageLock, StoredCredentials,
+    Taken, TokenStorage, check_account,
 };
 pub use text::{is_terminal_control, terminal_safe, terminal_safe_line};
 pub use transport::{

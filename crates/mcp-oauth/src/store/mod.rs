@@ -15,10 +15,6 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 
-pub(crate) use self::{
-    document::SCHEMA_VERSION,
-    records::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
-};
 pub use self::{
     account::{MAX_ACCOUNT_LEN, check_account},
     document::StoredCredentials,
@@ -28,6 +24,10 @@ pub use self::{
     pending::{PendingAttempt, PendingStore, Taken},
     prepared::PreparedSave,
     shared::{CredentialStore, MemoryStore},
+};
+pub(crate) use self::{
+    document::SCHEMA_VERSION,
+    records::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
 };
 use crate::Result;
 
