@@ -80,6 +80,11 @@
 //! ([`TokenStorage::prepare_save`]), so that a store that could not keep the
 //! new tokens fails before anything single-use is spent.
 //!
+//! Credentials are kept per (server, account): `.account("work")` on the
+//! builder gives that account its own tokens and its own document
+//! ([`FileTokenStorage::for_account`]); without it, the default account's
+//! document is the one there has always been.
+//!
 //! # Web platforms and accounts
 //!
 //! A platform where many people connect their own MCP servers uses

@@ -60,6 +60,15 @@ impl StoredCredentials {
         }
     }
 
+    /// An empty document of `account`'s credentials (`None`: the default
+    /// account) for the server at `server_url`.
+    pub(crate) fn for_account(server_url: &str, account: Option<&str>) -> Self {
+        Self {
+            account: account.map(str::to_owned),
+            ..Self::new(server_url)
+        }
+    }
+
     /// The MCP server these credentials are for.
     pub fn server_url(&self) -> &str {
         &self.server_url

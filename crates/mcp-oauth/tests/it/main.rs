@@ -1,5 +1,6 @@
 //! Integration tests: the client against the testkit's servers on loopback.
 
+mod accounts;
 mod bad_input;
 mod bearer;
 mod bridge;

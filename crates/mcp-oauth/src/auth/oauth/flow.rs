@@ -78,10 +78,9 @@ async fn authorize_locked(
     if binding.adopt_newer_tokens(session).await?.is_some() && seen.is_some() {
         return Ok(());
     }
-    let credentials = session
-        .credentials
-        .take()
-        .unwrap_or_else(|| StoredCredentials::new(binding.server.as_str()));
+    let credentials = session.credentials.take().unwrap_or_else(|| {
+        StoredCredentials::for_account(binding.server.as_str(), binding.account())
+    });
     let mut flow = match Flow::discover(settings, binding, credentials, challenge).await {
         Ok(flow) => flow,
         Err((credentials, error)) => {

@@ -148,6 +148,12 @@ impl OAuth {
         })
     }
 
+    /// The account whose credentials this helper uses; `None` for the
+    /// default one (see [`OAuthBuilder::account`]).
+    pub fn account(&self) -> Option<&str> {
+        self.inner.settings.account.as_deref()
+    }
+
     /// The credentials currently stored for the server, if any.
     pub async fn stored(&self) -> Result<Option<StoredCredentials>> {
         let session = self.binding()?.session().await?;
@@ -184,7 +190,8 @@ impl OAuth {
         Ok(())
     }
 
-    /// Forgets the stored credentials of this server.
+    /// Forgets the stored credentials of this server (of this helper's
+    /// account only).
     pub async fn logout(&self) -> Result<()> {
         self.binding()?.forget().await
     }

@@ -38,6 +38,8 @@ pub(super) const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// OAuth's state for one server.
 pub(super) struct Binding {
     pub(super) server: ServerUrl,
+    /// Whose credentials: `None` for the default account.
+    pub(super) account: Option<String>,
     pub(super) storage: Arc<dyn TokenStorage>,
     pub(super) http: OAuthHttp,
     session: Mutex<Session>,
@@ -81,15 +83,22 @@ struct ReadyHeader {
 }
 
 impl Binding {
-    /// The state for `server`, kept where `settings` say.
+    /// The state for `server` and the account of `settings`, kept where
+    /// they say.
     pub(super) fn new(server: ServerUrl, settings: &Settings) -> Result<Self> {
+        let account = settings.account.as_deref();
         let storage: Arc<dyn TokenStorage> = match (&settings.storage, &settings.cache_dir) {
             (Some(storage), _) => storage.clone(),
-            (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir(server.as_str(), dir)?),
-            (None, None) => Arc::new(FileTokenStorage::new(server.as_str())?),
+            (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir_for_account(
+                server.as_str(),
+                account,
+                dir,
+            )?),
+            (None, None) => Arc::new(FileTokenStorage::for_account(server.as_str(), account)?),
         };
         Ok(Self {
             server,
+            account: settings.account.clone(),
             storage,
             http: OAuthHttp::new(settings.http.clone()),
             session: Mutex::new(Session::default()),
@@ -98,6 +107,11 @@ impl Binding {
             brakes: Brakes::default(),
             renewals: RenewalWatch::default(),
         })
+    }
+
+    /// The account whose credentials these are; `None` for the default one.
+    pub(super) fn account(&self) -> Option<&str> {
+        self.account.as_deref()
     }
 
     /// How many times new tokens were stored (or adopted) so far.
