@@ -58,10 +58,14 @@ fn answer(data: &[u8]) -> Fetched {
         Some(status) => Fetched {
             status,
             body: Bytes::copy_from_slice(&data[4..]),
+            dpop: false,
+            fresh_dpop_nonce: None,
         },
         None => Fetched {
             status: 200,
             body: Bytes::copy_from_slice(data),
+            dpop: false,
+            fresh_dpop_nonce: None,
         },
     }
 }
