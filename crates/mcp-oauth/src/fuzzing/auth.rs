@@ -223,6 +223,19 @@ fn render_challenge(challenge: &BearerChallenge) -> String {
         }
         out.push('"');
     }
+    if challenge.dpop {
+        out.push_str(", DPoP");
+        if let Some(error) = &challenge.dpop_error {
+            out.push_str(" error=\"");
+            for c in error.chars() {
+                if matches!(c, '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        }
+    }
     out
 }
 
