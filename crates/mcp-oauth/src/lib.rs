@@ -198,8 +198,8 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
-    SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
+    Auth, Connected, CrossAppAccess, DpopMode, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode,
+    SignIn, SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{CallbackRefusal, Cause, Error, OAuthStep, Result};

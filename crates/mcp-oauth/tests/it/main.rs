@@ -5,6 +5,7 @@ mod bad_input;
 mod bearer;
 mod bridge;
 mod device;
+mod dpop;
 mod fuzz_seeds;
 mod hostile;
 mod integrations;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::{
     OAuth, SignIn,
     callback::CallbackHost,
+    dpop::DpopMode,
     grants::{CrossAppAccess, SigningAlgorithm, SigningKey},
     http::HttpOptions,
     session::Binding,
@@ -45,6 +46,8 @@ pub(super) struct Settings {
     pub(super) grant: GrantKind,
     pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
     pub(super) http: HttpOptions,
+    /// When tokens are bound to a key (RFC 9449).
+    pub(super) dpop: DpopMode,
 }
 
 /// How tokens are obtained.
@@ -85,6 +88,7 @@ impl Default for Settings {
             grant: GrantKind::AuthorizationCode,
             private_key: None,
             http: HttpOptions::default(),
+            dpop: DpopMode::Auto,
         }
     }
 }
@@ -297,6 +301,17 @@ impl OAuthBuilder {
     /// publishes a `device_authorization_endpoint`, and no callback port.
     pub fn device_authorization(mut self) -> Self {
         self.settings.grant = GrantKind::Device;
+        self
+    }
+
+    /// When tokens are bound to a key of this client's with DPoP (RFC 9449):
+    /// by default ([`DpopMode::Auto`]) when the authorization server offers
+    /// it and the MCP server asks for it; `.dpop(DpopMode::Always)` insists,
+    /// `.dpop(DpopMode::Never)` keeps bearer tokens. The key is kept with
+    /// the tokens (encrypted where the store encrypts), and every request
+    /// carries a fresh proof signed with it.
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.settings.dpop = mode;
         self
     }
 

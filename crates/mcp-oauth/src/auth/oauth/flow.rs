@@ -131,6 +131,15 @@ impl<'a> Flow<'a> {
         credentials.resource = Some(discovery.resource.clone());
         credentials.authorization_server = Some(metadata.clone());
 
+        // Tokens bound to a key when both sides can (or as configured).
+        let dpop = settings
+            .dpop
+            .wanted(&metadata, discovery.resource_metadata.as_ref(), challenge)
+            .and_then(|wanted| binding.prepare_dpop(wanted, &credentials));
+        if let Err(error) = dpop {
+            return Err((credentials, error));
+        }
+
         let challenged = challenge.and_then(|c| c.scope.as_deref());
         let scope = if challenge.is_some_and(BearerChallenge::is_insufficient_scope) {
             let granted = credentials.tokens.as_ref().and_then(|t| t.scope.as_deref());

@@ -183,6 +183,11 @@ impl WebFlow {
         let registration = self
             .platform_client(&server, &discovery, scope.as_deref())
             .await?;
+        let dpop = inner.settings.dpop.wanted(
+            &discovery.metadata,
+            discovery.resource_metadata.as_ref(),
+            None,
+        )?;
         let pkce = Pkce::new()?;
         let state = random_token()?;
         let url = authorization_url(
@@ -207,6 +212,7 @@ impl WebFlow {
             registration,
             verifier: pkce.verifier,
             begun_at_ms,
+            dpop,
         };
         let lifetime = u64::try_from(inner.attempt_lifetime.as_millis()).unwrap_or(u64::MAX);
         let pending = PendingAttempt::from_parts(
@@ -289,7 +295,7 @@ impl WebFlow {
         settings.storage = Some(inner.credentials.storage(server.as_str(), account)?);
         settings.account = account.map(str::to_owned);
         let mut binding = Binding::new(server.clone(), &settings)?;
-        binding.http = inner.http.clone();
+        binding.http = inner.http.with_dpop(binding.dpop.clone());
         let oauth = OAuth::from_parts(settings, Some(binding));
         if cache.len() >= MAX_CACHED {
             cache.clear();
