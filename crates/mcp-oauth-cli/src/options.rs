@@ -282,6 +282,30 @@ pub(crate) struct ClientArgs {
     /// Extra dynamic-registration metadata, a JSON object.
     #[arg(long, value_name = "JSON", value_parser = json_object)]
     pub(crate) client_metadata: Option<Value>,
+
+    /// Bind tokens to a key of this client's with DPoP (RFC 9449): auto uses
+    /// it when the authorization server offers it and the MCP server asks
+    /// for it; always insists (a bearer token is an error); never keeps
+    /// bearer tokens.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = DpopArg::Auto)]
+    pub(crate) dpop: DpopArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DpopArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<DpopArg> for mcp_oauth::DpopMode {
+    fn from(arg: DpopArg) -> Self {
+        match arg {
+            DpopArg::Auto => Self::Auto,
+            DpopArg::Always => Self::Always,
+            DpopArg::Never => Self::Never,
+        }
+    }
 }
 
 /// How tokens are obtained when no person signs in.
