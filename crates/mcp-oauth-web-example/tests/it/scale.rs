@@ -58,6 +58,13 @@ async fn a_thousand_users_on_four_instances_each_refresh_once() {
         counts(&auth.requests())
     );
     assert_eq!(users.len(), USERS);
+    // One discovery per instance serves every sign-in begun on it.
+    let discoveries = auth
+        .requests()
+        .iter()
+        .filter(|r| r.kind == AuthRequestKind::Metadata && r.status == 200)
+        .count();
+    assert!(discoveries <= INSTANCES, "{discoveries} metadata requests");
 
     auth.expire_access_tokens();
     auth.clear_requests();

@@ -101,6 +101,9 @@ struct Inner {
     cache: Mutex<HashMap<(ServerUrl, Option<String>), OAuth>>,
     /// Recent discoveries, per server.
     discovered: Mutex<HashMap<ServerUrl, (Instant, Discovery)>>,
+    /// One discovery at a time per server: the sign-ins begun meanwhile
+    /// wait for it and use it.
+    discovering: Mutex<HashMap<ServerUrl, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A completed web sign-in: whose tokens were stored, for which server.
@@ -274,6 +277,18 @@ impl WebFlow {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
         };
+        if let Some(discovery) = recent(&lock()) {
+            return Ok(discovery);
+        }
+        let turn = self
+            .inner
+            .discovering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(server.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
         if let Some(discovery) = recent(&lock()) {
             return Ok(discovery);
         }
@@ -461,6 +476,7 @@ impl WebFlowBuilder {
                 http,
                 cache: Mutex::default(),
                 discovered: Mutex::default(),
+                discovering: Mutex::default(),
             }),
         })
     }
