@@ -102,12 +102,16 @@ impl Protection {
             PrmMode::Root => self.base_url.clone(),
             _ => self.mcp_url(),
         });
-        let document = json!({
+        let mut document = json!({
             "resource": resource,
             "authorization_servers": [self.auth.issuer()],
             "scopes_supported": self.auth.cfg.scopes,
             "bearer_methods_supported": ["header"],
         });
+        // RFC 9728 §2: a resource that takes DPoP proofs says so.
+        if self.dpop != DpopPolicy::Off {
+            document["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+        }
         respond::json(StatusCode::OK, &document)
     }
 

@@ -256,3 +256,17 @@ async fn always_refuses_a_bearer_answer() {
     auth.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_login_before_any_request_learns_of_dpop_from_the_resource_metadata() {
+    let (auth, server) = dpop_servers(DpopPolicy::On, DpopPolicy::On).await;
+    let oauth = oauth(&server)
+        .token_storage(mcp_oauth::MemoryTokenStorage::new())
+        .build()
+        .unwrap();
+    oauth.login().await.unwrap();
+    assert!(oauth.stored().await.unwrap().unwrap().is_dpop_bound());
+    assert!(auth.tokens()[0].jkt.is_some());
+    auth.stop().await;
+    server.stop().await;
+}

@@ -216,7 +216,8 @@ impl Binding {
         if key.is_some() && self.dpop_mode == DpopMode::Always {
             return Err(Error::Insecure {
                 url: credentials.issuer.clone().unwrap_or_default(),
-                reason: "the authorization server answered a DPoP proof with a bearer token,                          and DPoP is required"
+                reason: "the authorization server answered a DPoP proof with a bearer token, \
+                         and DPoP is required"
                     .into(),
             });
         }
