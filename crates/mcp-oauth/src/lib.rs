@@ -198,8 +198,9 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, Connected, CrossAppAccess, DpopMode, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode,
-    SignIn, SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
+    Auth, CheckProblem, CheckStatus, CheckStep, Checkup, Connected, CrossAppAccess, DpopMode,
+    Finding, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn, SigningAlgorithm, UserAgent,
+    WebFlow, WebFlowBuilder,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{CallbackRefusal, Cause, Error, OAuthStep, Result};

@@ -11,8 +11,9 @@ pub(crate) use self::authorizer::{Authorizer, Rejection, token_header, wants_aut
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
 pub use self::oauth::{
-    Connected, CrossAppAccess, DpopMode, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm,
-    UserAgent, WebFlow, WebFlowBuilder, wire::OAuthErrorCode,
+    CheckProblem, CheckStatus, CheckStep, Checkup, Connected, CrossAppAccess, DpopMode, Finding,
+    IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
+    wire::OAuthErrorCode,
 };
 
 use std::{fmt, str::FromStr};

@@ -60,7 +60,7 @@ pub(crate) async fn discover(
     challenge: Option<&BearerChallenge>,
 ) -> Result<Discovery> {
     let announced = challenge.and_then(|c| c.resource_metadata.as_deref());
-    let Some(prm) = fetch_resource_metadata(http, server, announced).await? else {
+    let Some((_, prm)) = fetch_resource_metadata(http, server, announced).await? else {
         return legacy(http, server).await;
     };
     let resource = check_resource(server, prm.resource.as_deref())?;
@@ -108,11 +108,12 @@ pub(crate) fn resource_metadata_urls(server: &ServerUrl, announced: Option<&str>
     urls
 }
 
-async fn fetch_resource_metadata(
+/// The protected resource metadata, and where it was found.
+pub(crate) async fn fetch_resource_metadata(
     http: &OAuthHttp,
     server: &ServerUrl,
     announced: Option<&str>,
-) -> Result<Option<ResourceMetadata>> {
+) -> Result<Option<(Url, ResourceMetadata)>> {
     for url in resource_metadata_urls(server, announced) {
         let foreign = url.origin() != server.url().origin();
         if foreign && url.scheme() != "https" && !is_loopback(&url) {
@@ -139,7 +140,7 @@ async fn fetch_resource_metadata(
         match fetched.json::<ResourceMetadata>() {
             Ok(metadata) if !metadata.authorization_servers.is_empty() => {
                 tracing::debug!(%url, "found protected resource metadata");
-                return Ok(Some(metadata));
+                return Ok(Some((url, metadata)));
             }
             Ok(_) => tracing::debug!(%url, "resource metadata without authorization servers"),
             Err(error) => tracing::debug!(%url, %error, "resource metadata is not valid JSON"),
@@ -175,7 +176,7 @@ pub(crate) fn auth_server_metadata_urls(issuer: &Url) -> Vec<Url> {
     }
 }
 
-async fn fetch_auth_server_metadata(
+pub(crate) async fn fetch_auth_server_metadata(
     http: &OAuthHttp,
     server: &ServerUrl,
     issuer: &str,

@@ -19,6 +19,7 @@
 
 mod builder;
 pub(crate) mod callback;
+mod checkup;
 pub(crate) mod discovery;
 mod dpop;
 mod flow;
@@ -38,6 +39,7 @@ use secrecy::SecretString;
 use self::{builder::Settings, session::Binding, wire::BearerChallenge};
 pub use self::{
     builder::{IntoScopes, OAuthBuilder},
+    checkup::{CheckProblem, CheckStatus, CheckStep, Checkup, Finding},
     dpop::DpopMode,
     grants::{CrossAppAccess, SigningAlgorithm},
     user_agent::UserAgent,
