@@ -21,6 +21,7 @@ use sse_stream::{Sse, SseStream};
 use super::{
     EndCause,
     http::{BodyError, HttpCore, cap_sse_events, not_mcp},
+    tool_headers::RefusedTools,
 };
 use crate::{
     Error,
@@ -66,6 +67,9 @@ pub struct AuthorizedHttpClient {
     /// to none of the client's requests; a client that asks and is done
     /// saves the request.
     listens: bool,
+    /// The tools left out of `tools/list` answers for invalid header
+    /// annotations (2026-07-28).
+    refused: RefusedTools,
 }
 
 impl AuthorizedHttpClient {
@@ -94,6 +98,7 @@ impl AuthorizedHttpClient {
             core,
             end_cause: EndCause::default(),
             listens: true,
+            refused: RefusedTools::default(),
         })
     }
 
@@ -102,7 +107,14 @@ impl AuthorizedHttpClient {
             core,
             end_cause,
             listens: true,
+            refused: RefusedTools::default(),
         }
+    }
+
+    /// This client, recording the tools it leaves out of listings in `refused`.
+    pub(crate) fn refusing_into(mut self, refused: RefusedTools) -> Self {
+        self.refused = refused;
+        self
     }
 
     /// This client, opening the GET stream or not.
@@ -200,11 +212,17 @@ impl AuthorizedHttpClient {
         match media.as_deref() {
             Some("text/event-stream") => {
                 let events = self.events(uri, response, limits.max_sse_event_size);
-                let events = match discover_id(&message) {
-                    Some(id) => events
+                let events = match (discover_id(&message), screens_tools(&message, &headers)) {
+                    (Some(id), _) => events
                         .map(move |event| event.map(|sse| legacy_discover_event(sse, &id)))
                         .boxed(),
-                    None => events.boxed(),
+                    (None, true) => {
+                        let refused = self.refused.clone();
+                        events
+                            .map(move |event| event.map(|sse| refused.screen_event(sse)))
+                            .boxed()
+                    }
+                    (None, false) => events.boxed(),
                 };
                 Ok(StreamableHttpPostResponse::Sse(events, new_session_id))
             }
@@ -221,6 +239,9 @@ impl AuthorizedHttpClient {
                     Ok(reply) => {
                         let reply = match discover_id(&message) {
                             Some(id) => legacy_discover_reply(reply, &id),
+                            None if screens_tools(&message, &headers) => {
+                                self.refused.screen_reply(reply)
+                            }
                             None => reply,
                         };
                         Ok(StreamableHttpPostResponse::Json(reply, new_session_id))
@@ -330,6 +351,22 @@ fn discover_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
         }
         _ => None,
     }
+}
+
+/// Whether the answer to `message` is a listing of tools to screen for
+/// invalid header annotations: a `tools/list` sent at 2026-07-28 or later
+/// (the revision rides in the version header rmcp sets).
+fn screens_tools(
+    message: &ClientJsonRpcMessage,
+    headers: &HashMap<HeaderName, HeaderValue>,
+) -> bool {
+    let listing = matches!(message, ClientJsonRpcMessage::Request(request)
+        if matches!(request.request, ClientRequest::ListToolsRequest(_)));
+    listing
+        && headers
+            .get(&HeaderName::from_static("mcp-protocol-version"))
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|version| version >= super::STANDARD_HEADERS)
 }
 
 /// Some servers from before 2026-07-28 answer every method, `server/discover`
