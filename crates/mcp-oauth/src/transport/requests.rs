@@ -37,7 +37,8 @@ impl Connection {
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Result<CallToolResult> {
-        if self.standard_headers() {
+        // The headers are HTTP's; over stdio the schema is not needed first.
+        if self.via == super::ConnectedVia::StreamableHttp && self.standard_headers() {
             if !self.tools_listed.load(Ordering::Acquire) {
                 self.list_tools().await?;
             }

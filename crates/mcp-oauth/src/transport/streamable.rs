@@ -21,7 +21,7 @@ use sse_stream::{Sse, SseStream};
 use super::{
     EndCause,
     http::{BodyError, HttpCore, cap_sse_events, not_mcp},
-    tool_headers::RefusedTools,
+    tool_headers::{RefusedTools, screens},
 };
 use crate::{
     Error,
@@ -212,7 +212,7 @@ impl AuthorizedHttpClient {
         match media.as_deref() {
             Some("text/event-stream") => {
                 let events = self.events(uri, response, limits.max_sse_event_size);
-                let events = match (discover_id(&message), screens_tools(&message, &headers)) {
+                let events = match (discover_id(&message), screens(&message, &headers)) {
                     (Some(id), _) => events
                         .map(move |event| event.map(|sse| legacy_discover_event(sse, &id)))
                         .boxed(),
@@ -239,9 +239,7 @@ impl AuthorizedHttpClient {
                     Ok(reply) => {
                         let reply = match discover_id(&message) {
                             Some(id) => legacy_discover_reply(reply, &id),
-                            None if screens_tools(&message, &headers) => {
-                                self.refused.screen_reply(reply)
-                            }
+                            None if screens(&message, &headers) => self.refused.screen_reply(reply),
                             None => reply,
                         };
                         Ok(StreamableHttpPostResponse::Json(reply, new_session_id))
@@ -351,22 +349,6 @@ fn discover_id(message: &ClientJsonRpcMessage) -> Option<RequestId> {
         }
         _ => None,
     }
-}
-
-/// Whether the answer to `message` is a listing of tools to screen for
-/// invalid header annotations: a `tools/list` sent at 2026-07-28 or later
-/// (the revision rides in the version header rmcp sets).
-fn screens_tools(
-    message: &ClientJsonRpcMessage,
-    headers: &HashMap<HeaderName, HeaderValue>,
-) -> bool {
-    let listing = matches!(message, ClientJsonRpcMessage::Request(request)
-        if matches!(request.request, ClientRequest::ListToolsRequest(_)));
-    listing
-        && headers
-            .get(&HeaderName::from_static("mcp-protocol-version"))
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|version| version >= super::STANDARD_HEADERS)
 }
 
 /// Some servers from before 2026-07-28 answer every method, `server/discover`
@@ -593,35 +575,4 @@ impl StreamableHttpClient for AuthorizedHttpClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_empty_result_to_the_discover_probe_means_an_older_server() {
-        let id = RequestId::Number(7);
-        let empty: ServerJsonRpcMessage =
-            serde_json::from_str(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#).unwrap();
-        match legacy_discover_reply(empty, &id) {
-            ServerJsonRpcMessage::Error(error) => {
-                assert_eq!(error.error.code, ErrorCode::METHOD_NOT_FOUND)
-            }
-            other => panic!("{other:?}"),
-        }
-        let event = Sse {
-            data: Some(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#.into()),
-            ..Sse::default()
-        };
-        assert!(
-            legacy_discover_event(event, &id)
-                .data
-                .unwrap()
-                .contains("-32601")
-        );
-        let other_id: ServerJsonRpcMessage =
-            serde_json::from_str(r#"{"jsonrpc":"2.0","id":8,"result":{}}"#).unwrap();
-        assert!(matches!(
-            legacy_discover_reply(other_id, &id),
-            ServerJsonRpcMessage::Response(_)
-        ));
-    }
-}
+mod tests;

@@ -12,7 +12,10 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use rmcp::model::{JsonObject, ServerJsonRpcMessage, ServerResult};
+use http::{HeaderName, HeaderValue};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, JsonObject, ServerJsonRpcMessage, ServerResult,
+};
 use serde_json::Value;
 use sse_stream::Sse;
 
@@ -71,6 +74,22 @@ impl RefusedTools {
         }
         event
     }
+}
+
+/// Whether the answer to `message` is a listing of tools to screen for
+/// invalid header annotations: a `tools/list` sent at 2026-07-28 or later
+/// (the revision rides in the version header rmcp sets).
+pub(super) fn screens(
+    message: &ClientJsonRpcMessage,
+    headers: &HashMap<HeaderName, HeaderValue>,
+) -> bool {
+    let listing = matches!(message, ClientJsonRpcMessage::Request(request)
+        if matches!(request.request, ClientRequest::ListToolsRequest(_)));
+    listing
+        && headers
+            .get(&HeaderName::from_static("mcp-protocol-version"))
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|version| version >= super::STANDARD_HEADERS)
 }
 
 /// Checks the `x-mcp-header` annotations of an input schema: each sits on a
