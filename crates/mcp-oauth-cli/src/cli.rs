@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     commands::{
         call::CallArgs, completions::CompletionsArgs, demo::DemoArgs, login::LoginArgs,
-        logout::LogoutArgs, proxy::ProxyArgs, token::TokenArgs,
+        logout::LogoutArgs, proxy::ProxyArgs, skills::SkillsArgs, token::TokenArgs,
     },
     options::{GlobalArgs, ServerArgs},
 };
@@ -44,6 +44,9 @@ pub(crate) enum Command {
     Tools(ServerArgs),
     /// Call a tool and print its result.
     Call(CallArgs),
+    /// List the server's skills, or load one (--load NAME): its SKILL.md,
+    /// checked against the listing, is printed.
+    Skills(SkillsArgs),
     /// Log in to a server now (OAuth in the browser) and cache the tokens.
     Login(LoginArgs),
     /// Forget the cached credentials of a server (the default account's, or

@@ -71,6 +71,11 @@ pub enum Fault {
     /// Sse), on the session's GET stream (Stateful + Json; queued until the
     /// client opens it), or on the stream of a LegacySse session.
     NotifyDuringCall,
+    /// The first request is refused with HTTP 400 and JSON-RPC -32022
+    /// (unsupported protocol version), its `data.supported` listing the
+    /// configured revisions, whatever revision it asked for; later requests
+    /// are served. A 2026-07-28 client retries once with a listed revision.
+    UnsupportedVersionOnce,
     /// `tools/call` (Stateful, LegacySse) is answered only once
     /// [`TestServer::release_tool_calls`](crate::TestServer::release_tool_calls)
     /// was called. A server that stops first answers the held calls 503
@@ -88,6 +93,12 @@ pub enum ToolAnswer {
     Text(String),
     /// A JSON-RPC error (-32603) with this message.
     RpcError(String),
+    /// 2026-07-28 only: the first call is answered `input_required`,
+    /// asking this message (an elicitation of `{confirmed: boolean}`) with a
+    /// `requestState`; the retry must carry the answer, the state byte for
+    /// byte, and a new JSON-RPC id, and gets `"<tool>: <action> <content>"`
+    /// back (a JSON-RPC error -32602 otherwise).
+    AskFirst(String),
 }
 
 /// A tool beyond the built-in ones.
@@ -96,6 +107,8 @@ pub(crate) struct ExtraTool {
     pub(crate) name: String,
     pub(crate) description: String,
     pub(crate) answer: ToolAnswer,
+    /// The `inputSchema`; `None`: an object with no properties.
+    pub(crate) input_schema: Option<serde_json::Value>,
 }
 
 /// What the server says about itself and its tools, where a test may want
@@ -108,6 +121,9 @@ pub(crate) struct Content {
     pub(crate) instructions: Option<String>,
     /// Listed after the built-in tools.
     pub(crate) tools: Vec<ExtraTool>,
+    /// Skills served (2026-07-28 requests only), with the skills extension
+    /// declared.
+    pub(crate) skills: Vec<crate::modern::TestSkill>,
 }
 
 /// The immutable configuration one server runs with.

@@ -99,6 +99,33 @@ impl Body {
         matches!(self, Self::Message(Incoming::Response { .. }))
     }
 
+    /// `params.name`, else `params.uri`, of a request, for the request log.
+    pub(crate) fn target(&self) -> Option<String> {
+        let Self::Message(Incoming::Request { params, .. }) = self else {
+            return None;
+        };
+        let params = params.as_ref()?;
+        params
+            .get("name")
+            .or_else(|| params.get("uri"))?
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// The client's name in the request's `_meta`, for the request log.
+    pub(crate) fn meta_client_name(&self) -> Option<String> {
+        let Self::Message(Incoming::Request { params, .. }) = self else {
+            return None;
+        };
+        params
+            .as_ref()?
+            .get("_meta")?
+            .get("io.modelcontextprotocol/clientInfo")?
+            .get("name")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
     /// The body's `_meta` protocol version, for the request log.
     pub(crate) fn meta_protocol_version(&self) -> Option<String> {
         match self {

@@ -51,6 +51,7 @@ mod jsonrpc;
 mod legacy_sse;
 mod log;
 mod methods;
+mod modern;
 #[cfg(target_os = "linux")]
 mod netns;
 mod protect;
@@ -74,6 +75,7 @@ pub use auth::{
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use log::RecordedRequest;
+pub use modern::{Tamper, TestSkill};
 #[cfg(target_os = "linux")]
 pub use netns::NetHosts;
 pub use protect::PrmMode;
@@ -222,7 +224,36 @@ impl TestServerBuilder {
             name: name.to_owned(),
             description: description.to_owned(),
             answer,
+            input_schema: None,
         });
+        self
+    }
+
+    /// [`Self::tool`] with the `inputSchema` given, kept exactly as written.
+    /// On 2026-07-28 requests, each property marked `x-mcp-header: X` must
+    /// come with a matching `Mcp-Param-X` header (or none, for a null or
+    /// absent argument), else the call is refused with -32020.
+    pub fn tool_with_schema(
+        mut self,
+        name: &str,
+        description: &str,
+        input_schema: serde_json::Value,
+        answer: ToolAnswer,
+    ) -> Self {
+        self.content.tools.push(ExtraTool {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            answer,
+            input_schema: Some(input_schema),
+        });
+        self
+    }
+
+    /// Serves `skill` (to 2026-07-28 requests: `skills/list`, and its files
+    /// through `resources/read`) and declares the skills extension. May be
+    /// called several times.
+    pub fn skill(mut self, skill: TestSkill) -> Self {
+        self.content.skills.push(skill);
         self
     }
 

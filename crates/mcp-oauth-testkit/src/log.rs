@@ -28,6 +28,14 @@ pub struct RecordedRequest {
     pub mcp_method: Option<String>,
     /// The SEP-2243 `Mcp-Name` header.
     pub mcp_name: Option<String>,
+    /// The SEP-2243 `Mcp-Param-*` headers: names lower-cased, values as sent.
+    pub mcp_params: Vec<(String, String)>,
+    /// `params.name` (tools, prompts) or `params.uri` (resources) of a
+    /// request body.
+    pub rpc_target: Option<String>,
+    /// `_meta["io.modelcontextprotocol/clientInfo"].name` of a request body
+    /// (2026-07-28).
+    pub meta_client_name: Option<String>,
     /// HTTP status answered; 0 while unanswered (a stalled request stays 0).
     pub status: u16,
     /// Where the request came from: the client's address, or that of a

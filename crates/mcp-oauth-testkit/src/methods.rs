@@ -19,15 +19,19 @@ fn server_info(cfg: &Config) -> Value {
     }
 }
 
-fn capabilities() -> Value {
-    json!({ "tools": {}, "resources": {}, "prompts": {} })
+fn capabilities(cfg: &Config) -> Value {
+    let mut capabilities = json!({ "tools": {}, "resources": {}, "prompts": {} });
+    if !cfg.content.skills.is_empty() {
+        capabilities["extensions"] = json!({ (crate::modern::SKILLS_EXTENSION): {} });
+    }
+    capabilities
 }
 
 /// The `initialize` result for the negotiated `version`.
 pub(crate) fn initialize_result(cfg: &Config, version: &str) -> Value {
     let mut result = json!({
         "protocolVersion": version,
-        "capabilities": capabilities(),
+        "capabilities": capabilities(cfg),
         "serverInfo": server_info(cfg),
     });
     if let (Some(instructions), Some(obj)) = (&cfg.content.instructions, result.as_object_mut()) {
@@ -54,7 +58,7 @@ pub(crate) fn discover_result(cfg: &Config) -> Value {
     json!({
         "resultType": "complete",
         "supportedVersions": cfg.versions,
-        "capabilities": capabilities(),
+        "capabilities": capabilities(cfg),
         "ttlMs": 0,
         "cacheScope": "private",
         "_meta": { "io.modelcontextprotocol/serverInfo": server_info(cfg) },
@@ -95,7 +99,8 @@ fn tools(cfg: &Config) -> Vec<Value> {
         json!({
             "name": tool.name,
             "description": tool.description,
-            "inputSchema": { "type": "object", "properties": {} },
+            "inputSchema": tool.input_schema.clone()
+                .unwrap_or_else(|| json!({ "type": "object", "properties": {} })),
         })
     });
     let builtin = vec![
@@ -189,6 +194,12 @@ fn call_tool(cfg: &Config, p: &Map<String, Value>) -> Result<Value, RpcError> {
                 ToolAnswer::RpcError(message) => {
                     Err(RpcError::new(INTERNAL_ERROR, message.clone()))
                 }
+                // Served before dispatch on 2026-07-28; older revisions
+                // cannot take several rounds.
+                ToolAnswer::AskFirst(_) => Err(RpcError::new(
+                    INTERNAL_ERROR,
+                    "this tool needs input, which only 2026-07-28 can ask for",
+                )),
             },
             None => Err(RpcError::invalid_params(format!("Unknown tool: {name}"))),
         },

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -127,6 +127,8 @@ pub(crate) struct Shared {
     shutdown: watch::Receiver<bool>,
     counter: AtomicU64,
     random: RandomState,
+    /// Whether [`Fault::UnsupportedVersionOnce`] has refused its request.
+    refused_version: AtomicBool,
 }
 
 /// A listener on a free port of `bind` (default 127.0.0.1), and the
@@ -156,6 +158,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// True the first time only: whether this request is the one
+    /// [`Fault::UnsupportedVersionOnce`] refuses.
+    pub(crate) fn refuse_version_now(&self) -> bool {
+        self.cfg.has_fault(Fault::UnsupportedVersionOnce)
+            && !self.refused_version.swap(true, Ordering::SeqCst)
+    }
+
     pub(crate) fn new(
         cfg: Config,
         shutdown: watch::Receiver<bool>,
@@ -173,6 +182,7 @@ impl Shared {
             tool_calls: watch::Sender::new(false),
             shutdown,
             counter: AtomicU64::new(0),
+            refused_version: AtomicBool::new(false),
             random: RandomState::new(),
         }
     }
@@ -271,6 +281,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         meta_protocol_version: parsed.as_ref().and_then(Body::meta_protocol_version),
         mcp_method: respond::header_str(headers, MCP_METHOD_HEADER),
         mcp_name: respond::header_str(headers, MCP_NAME_HEADER),
+        mcp_params: crate::modern::param_headers(headers),
+        rpc_target: parsed.as_ref().and_then(Body::target),
+        meta_client_name: parsed.as_ref().and_then(Body::meta_client_name),
         status: 0,
         peer: peer(&parts.extensions),
     });

@@ -9,13 +9,14 @@ use futures::stream;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use crate::config::{Fault, ResponseStyle, ServerMode, is_modern};
+use crate::config::{Config, Fault, ResponseStyle, ServerMode, ToolAnswer, is_modern};
 use crate::jsonrpc::{
     self, Body, HEADER_MISMATCH, INTERNAL_ERROR, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND,
     PARSE_ERROR, RpcError, UNSUPPORTED_PROTOCOL_VERSION,
 };
 use crate::methods;
-use crate::respond::{self, MCP_METHOD_HEADER, PROTOCOL_HEADER, SESSION_HEADER, header_str};
+use crate::modern;
+use crate::respond::{self, PROTOCOL_HEADER, SESSION_HEADER, header_str};
 use crate::server::{Outbox, Session, Shared, lock};
 
 type Params = Option<Map<String, Value>>;
@@ -45,6 +46,18 @@ pub(crate) async fn post(shared: &Arc<Shared>, headers: &HeaderMap, body: Body) 
         _ => None,
     };
 
+    if let Incoming::Request { id, .. } = &message
+        && shared.refuse_version_now()
+    {
+        let requested = jsonrpc::meta_protocol_version(match &message {
+            Incoming::Request { params, .. } => params,
+            _ => &None,
+        })
+        .or_else(|| header_version.clone())
+        .unwrap_or_default();
+        let error = RpcError::unsupported_version(&requested, &cfg.versions);
+        return bad_request(Some(id), &error);
+    }
     // How a server that predates 2026-07-28 rejects the modern probe.
     if let Incoming::Request { id, method, .. } = &message
         && method == "server/discover"
@@ -252,22 +265,60 @@ fn stateless(
         )),
         Some(_) => None,
     };
-    let mismatch = mismatch.or_else(|| {
-        header_str(headers, MCP_METHOD_HEADER)
-            .filter(|header| header != method)
-            .map(|header| {
-                format!("Mcp-Method header `{header}` does not match body method `{method}`")
-            })
-    });
+    let mismatch = mismatch.or_else(|| modern::header_mismatch(cfg, headers, method, params));
     if let Some(message) = mismatch {
         return bad_request(Some(id), &RpcError::new(HEADER_MISMATCH, message));
     }
-    let outcome = if method == "server/discover" {
-        Ok(methods::discover_result(cfg))
-    } else {
-        methods::dispatch(cfg, &version, method, params)
+    let capabilities = params
+        .as_ref()
+        .and_then(|p| p.get("_meta"))
+        .and_then(|meta| meta.get("io.modelcontextprotocol/clientCapabilities"));
+    if capabilities.is_none() {
+        let error = RpcError::invalid_params(
+            "Invalid params: missing _meta keys: io.modelcontextprotocol/clientCapabilities",
+        );
+        return bad_request(Some(id), &error);
+    }
+    let outcome = match modern_only(cfg, id, method, params) {
+        Some(outcome) => outcome,
+        None if method == "server/discover" => Ok(methods::discover_result(cfg)),
+        None => methods::dispatch(cfg, &version, method, params),
     };
     reply(shared, id, outcome, is_modern(&version))
+}
+
+/// What only 2026-07-28 serves: a tool that asks first, skills and their
+/// files. `None`: the request is not one of those.
+fn modern_only(
+    cfg: &Config,
+    id: &Value,
+    method: &str,
+    params: &Params,
+) -> Option<Result<Value, RpcError>> {
+    let empty = Map::new();
+    let p = params.as_ref().unwrap_or(&empty);
+    let target = p
+        .get("name")
+        .or_else(|| p.get("uri"))
+        .and_then(Value::as_str);
+    let outcome = match (method, target) {
+        ("tools/call", Some(name)) => {
+            let tool = cfg.content.tools.iter().find(|tool| tool.name == name)?;
+            let ToolAnswer::AskFirst(question) = &tool.answer else {
+                return None;
+            };
+            modern::ask_first(name, question, id, p)
+        }
+        ("skills/list", _) if !cfg.content.skills.is_empty() => Ok(modern::list_skills(cfg)),
+        ("resources/read", Some(uri)) => Ok(modern::read_skill_file(cfg, uri)?),
+        _ => return None,
+    };
+    Some(outcome.map(|mut result| {
+        if let Some(obj) = result.as_object_mut() {
+            obj.entry("resultType").or_insert(Value::from("complete"));
+        }
+        result
+    }))
 }
 
 /// HTTP status of a JSON-RPC error; 2026-07-28 maps some codes onto HTTP (as rmcp's server does).

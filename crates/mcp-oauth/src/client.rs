@@ -6,11 +6,12 @@ use crate::{
     Auth, Error, OAuth, Result, ServerUrl,
     auth::{Authorizer, Rejection, wants_authorization},
     model::{
-        CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool,
+        CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Skill,
+        Tool,
     },
     transport::{
-        ConnectedVia, Connection, ElicitationPolicy, HttpCore, ServerDetails, StreamableOptions,
-        TransportMode,
+        ConnectedVia, Connection, ElicitationPolicy, HttpCore, LoadedSkill, ServerDetails,
+        StreamableOptions, TransportMode,
     },
 };
 
@@ -121,6 +122,12 @@ impl Client {
     }
 
     /// All tools of the server, following `nextCursor` through every page.
+    ///
+    /// From 2026-07-28 on, a tool whose `x-mcp-header` annotations break
+    /// the rules (empty, not a valid header name, on a parameter that is not
+    /// a string, integer or boolean, or given twice) is left out, and a
+    /// debug log says why. Schemas are kept exactly as the server sent them:
+    /// no `$ref` is followed, no keyword dropped.
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
         self.request(|connection| connection.list_tools()).await
     }
@@ -129,6 +136,17 @@ impl Client {
     ///
     /// A tool that fails returns `Ok` with `is_error: Some(true)`; an unknown
     /// tool or invalid arguments usually return [`Error::Server`].
+    ///
+    /// From 2026-07-28 on, the call carries the `Mcp-Method` and `Mcp-Name`
+    /// headers and, for each argument the tool's schema marks with
+    /// `x-mcp-header: X`, an `Mcp-Param-X` header (Base64-wrapped as
+    /// `=?base64?…?=` where the value could not travel as it is; none for
+    /// null). So the tools are listed first unless they were on this client;
+    /// a tool left out of the list for invalid annotations is not called
+    /// ([`Error::Protocol`] says why). When the server answers that it needs
+    /// input first, the client answers as its elicitation policy says and
+    /// sends the call again (new request id, the server's `requestState`
+    /// unchanged) until it completes.
     pub async fn call_tool(
         &self,
         name: &str,
@@ -161,6 +179,38 @@ impl Client {
         arguments: Option<JsonObject>,
     ) -> Result<GetPromptResult> {
         self.request(|connection| connection.get_prompt(name, arguments.clone()))
+            .await
+    }
+
+    /// The skills the server offers (the `io.modelcontextprotocol/skills`
+    /// extension). Listing reads none of their files.
+    pub async fn list_skills(&self) -> Result<Vec<Skill>> {
+        self.request(|connection| connection.list_skills()).await
+    }
+
+    /// Loads a listed skill: reads its `SKILL.md` and checks it against the
+    /// listing (byte size, `sha256:` digest, the YAML frontmatter field by
+    /// field). Content that does not match is refused with
+    /// [`Error::Protocol`], and nothing more of the skill is read.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// for skill in client.list_skills().await? {
+    ///     let loaded = client.load_skill(&skill).await?;
+    ///     println!("{}", loaded.instructions());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn load_skill(&self, skill: &Skill) -> Result<LoadedSkill> {
+        self.request(|connection| connection.load_skill(skill))
+            .await
+    }
+
+    /// Reads one more file of a loaded skill (a listed URI, or a path such
+    /// as `references/FORMS.md` beside `SKILL.md`), checked against the
+    /// listing like `SKILL.md` was.
+    pub async fn read_skill_file(&self, skill: &LoadedSkill, file: &str) -> Result<String> {
+        self.request(|connection| connection.read_skill_file(skill, file))
             .await
     }
 

@@ -216,8 +216,8 @@ pub use store::{
 };
 pub use text::{is_terminal_control, terminal_safe, terminal_safe_line};
 pub use transport::{
-    AuthorizedHttpClient, Bridge, ConnectedVia, ElicitationPolicy, ServerDetails, TransportMode,
-    bridge_stdio, bridge_stdio_until,
+    AuthorizedHttpClient, Bridge, ConnectedVia, ElicitationPolicy, LoadedSkill, ServerDetails,
+    TransportMode, bridge_stdio, bridge_stdio_until,
 };
 pub use url;
 

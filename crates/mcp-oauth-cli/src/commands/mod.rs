@@ -7,6 +7,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod ping;
 pub(crate) mod proxy;
+pub(crate) mod skills;
 pub(crate) mod status;
 pub(crate) mod token;
 pub(crate) mod tools;
@@ -24,6 +25,7 @@ pub(crate) async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Ping(args) => ping::run(args, global, out).await,
         Command::Tools(args) => tools::run(args, global, out).await,
         Command::Call(args) => call::run(args, global, out).await,
+        Command::Skills(args) => skills::run(args, global, out).await,
         Command::Login(args) => login::run(args, global, out).await,
         Command::Logout(args) => logout::run(args, global, out).await,
         Command::Status => status::run(global, out).await,

@@ -16,6 +16,7 @@ mod fleet;
 mod fleet_bed;
 mod full_disk;
 mod interrupt;
+mod modern;
 mod oauth;
 mod options;
 mod proxy;

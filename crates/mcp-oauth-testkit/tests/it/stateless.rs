@@ -1,6 +1,6 @@
 //! The 2026-07-28 lifecycle: `server/discover` and per-request `_meta`.
 
-use mcp_oauth_testkit::{ResponseStyle, ServerMode, TestServer};
+use mcp_oauth_testkit::{Fault, ResponseStyle, ServerMode, TestServer, TestSkill, ToolAnswer};
 use serde_json::{Value, json};
 
 use crate::{initialize_params, message, post, request};
@@ -15,10 +15,20 @@ fn meta(version: &str) -> Value {
     })
 }
 
-/// A modern request: `_meta` in the body, version and method in the headers.
+/// A modern request: `_meta` in the body, version, method and name (of a
+/// tool, prompt or resource) in the headers.
 async fn modern(url: &str, id: u64, method: &str, mut params: Value) -> reqwest::Response {
     params["_meta"] = meta(MODERN);
-    let headers = [("mcp-protocol-version", MODERN), ("mcp-method", method)];
+    let name = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
+    if !name.is_empty() {
+        headers.push(("mcp-name", &name));
+    }
     post(url, &request(id, method, params), &headers).await
 }
 
@@ -155,5 +165,143 @@ async fn stateless_legacy_server() {
     let headers = [("mcp-protocol-version", "2025-06-18")];
     let reply = message(post(&url, &request(3, "tools/call", echo), &headers).await).await;
     assert_eq!(reply["result"]["content"][0]["text"], "x");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_standard_headers_are_checked_against_the_body() {
+    let schema = json!({ "type": "object", "properties": {
+        "region": { "type": "string", "x-mcp-header": "Region" } } });
+    let server = TestServer::builder()
+        .mode(ServerMode::Stateless)
+        .tool_with_schema("lookup", "x", schema, ToolAnswer::Text("ok".into()))
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let mut call = request(
+        1,
+        "tools/call",
+        json!({ "name": "lookup",
+        "arguments": { "region": "Zürich" }, "_meta": meta(MODERN) }),
+    );
+    let base = [
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "lookup"),
+    ];
+    let refused = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 400);
+        message(response).await["error"]["code"].clone()
+    };
+    // No Mcp-Param-Region for an annotated argument.
+    assert_eq!(refused(post(&url, &call, &base).await).await, -32020);
+    let mut headers = base.to_vec();
+    headers.push(("mcp-param-region", "=?base64?WsO8cmljaA==?="));
+    let reply = message(post(&url, &call, &headers).await).await;
+    assert_eq!(reply["result"]["content"][0]["text"], "ok");
+    // The header must name the tool the body names.
+    headers[2] = ("mcp-name", "other");
+    assert_eq!(refused(post(&url, &call, &headers).await).await, -32020);
+    // A null argument has no header.
+    call["params"]["arguments"]["region"] = Value::Null;
+    headers[2] = ("mcp-name", "lookup");
+    assert_eq!(refused(post(&url, &call, &headers).await).await, -32020);
+    assert_eq!(
+        server.requests()[1].mcp_params,
+        [(
+            "mcp-param-region".to_owned(),
+            "=?base64?WsO8cmljaA==?=".to_owned()
+        )]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_request_is_refused_as_an_unsupported_version_once() {
+    let server = TestServer::builder()
+        .mode(ServerMode::Stateless)
+        .fault(Fault::UnsupportedVersionOnce)
+        .start()
+        .await
+        .unwrap();
+    let first = modern(&server.url(), 1, "server/discover", json!({})).await;
+    assert_eq!(first.status(), 400);
+    let error = message(first).await["error"].clone();
+    assert_eq!(error["code"], -32022);
+    assert_eq!(
+        error["data"]["supported"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        MODERN
+    );
+    let second = modern(&server.url(), 2, "server/discover", json!({})).await;
+    assert_eq!(second.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_tool_that_asks_first_wants_its_state_back_unchanged() {
+    let server = TestServer::builder()
+        .mode(ServerMode::Stateless)
+        .tool("confirm", "x", ToolAnswer::AskFirst("Go on?".into()))
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let first = message(modern(&url, 1, "tools/call", json!({ "name": "confirm" })).await).await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required");
+    assert_eq!(
+        result["inputRequests"]["confirm"]["method"],
+        "elicitation/create"
+    );
+    let state = result["requestState"].as_str().unwrap().to_owned();
+    let answer = json!({ "confirm": { "action": "decline" } });
+    let retry = |id, state: Value| {
+        let url = url.clone();
+        let params = json!({ "name": "confirm", "inputResponses": answer, "requestState": state });
+        async move { message(modern(&url, id, "tools/call", params).await).await }
+    };
+    let same_id = retry(1, json!(state)).await;
+    assert_eq!(same_id["error"]["code"], -32602);
+    let reencoded: Value = serde_json::from_str(&state).unwrap();
+    let changed = retry(2, json!(reencoded.to_string())).await;
+    assert_eq!(changed["error"]["code"], -32602);
+    let done = retry(3, json!(state)).await;
+    assert_eq!(done["result"]["content"][0]["text"], "confirm: decline");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn skills_are_listed_and_served_with_digest_and_size() {
+    let server = TestServer::builder()
+        .mode(ServerMode::Stateless)
+        .skill(TestSkill::new("notes", "Takes notes", "Body.\n").file("a.md", "A\n"))
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let discover = message(modern(&url, 1, "server/discover", json!({})).await).await;
+    assert!(
+        discover["result"]["capabilities"]["extensions"]["io.modelcontextprotocol/skills"]
+            .is_object()
+    );
+    let list = message(modern(&url, 2, "skills/list", json!({})).await).await;
+    let skill = &list["result"]["skills"][0];
+    assert_eq!(skill["uri"], "skill://notes/SKILL.md");
+    assert_eq!(skill["frontmatter"]["name"], "notes");
+    let text = "---\nname: notes\ndescription: Takes notes\n---\n\nBody.\n";
+    assert_eq!(skill["resources"][0]["size"], text.len());
+    let read = modern(
+        &url,
+        3,
+        "resources/read",
+        json!({ "uri": "skill://notes/SKILL.md" }),
+    )
+    .await;
+    assert_eq!(message(read).await["result"]["contents"][0]["text"], text);
     server.stop().await;
 }

@@ -49,6 +49,14 @@ impl rmcp::ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
+        Ok(self.elicit(request))
+    }
+}
+
+impl Handler {
+    /// The answer to a request for user input, by policy: asked during a
+    /// request, or as a question of a request that takes several rounds.
+    pub(crate) fn elicit(&self, request: ElicitRequestParams) -> ElicitResult {
         match (self.elicitation, request) {
             (
                 ElicitationPolicy::AcceptDefaults,
@@ -57,9 +65,9 @@ impl rmcp::ClientHandler for Handler {
                 },
             ) => {
                 let schema = serde_json::to_value(&requested_schema).unwrap_or(Value::Null);
-                Ok(ElicitResult::new(ElicitationAction::Accept).with_content(defaults_of(&schema)))
+                ElicitResult::new(ElicitationAction::Accept).with_content(defaults_of(&schema))
             }
-            _ => Ok(ElicitResult::new(ElicitationAction::Decline)),
+            _ => ElicitResult::new(ElicitationAction::Decline),
         }
     }
 }

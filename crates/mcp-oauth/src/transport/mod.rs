@@ -3,21 +3,24 @@
 
 mod bridge;
 mod errors;
+mod frontmatter;
 mod handler;
 mod http;
+mod requests;
+mod rounds;
+mod skills;
 mod sse;
 mod stdio;
 mod streamable;
+mod tool_headers;
 
 use std::{fmt, sync::Arc, time::Duration};
 
 use rmcp::{
     RoleClient,
     model::{
-        CallToolRequestParams, CallToolResult, ClientRequest, DiscoverRequest,
-        DiscoverRequestParams, GetPromptRequestParams, GetPromptResult, JsonObject, PingRequest,
-        Prompt, ProtocolVersion, ReadResourceRequestParams, ReadResourceResult, Resource,
-        ServerResult, Tool,
+        ClientRequest, DiscoverRequest, DiscoverRequestParams, PingRequest, ProtocolVersion,
+        ServerResult,
     },
     service::{ClientLifecycleMode, Peer, RunningService, serve_client_with_lifecycle},
     transport::{
@@ -32,6 +35,7 @@ pub(crate) use self::http::HttpCore;
 pub use self::{
     bridge::{Bridge, bridge_stdio, bridge_stdio_until},
     handler::ElicitationPolicy,
+    skills::LoadedSkill,
     streamable::AuthorizedHttpClient,
 };
 use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
@@ -47,6 +51,10 @@ use crate::{Error, Result};
 /// or JSON answer (rmcp's Streamable HTTP client has the same default), or
 /// a line of a host's on the bridge's stdin.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The revision from which requests carry the SEP-2243 headers (`Mcp-Method`,
+/// `Mcp-Name`, `Mcp-Param-*`) and results may take several rounds.
+const STANDARD_HEADERS: &str = "2026-07-28";
 
 /// Which transport to use for an `http(s)` server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -203,6 +211,13 @@ pub(crate) struct Connection {
     target: String,
     via: ConnectedVia,
     end_cause: EndCause,
+    /// Answers the questions of requests that take several rounds.
+    handler: Handler,
+    /// The tools left out of listings for invalid header annotations.
+    refused: tool_headers::RefusedTools,
+    /// Whether every page of the tools was listed, so that rmcp knows the
+    /// schemas it builds a call's `Mcp-Param-*` headers from.
+    tools_listed: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for Connection {
@@ -276,10 +291,12 @@ impl Connection {
         config.allow_stateless = true;
         config.reinit_on_expired_session = true;
         let end_cause = EndCause::default();
+        let refused = tool_headers::RefusedTools::default();
         let client = AuthorizedHttpClient::from_core(core, end_cause.clone())
-            .listening(options.listen_for_server_messages);
+            .listening(options.listen_for_server_messages)
+            .refusing_into(refused.clone());
         let transport = StreamableHttpClientTransport::with_client(client, config);
-        Self::start(
+        let mut connection = Self::start(
             transport,
             lifecycle,
             url.as_str(),
@@ -287,7 +304,9 @@ impl Connection {
             end_cause,
             handler,
         )
-        .await
+        .await?;
+        connection.refused = refused;
+        Ok(connection)
     }
 
     async fn legacy_sse(url: &Url, core: HttpCore, handler: Handler) -> Result<Self> {
@@ -347,6 +366,9 @@ impl Connection {
             target: target.to_owned(),
             via,
             end_cause,
+            handler,
+            refused: tool_headers::RefusedTools::default(),
+            tools_listed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -394,53 +416,12 @@ impl Connection {
         }
     }
 
-    pub(crate) async fn list_tools(&self) -> Result<Vec<Tool>> {
-        self.peer.list_all_tools().await.map_err(|e| self.error(e))
-    }
-
-    pub(crate) async fn call_tool(
-        &self,
-        name: &str,
-        arguments: Option<JsonObject>,
-    ) -> Result<CallToolResult> {
-        let mut params = CallToolRequestParams::new(name.to_owned());
-        params.arguments = arguments;
-        self.peer.call_tool(params).await.map_err(|e| self.error(e))
-    }
-
-    pub(crate) async fn list_resources(&self) -> Result<Vec<Resource>> {
+    /// Whether the connection speaks 2026-07-28 or later: requests carry
+    /// the standard headers and results may take several rounds.
+    fn standard_headers(&self) -> bool {
         self.peer
-            .list_all_resources()
-            .await
-            .map_err(|e| self.error(e))
-    }
-
-    pub(crate) async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
-        let params = ReadResourceRequestParams::new(uri.to_owned());
-        self.peer
-            .read_resource(params)
-            .await
-            .map_err(|e| self.error(e))
-    }
-
-    pub(crate) async fn list_prompts(&self) -> Result<Vec<Prompt>> {
-        self.peer
-            .list_all_prompts()
-            .await
-            .map_err(|e| self.error(e))
-    }
-
-    pub(crate) async fn get_prompt(
-        &self,
-        name: &str,
-        arguments: Option<JsonObject>,
-    ) -> Result<GetPromptResult> {
-        let mut params = GetPromptRequestParams::new(name.to_owned());
-        params.arguments = arguments;
-        self.peer
-            .get_prompt(params)
-            .await
-            .map_err(|e| self.error(e))
+            .peer_info()
+            .is_some_and(|info| info.protocol_version.as_str() >= STANDARD_HEADERS)
     }
 
     /// Ends the session: a Streamable HTTP session is deleted on the server,

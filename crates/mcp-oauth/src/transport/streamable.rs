@@ -21,6 +21,7 @@ use sse_stream::{Sse, SseStream};
 use super::{
     EndCause,
     http::{BodyError, HttpCore, cap_sse_events, not_mcp},
+    tool_headers::{RefusedTools, screens},
 };
 use crate::{
     Error,
@@ -66,6 +67,9 @@ pub struct AuthorizedHttpClient {
     /// to none of the client's requests; a client that asks and is done
     /// saves the request.
     listens: bool,
+    /// The tools left out of `tools/list` answers for invalid header
+    /// annotations (2026-07-28).
+    refused: RefusedTools,
 }
 
 impl AuthorizedHttpClient {
@@ -94,6 +98,7 @@ impl AuthorizedHttpClient {
             core,
             end_cause: EndCause::default(),
             listens: true,
+            refused: RefusedTools::default(),
         })
     }
 
@@ -102,7 +107,14 @@ impl AuthorizedHttpClient {
             core,
             end_cause,
             listens: true,
+            refused: RefusedTools::default(),
         }
+    }
+
+    /// This client, recording the tools it leaves out of listings in `refused`.
+    pub(crate) fn refusing_into(mut self, refused: RefusedTools) -> Self {
+        self.refused = refused;
+        self
     }
 
     /// This client, opening the GET stream or not.
@@ -200,11 +212,17 @@ impl AuthorizedHttpClient {
         match media.as_deref() {
             Some("text/event-stream") => {
                 let events = self.events(uri, response, limits.max_sse_event_size);
-                let events = match discover_id(&message) {
-                    Some(id) => events
+                let events = match (discover_id(&message), screens(&message, &headers)) {
+                    (Some(id), _) => events
                         .map(move |event| event.map(|sse| legacy_discover_event(sse, &id)))
                         .boxed(),
-                    None => events.boxed(),
+                    (None, true) => {
+                        let refused = self.refused.clone();
+                        events
+                            .map(move |event| event.map(|sse| refused.screen_event(sse)))
+                            .boxed()
+                    }
+                    (None, false) => events.boxed(),
                 };
                 Ok(StreamableHttpPostResponse::Sse(events, new_session_id))
             }
@@ -221,6 +239,7 @@ impl AuthorizedHttpClient {
                     Ok(reply) => {
                         let reply = match discover_id(&message) {
                             Some(id) => legacy_discover_reply(reply, &id),
+                            None if screens(&message, &headers) => self.refused.screen_reply(reply),
                             None => reply,
                         };
                         Ok(StreamableHttpPostResponse::Json(reply, new_session_id))
@@ -556,35 +575,4 @@ impl StreamableHttpClient for AuthorizedHttpClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_empty_result_to_the_discover_probe_means_an_older_server() {
-        let id = RequestId::Number(7);
-        let empty: ServerJsonRpcMessage =
-            serde_json::from_str(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#).unwrap();
-        match legacy_discover_reply(empty, &id) {
-            ServerJsonRpcMessage::Error(error) => {
-                assert_eq!(error.error.code, ErrorCode::METHOD_NOT_FOUND)
-            }
-            other => panic!("{other:?}"),
-        }
-        let event = Sse {
-            data: Some(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#.into()),
-            ..Sse::default()
-        };
-        assert!(
-            legacy_discover_event(event, &id)
-                .data
-                .unwrap()
-                .contains("-32601")
-        );
-        let other_id: ServerJsonRpcMessage =
-            serde_json::from_str(r#"{"jsonrpc":"2.0","id":8,"result":{}}"#).unwrap();
-        assert!(matches!(
-            legacy_discover_reply(other_id, &id),
-            ServerJsonRpcMessage::Response(_)
-        ));
-    }
-}
+mod tests;

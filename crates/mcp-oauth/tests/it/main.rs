@@ -10,6 +10,7 @@ mod fuzz_seeds;
 mod hostile;
 mod integrations;
 mod legacy_sse;
+mod modern;
 mod nagle;
 mod oauth;
 mod oauth_lasting;
