@@ -95,8 +95,21 @@
 //! (two holders for a moment; the fence still refuses the older save). Run
 //! replicas with `min-replicas-to-write 1` and `appendfsync always` to
 //! narrow that window.
+//!
+//! # Pending web sign-ins
+//!
+//! A [`RedisStore`] is also a [`mcp_oauth::PendingStore`]: the two-phase
+//! web flow's `begin` keeps an attempt on one instance, and `complete`
+//! takes it on any other. Each attempt is a hash,
+//! `<prefix>:pending:<id>` (the id is a hash of the `state`): the session
+//! binding (a hash too), the expiry, and the document sealed like a
+//! credentials record, with the key name, binding and expiry bound in as
+//! associated data. A script takes it atomically and once, and only for the
+//! session that began it; the key lingers ten minutes past the expiry, so a
+//! replayed callback is told apart from an unknown one.
 
 mod lease;
+mod pending;
 mod record;
 mod scripts;
 mod seal;

@@ -120,3 +120,73 @@ return {1, current}
 ",
     )
 });
+
+/// Keeps a pending sign-in: `KEYS[1]` its key; `ARGV` = `1` when this is a
+/// repeat of a call whose answer was lost, the Unix ms at which Redis
+/// forgets it, then the hash's fields and values. 1 when kept; 0 when the
+/// key exists already (unless it holds exactly what a repeat would write
+/// and is not taken yet: the first call's own work).
+pub(crate) static PENDING_PUT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[1] ~= '1' or redis.call('HEXISTS', KEYS[1], 'used') == 1 then
+    return 0
+  end
+  for i = 3, #ARGV, 2 do
+    if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
+      return 0
+    end
+  end
+  return 1
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
+",
+    )
+});
+
+/// Takes a pending sign-in: `KEYS[1]` its key; `ARGV` = binding, now (Unix
+/// ms), this take's own mark. Returns `{'unknown'}`, `{'used'}`,
+/// `{'mine'}` (used by this very take, repeated after its answer was lost),
+/// `{'expired'}` or `{'other'}` (nothing changed), `{'malformed'}`; or
+/// `{'taken', exp, form, kid, nonce, ct or doc}` (form: `sealed`, `plain`
+/// or `none`), after marking the record used and deleting its document.
+/// The key itself stays until it expires, so that a replay is told apart
+/// from an unknown id.
+pub(crate) static PENDING_TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'unknown'}
+end
+local held = redis.call('HMGET', KEYS[1], 'binding', 'exp', 'used', 'kid', 'nonce', 'ct', 'doc')
+if held[3] then
+  if held[3] == ARGV[3] then
+    return {'mine'}
+  end
+  return {'used'}
+end
+local exp = tonumber(held[2])
+if not held[1] or not exp then
+  return {'malformed'}
+end
+if exp <= tonumber(ARGV[2]) then
+  return {'expired'}
+end
+if held[1] ~= ARGV[1] then
+  return {'other'}
+end
+local form = 'none'
+if held[4] then
+  form = 'sealed'
+elseif held[7] then
+  form = 'plain'
+end
+redis.call('HSET', KEYS[1], 'used', ARGV[3])
+redis.call('HDEL', KEYS[1], 'kid', 'nonce', 'ct', 'doc')
+return {'taken', held[2], form, held[4] or '', held[5] or '', held[6] or held[7] or ''}
+",
+    )
+});

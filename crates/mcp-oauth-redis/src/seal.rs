@@ -206,6 +206,23 @@ impl StoreKeys {
     }
 }
 
+/// The keys themselves, for records sealed elsewhere in the crate with
+/// associated data of their own (the pending sign-ins).
+impl StoreKeys {
+    /// The key that seals, with its id.
+    pub(crate) fn sealing_key(&self) -> (&str, &RandomizedNonceKey) {
+        (&self.keys[0].id, &self.keys[0].key)
+    }
+
+    /// The key named `id`, to open with.
+    pub(crate) fn opening_key(&self, id: &str) -> Option<&RandomizedNonceKey> {
+        self.keys
+            .iter()
+            .find(|key| key.id == id)
+            .map(|key| &key.key)
+    }
+}
+
 impl fmt::Debug for StoreKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoreKeys")

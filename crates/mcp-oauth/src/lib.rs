@@ -80,6 +80,20 @@
 //! ([`TokenStorage::prepare_save`]), so that a store that could not keep the
 //! new tokens fails before anything single-use is spent.
 //!
+//! # Web platforms and accounts
+//!
+//! A platform where many people connect their own MCP servers uses
+//! [`WebFlow`]: [`begin`](WebFlow::begin) gives the authorization URL for the
+//! platform's https callback and keeps the attempt in a store every
+//! instance shares; [`complete`](WebFlow::complete) takes the callback on any
+//! instance, refusing another session's attempt, a replay, an expired
+//! attempt or a forged `iss`; [`oauth`](WebFlow::oauth) gives the account's
+//! tokens for its requests, refreshed once per expiry across instances. The
+//! store is a [`CredentialStore`] and a [`PendingStore`]: the Redis store of
+//! `mcp-oauth-redis`, or [`MemoryStore`] for one instance. Credentials are
+//! kept per (server, account); the default account is the one a person at a
+//! terminal has.
+//!
 //! # Security
 //!
 //! State is compared in constant time; the RFC 9207 `iss` and the metadata

@@ -2,6 +2,7 @@
 //! of its own.
 
 mod fence;
+mod pending;
 mod refresh;
 mod sealing;
 mod support;

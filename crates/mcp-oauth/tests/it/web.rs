@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mcp_oauth::{Auth, CallbackRefusal, Client, Error, MemoryStore, WebFlow, WebFlowBuilder};
-use mcp_oauth_testkit::{AuthRequestKind, AuthServer, IssMode, TestServer};
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, IssMode, PreRegistered, TestServer};
 use url::Url;
 
 use crate::support::{TIMEOUT, count, protected};
@@ -106,8 +106,15 @@ async fn begun_on_one_instance_completed_on_another_used_on_both() {
             (url.as_str(), user)
         );
     }
-    // One registration serves every account of the platform.
+    // One registration serves every account of the platform, and one
+    // discovery every sign-in begun on an instance.
     assert_eq!(count(&auth, AuthRequestKind::Register), 1);
+    assert_eq!(
+        count(&auth, AuthRequestKind::Metadata),
+        1,
+        "{:#?}",
+        auth.requests()
+    );
     let registered = &auth.registered_clients()[0];
     assert_eq!(registered.metadata["redirect_uris"][0], CALLBACK);
 
@@ -322,4 +329,38 @@ fn the_redirect_uri_must_be_https_or_loopback() {
     WebFlow::builder(MemoryStore::new(), "https://p.example.com/cb")
         .build()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_registered_beforehand_with_the_platforms_callback_is_used_as_is() {
+    let client =
+        PreRegistered::confidential("platform", "platform-secret").redirect_uris(&[CALLBACK]);
+    let (auth, server) = protected(AuthServer::builder().pre_registered(client)).await;
+    let web = platform(&MemoryStore::new())
+        .client_id("platform")
+        .client_secret("platform-secret")
+        .build()
+        .unwrap();
+    let url = server.url().to_string();
+    let authorize = web.begin(&url, "alice", "s").await.unwrap();
+    web.complete(&approve(&authorize).await, "alice", "s")
+        .await
+        .unwrap();
+    assert_eq!(count(&auth, AuthRequestKind::Register), 0);
+    let token = auth
+        .requests()
+        .into_iter()
+        .find(|r| r.kind == AuthRequestKind::Token)
+        .unwrap();
+    assert!(
+        token
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic ")),
+        "{token:?}"
+    );
+    let names = tool_names(&web, &server, "alice").await.unwrap();
+    assert!(names.contains(&"echo".to_owned()));
+    auth.stop().await;
+    server.stop().await;
 }

@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     fmt,
     sync::{Arc, Mutex, PoisonError},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use secrecy::SecretString;
@@ -26,7 +26,7 @@ use self::attempt::{Attempt, attempt_id, binding_of};
 use super::{
     OAuth, SignIn,
     builder::{GrantKind, IntoScopes, Settings},
-    discovery::discover,
+    discovery::{Discovery, discover},
     flow::Flow,
     http::OAuthHttp,
     identity::{self, Purpose},
@@ -46,6 +46,10 @@ const REGISTRATION_LOCK_WAIT: Duration = Duration::from_secs(30);
 /// The `OAuth`s kept for reuse; beyond, the cache starts again (each holds
 /// only what its store holds too).
 const MAX_CACHED: usize = 100_000;
+/// How long a server's discovery serves the sign-ins begun for it: a
+/// thousand people connecting one server make one round of metadata
+/// requests, and a server that moves is followed within a few minutes.
+const DISCOVERY_REUSE: Duration = Duration::from_secs(5 * 60);
 
 /// The two-phase authorization flow of a web platform, over a store that
 /// every instance shares.
@@ -95,6 +99,8 @@ struct Inner {
     /// Per (server, account): the in-process side of the one-refresh rule,
     /// and the ready header of a fresh token.
     cache: Mutex<HashMap<(ServerUrl, Option<String>), OAuth>>,
+    /// Recent discoveries, per server.
+    discovered: Mutex<HashMap<ServerUrl, (Instant, Discovery)>>,
 }
 
 /// A completed web sign-in: whose tokens were stored, for which server.
@@ -163,7 +169,7 @@ impl WebFlow {
         let session = session_secret(session)?;
         let server = ServerUrl::parse(server_url)?;
         let inner = &self.inner;
-        let discovery = discover(&inner.http, &server, None).await?;
+        let discovery = self.discovery(&server).await?;
         let listed = discovery
             .resource_metadata
             .as_ref()
@@ -247,6 +253,31 @@ impl WebFlow {
         self.oauth(server_url, account)?.logout().await
     }
 
+    /// The server's discovery: a recent one, else a new one (kept when it
+    /// succeeds).
+    async fn discovery(&self, server: &ServerUrl) -> Result<Discovery> {
+        let recent = |discovered: &HashMap<ServerUrl, (Instant, Discovery)>| {
+            discovered
+                .get(server)
+                .filter(|(at, _)| at.elapsed() < DISCOVERY_REUSE)
+                .map(|(_, discovery)| discovery.clone())
+        };
+        let lock = || {
+            self.inner
+                .discovered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(discovery) = recent(&lock()) {
+            return Ok(discovery);
+        }
+        let discovery = discover(&self.inner.http, server, None).await?;
+        let mut discovered = lock();
+        discovered.retain(|_, (at, _)| at.elapsed() < DISCOVERY_REUSE);
+        discovered.insert(server.clone(), (Instant::now(), discovery.clone()));
+        Ok(discovery)
+    }
+
     fn oauth_for(&self, server: &ServerUrl, account: Option<&str>) -> Result<OAuth> {
         let inner = &self.inner;
         let key = (server.clone(), account.map(str::to_owned));
@@ -274,7 +305,7 @@ impl WebFlow {
     async fn platform_client(
         &self,
         server: &ServerUrl,
-        discovery: &super::discovery::Discovery,
+        discovery: &Discovery,
         scope: Option<&str>,
     ) -> Result<crate::store::Registration> {
         let shared = self.oauth_for(server, None)?;
@@ -423,6 +454,7 @@ impl WebFlowBuilder {
                 attempt_lifetime: self.attempt_lifetime,
                 http,
                 cache: Mutex::default(),
+                discovered: Mutex::default(),
             }),
         })
     }
