@@ -17,7 +17,11 @@ use crate::{
 #[command(
     after_help = "Each command takes its own options: see mcp-oauth <COMMAND> --help \
 (e.g. --scopes, --client-id, --callback-port, --login-timeout for the commands that sign in). \
---json, -v and --cache-dir may also come before the command.
+--json, -v, --cache-dir, --account and the --store options may also come before the command.
+
+Accounts: one server may be used under several identities. --account NAME signs in, \
+keeps tokens and forgets them for that account only; without it, the default account's \
+credentials are used. status lists every account.
 
 Exit codes: 0 ok, 1 the tool reported an error, 2 bad input, \
 3 server (or --store) unreachable, 4 not an MCP server or protocol error, 5 timeout, \
@@ -42,9 +46,11 @@ pub(crate) enum Command {
     Call(CallArgs),
     /// Log in to a server now (OAuth in the browser) and cache the tokens.
     Login(LoginArgs),
-    /// Forget the cached credentials of a server, or of all servers.
+    /// Forget the cached credentials of a server (the default account's, or
+    /// --account's only), or of all servers and accounts.
     Logout(LogoutArgs),
-    /// List the servers with cached credentials.
+    /// List the servers and accounts with cached credentials (--account's
+    /// only, when given).
     Status,
     /// Print a valid access token for a server (refreshed if needed; never
     /// signs in).

@@ -172,6 +172,7 @@ impl OAuthArgs {
         if let Some(metadata) = &client.client_metadata {
             builder = builder.additional_client_metadata(metadata.clone());
         }
+        builder = builder.dpop(client.dpop.into());
         Ok(self.grant.apply(builder)?.build()?)
     }
 }

@@ -86,19 +86,51 @@ pub(crate) struct GlobalArgs {
     )]
     pub(crate) store_lease: Option<u64>,
 
+    /// Whose credentials to use, when one server is used under several
+    /// identities (a work and a personal account): each account signs in on
+    /// its own and keeps its own tokens, in the cache folder or the shared
+    /// store. Without it, the default account's credentials are used.
+    /// `status` then lists this account only, and `logout <URL>` forgets
+    /// only its credentials.
+    #[arg(long, global = true, value_name = "NAME", value_parser = account_name)]
+    pub(crate) account: Option<String>,
+
     /// The store, once opened.
     #[arg(skip)]
     pub(crate) opened: crate::store::Store,
 }
 
 impl GlobalArgs {
-    /// `builder` with its tokens kept in the store the options name.
+    /// `builder` with its tokens kept in the store the options name, as
+    /// the credentials of `--account`.
     pub(crate) fn keep_tokens(
         &self,
         builder: OAuthBuilder,
         url: &str,
     ) -> Result<OAuthBuilder, Failure> {
-        self.opened.apply(builder, url, self.cache_dir.as_ref())
+        let account = self.account.as_deref();
+        let builder = match account {
+            Some(account) => builder.account(account),
+            None => builder,
+        };
+        self.opened
+            .apply(builder, url, self.cache_dir.as_ref(), account)
+    }
+
+    /// `--account` as a command repeats it in a hint: ` --account NAME`
+    /// (quoted for a shell when it has to be), or nothing.
+    pub(crate) fn account_option(&self) -> String {
+        let Some(account) = &self.account else {
+            return String::new();
+        };
+        let plain = account
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'));
+        if plain {
+            format!(" --account {account}")
+        } else {
+            format!(" --account '{}'", account.replace('\'', "'\\''"))
+        }
     }
 
     /// The credentials folder: `--cache-dir`, else the library's default.
@@ -250,6 +282,30 @@ pub(crate) struct ClientArgs {
     /// Extra dynamic-registration metadata, a JSON object.
     #[arg(long, value_name = "JSON", value_parser = json_object)]
     pub(crate) client_metadata: Option<Value>,
+
+    /// Bind tokens to a key of this client's with DPoP (RFC 9449): auto uses
+    /// it when the authorization server offers it and the MCP server asks
+    /// for it; always insists (a bearer token is an error); never keeps
+    /// bearer tokens.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = DpopArg::Auto)]
+    pub(crate) dpop: DpopArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DpopArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<DpopArg> for mcp_oauth::DpopMode {
+    fn from(arg: DpopArg) -> Self {
+        match arg {
+            DpopArg::Auto => Self::Auto,
+            DpopArg::Always => Self::Always,
+            DpopArg::Never => Self::Never,
+        }
+    }
 }
 
 /// How tokens are obtained when no person signs in.
@@ -428,6 +484,15 @@ impl fmt::Display for Seconds {
     }
 }
 
+/// `--account`: a name the library accepts, or a usage error that says why.
+fn account_name(text: &str) -> Result<String, String> {
+    match mcp_oauth::check_account(text) {
+        Ok(()) => Ok(text.to_owned()),
+        Err(mcp_oauth::Error::InvalidConfig { reason }) => Err(reason),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// `--client-metadata`: a JSON object, or a usage error that shows one.
 fn json_object(text: &str) -> Result<Value, String> {
     match serde_json::from_str::<Value>(text) {
@@ -460,6 +525,15 @@ mod tests {
     fn seconds_show_as_typed() {
         assert_eq!(Seconds(Duration::from_secs(60)).to_string(), "60");
         assert_eq!(Seconds(Duration::from_millis(500)).to_string(), "0.5");
+    }
+
+    #[test]
+    fn account_names_are_checked_as_the_library_checks_them() {
+        assert_eq!(account_name("work").as_deref(), Ok("work"));
+        for bad in ["", " work", "a\u{1b}b"] {
+            let error = account_name(bad).unwrap_err();
+            assert!(error.contains("cannot be used"), "{error}");
+        }
     }
 
     #[test]

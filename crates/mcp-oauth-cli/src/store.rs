@@ -85,19 +85,22 @@ impl Store {
         Ok(Self::Redis(builder.connect().await?))
     }
 
-    /// `builder` with its tokens kept here (`cache_dir` for files).
+    /// `builder` with its tokens kept here (`cache_dir` for files), as the
+    /// credentials of `account` (`None`: the default account).
     pub(crate) fn apply(
         &self,
         builder: OAuthBuilder,
         url: &str,
         cache_dir: Option<&PathBuf>,
+        account: Option<&str>,
     ) -> Result<OAuthBuilder, Failure> {
         Ok(match self {
+            // The library names the account's file.
             Self::Files => match cache_dir {
                 Some(dir) => builder.token_storage_cache_dir(dir),
                 None => builder,
             },
-            Self::Redis(store) => builder.token_storage(store.storage(url)?),
+            Self::Redis(store) => builder.token_storage(store.storage_for(url, account)?),
         })
     }
 }

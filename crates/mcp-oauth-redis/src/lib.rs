@@ -46,13 +46,22 @@
 //!   request budget and a lease) for that request's answer to be saved,
 //!   rather than spend the same refresh token twice.
 //!
+//! # Accounts
+//!
+//! Credentials are kept per (server, account): [`RedisStore::storage_for`]
+//! gives `account`'s record (pair it with `OAuthBuilder::account`), and
+//! [`RedisStore`] is a [`mcp_oauth::CredentialStore`] for what serves many
+//! people. [`RedisStore::storage`] is the default account's record, the one
+//! a store has always had.
+//!
 //! # Encryption at rest
 //!
 //! Documents are sealed with AES-256-GCM under [`StoreKeys`]: 32 random
 //! bytes in base64 (`openssl rand -base64 32`), from a file or
 //! `MCP_OAUTH_STORE_KEY`. The key id is stored beside each record and the
-//! server's URL, key id and generation are bound in as associated data, so a
-//! record copied under another server's name does not open. Rotation: put
+//! server's URL, account (a named one), key id and generation are bound in
+//! as associated data, so a record copied under another server's or
+//! account's name does not open. Rotation: put
 //! the new key first and keep the old one after it; records are resealed
 //! with the new key at their next save. Without keys,
 //! [`RedisStoreBuilder::connect`] refuses, unless
@@ -82,10 +91,14 @@
 //!
 //! # Keys in Redis
 //!
-//! `<prefix>:{<id>}:cred` (a hash: `gen`, `url`, `kid`, `nonce`, `doc`,
-//! `spending`) and `<prefix>:{<id>}:lock`, where `<id>` is a hash of the
-//! server's canonical URL. The braces put a server's two keys in one slot
-//! of a Redis Cluster; every script names its keys.
+//! `<prefix>:{<id>}:cred` (a hash: `gen`, `url`, `acct`, `kid`, `nonce`,
+//! `doc`, `spending`) and `<prefix>:{<id>}:lock`, where `<id>` is a hash of
+//! the server's canonical URL, or of the URL and the account for a named
+//! one ([`RedisStore::storage_for`]; `acct` holds it, so that a store can
+//! be listed). The default account's keys, and its associated data, are
+//! what they were before accounts existed: its records open as they are.
+//! The braces put a server's two keys in one slot of a Redis Cluster;
+//! every script names its keys.
 //!
 //! # Sentinel and Cluster
 //!
@@ -108,6 +121,7 @@
 //! session that began it; the key lingers ten minutes past the expiry, so a
 //! replayed callback is told apart from an unknown one.
 
+mod account;
 mod lease;
 mod pending;
 mod record;

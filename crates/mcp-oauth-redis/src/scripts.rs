@@ -11,7 +11,8 @@ use redis::Script;
 
 /// The save, fenced by the generation: `KEYS[1]` the record;
 /// `ARGV` = expected generation (empty: whatever it is), server URL, key
-/// id, nonce, sealed document (empty: an empty record, as a logout leaves).
+/// id, nonce, sealed document (empty: an empty record, as a logout leaves),
+/// account (empty: the default account, whose record has no `acct`).
 /// Returns `{1, new generation}`, or `{0, current generation}` when the
 /// record moved on since it was read: newer tokens are never overwritten.
 /// A record is never deleted, so its generation never starts again at 0.
@@ -23,6 +24,11 @@ if ARGV[1] ~= '' and current ~= tonumber(ARGV[1]) then
   return {0, current}
 end
 local new = current + 1
+if ARGV[6] == '' then
+  redis.call('HDEL', KEYS[1], 'acct')
+else
+  redis.call('HSET', KEYS[1], 'acct', ARGV[6])
+end
 if ARGV[5] == '' then
   redis.call('HDEL', KEYS[1], 'kid', 'nonce', 'doc', 'spending')
   redis.call('HSET', KEYS[1], 'gen', new, 'url', ARGV[2])

@@ -4,9 +4,10 @@
 //!
 //! A record keeps the id of the key that sealed it, so keys can be rotated:
 //! the first key seals, every key given opens. The associated data binds a
-//! record to its server's canonical URL, its key id and its generation, so
-//! a record copied under another server's name, or paired with another
-//! generation, does not open.
+//! record to its server's canonical URL, its account (a named one; the
+//! default account's records are bound as they always were), its key id
+//! and its generation, so a record copied under another server's or
+//! account's name, or paired with another generation, does not open.
 
 use std::{fmt, path::Path};
 
@@ -153,11 +154,13 @@ impl StoreKeys {
         &self.keys[0].id
     }
 
-    /// Seals `plain` for the record of `server_url` at `generation`; returns
-    /// the key id, the nonce and the ciphertext with its tag.
+    /// Seals `plain` for the record of `account`'s credentials for
+    /// `server_url` at `generation`; returns the key id, the nonce and the
+    /// ciphertext with its tag.
     pub(crate) fn seal(
         &self,
         server_url: &str,
+        account: Option<&str>,
         generation: u64,
         plain: Vec<u8>,
     ) -> Result<(String, Vec<u8>, Vec<u8>)> {
@@ -166,7 +169,7 @@ impl StoreKeys {
         let nonce = key
             .key
             .seal_in_place_append_tag(
-                Aad::from(associated_data(server_url, &key.id, generation)),
+                Aad::from(associated_data(server_url, account, &key.id, generation)),
                 &mut sealed,
             )
             .map_err(|_| Error::InvalidConfig {
@@ -194,6 +197,7 @@ impl StoreKeys {
                 nonce,
                 Aad::from(associated_data(
                     record.server_url,
+                    record.account,
                     record.key_id,
                     record.generation,
                 )),
@@ -242,6 +246,8 @@ impl fmt::Debug for StoreKeys {
 #[derive(Clone, Copy)]
 pub(crate) struct Sealed<'a> {
     pub(crate) server_url: &'a str,
+    /// `None` for the default account.
+    pub(crate) account: Option<&'a str>,
     pub(crate) generation: u64,
     pub(crate) key_id: &'a str,
     pub(crate) nonce: &'a [u8],
@@ -257,16 +263,30 @@ pub(crate) enum OpenFailure {
 
 /// `mcp-oauth/v1`, the kind of record, the server's canonical URL, the key
 /// id and the generation, each ended by a zero byte (none of them holds
-/// one), so that no two different tuples give the same bytes.
-fn associated_data(server_url: &str, key_id: &str, generation: u64) -> Vec<u8> {
+/// one), so that no two different tuples give the same bytes. A named
+/// account's record is another kind, `account-cred`, with the account after
+/// the URL (an account name holds no control character); the default
+/// account's is exactly what it always was, so its records open.
+fn associated_data(
+    server_url: &str,
+    account: Option<&str>,
+    key_id: &str,
+    generation: u64,
+) -> Vec<u8> {
+    let generation = generation.to_string();
+    let parts: &[&str] = match account {
+        None => &["mcp-oauth/v1", "cred", server_url, key_id, &generation],
+        Some(account) => &[
+            "mcp-oauth/v1",
+            "account-cred",
+            server_url,
+            account,
+            key_id,
+            &generation,
+        ],
+    };
     let mut aad = Vec::with_capacity(server_url.len() + 64);
-    for part in [
-        "mcp-oauth/v1",
-        "cred",
-        server_url,
-        key_id,
-        &generation.to_string(),
-    ] {
+    for part in parts {
         aad.extend_from_slice(part.as_bytes());
         aad.push(0);
     }
@@ -319,6 +339,7 @@ mod tests {
     ) -> Sealed<'a> {
         Sealed {
             server_url: url,
+            account: None,
             generation,
             key_id: &parts.0,
             nonce: &parts.1,
@@ -330,7 +351,7 @@ mod tests {
     fn a_record_opens_only_for_its_server_and_generation() {
         let keys = StoreKeys::parse(A).unwrap();
         let parts = keys
-            .seal("https://a.example/mcp", 3, b"{}".to_vec())
+            .seal("https://a.example/mcp", None, 3, b"{}".to_vec())
             .unwrap();
         assert_eq!(
             keys.open(sealed("https://a.example/mcp", 3, &parts))
@@ -348,10 +369,46 @@ mod tests {
     }
 
     #[test]
+    fn a_record_opens_only_for_its_account() {
+        let keys = StoreKeys::parse(A).unwrap();
+        let url = "https://a.example/mcp";
+        let work = keys.seal(url, Some("work"), 3, b"{}".to_vec()).unwrap();
+        let as_account = |account| Sealed {
+            account,
+            ..sealed(url, 3, &work)
+        };
+        assert_eq!(keys.open(as_account(Some("work"))).unwrap(), b"{}");
+        for other in [None, Some("home"), Some("work ")] {
+            assert_eq!(keys.open(as_account(other)), Err(OpenFailure::DoesNotOpen));
+        }
+        let default = keys.seal(url, None, 3, b"{}".to_vec()).unwrap();
+        assert_eq!(
+            keys.open(Sealed {
+                account: Some("work"),
+                ..sealed(url, 3, &default)
+            }),
+            Err(OpenFailure::DoesNotOpen)
+        );
+    }
+
+    #[test]
+    fn the_default_accounts_associated_data_is_what_it_always_was() {
+        // Records sealed before accounts existed open only with these bytes.
+        assert_eq!(
+            associated_data("https://a.example/mcp", None, "k1", 7),
+            b"mcp-oauth/v1\0cred\0https://a.example/mcp\0k1\x007\0"
+        );
+        assert_eq!(
+            associated_data("https://a.example/mcp", Some("work"), "k1", 7),
+            b"mcp-oauth/v1\0account-cred\0https://a.example/mcp\0work\0k1\x007\0"
+        );
+    }
+
+    #[test]
     fn rotation_opens_old_records_and_seals_with_the_first_key() {
         let old = StoreKeys::parse(A).unwrap();
         let parts = old
-            .seal("https://a.example/mcp", 1, b"old".to_vec())
+            .seal("https://a.example/mcp", None, 1, b"old".to_vec())
             .unwrap();
         let rotated = StoreKeys::parse(&format!("new:{B}\n{A}")).unwrap();
         assert_eq!(rotated.active_id(), "new");
@@ -362,7 +419,7 @@ mod tests {
             b"old"
         );
         let new_parts = rotated
-            .seal("https://a.example/mcp", 2, b"new".to_vec())
+            .seal("https://a.example/mcp", None, 2, b"new".to_vec())
             .unwrap();
         assert_eq!(new_parts.0, "new");
         assert_eq!(

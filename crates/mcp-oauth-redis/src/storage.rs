@@ -1,5 +1,6 @@
-//! One server's credentials in Redis: the [`TokenStorage`] the library
-//! uses, with every save fenced by the generation this process read.
+//! One server's credentials (of one account) in Redis: the
+//! [`TokenStorage`] the library uses, with every save fenced by the
+//! generation this process read.
 
 use std::{
     fmt,
@@ -36,10 +37,13 @@ use crate::{
 ///   the record, so that a successor does not spend the same refresh token
 ///   while the first request may still be answered.
 ///
-/// Made by [`RedisStore::storage`].
+/// Made by [`RedisStore::storage`] (the default account) and
+/// [`RedisStore::storage_for`].
 pub struct RedisTokenStorage {
     pub(crate) store: RedisStore,
     pub(crate) server: ServerUrl,
+    /// `None` for the default account.
+    pub(crate) account: Option<String>,
     pub(crate) record_key: String,
     pub(crate) lock_key: String,
     pub(crate) state: Arc<Mutex<State>>,
@@ -55,11 +59,12 @@ pub(crate) struct State {
 }
 
 impl RedisTokenStorage {
-    pub(crate) fn new(store: RedisStore, server: ServerUrl) -> Self {
-        let (record_key, lock_key) = store.key_names(&server);
+    pub(crate) fn new(store: RedisStore, server: ServerUrl, account: Option<String>) -> Self {
+        let (record_key, lock_key) = store.key_names(&server, account.as_deref());
         Self {
             store,
             server,
+            account,
             record_key,
             lock_key,
             state: Arc::default(),
@@ -69,6 +74,11 @@ impl RedisTokenStorage {
     /// The MCP server whose credentials these are.
     pub fn server_url(&self) -> &str {
         self.server.as_str()
+    }
+
+    /// The account whose credentials these are; `None` for the default one.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
     }
 
     /// The generation of the record as this process last read or wrote it.
@@ -91,12 +101,34 @@ impl RedisTokenStorage {
             self.state().seen = Some(0);
             return Ok(None);
         };
-        let opened = self.store.open(&record, self.server.as_str())?;
+        let opened = self
+            .store
+            .open(&record, self.server.as_str(), self.account())?;
         self.state().seen = Some(record.generation);
         Ok(opened)
     }
 
+    /// Refuses another account's credentials: saved here, they would not be
+    /// read back.
+    fn check_owner(&self, credentials: &StoredCredentials) -> Result<()> {
+        if credentials.account() == self.account() {
+            return Ok(());
+        }
+        let label = |account: Option<&str>| match account {
+            Some(account) => format!("account {:?}", mcp_oauth::terminal_safe_line(account)),
+            None => "the default account".to_owned(),
+        };
+        Err(self.store.unusable(format!(
+            "the credentials of {} cannot be saved in the record of {} for {}; give the same \
+             account to the storage and to OAuthBuilder::account",
+            label(credentials.account()),
+            label(self.account()),
+            self.server
+        )))
+    }
+
     async fn write(&self, credentials: &StoredCredentials) -> Result<()> {
+        self.check_owner(credentials)?;
         let seen = self.state().seen;
         let expected = match seen {
             Some(seen) => seen,
@@ -110,10 +142,13 @@ impl RedisTokenStorage {
                 .unusable(format!("could not encode the credentials: {error}"))
         })?;
         let (key_id, nonce, document) = match &self.store.inner.sealing {
-            Sealing::Sealed(keys) => keys.seal(self.server.as_str(), generation, plain)?,
+            Sealing::Sealed(keys) => {
+                keys.seal(self.server.as_str(), self.account(), generation, plain)?
+            }
             Sealing::Plaintext => (PLAINTEXT_KEY_ID.to_owned(), Vec::new(), plain),
         };
         let (key_id, nonce, document) = (&key_id, &nonce, &document);
+        let account = self.account().unwrap_or_default();
         let (saved, current): (i64, u64) = self
             .store
             .run(
@@ -126,6 +161,7 @@ impl RedisTokenStorage {
                         .arg(key_id)
                         .arg(nonce)
                         .arg(document)
+                        .arg(account)
                         .invoke_async(&mut connection)
                         .await
                 },
@@ -252,9 +288,14 @@ impl RedisTokenStorage {
     }
 }
 
-/// Empties the record at `key` (a logout): the document goes, the
-/// generation grows.
-pub(crate) async fn write_empty(store: &RedisStore, key: &str, server_url: &str) -> Result<u64> {
+/// Empties the record at `key` (a logout) of `account`'s credentials for
+/// `server_url`: the document goes, the generation grows.
+pub(crate) async fn write_empty(
+    store: &RedisStore,
+    key: &str,
+    server_url: &str,
+    account: Option<&str>,
+) -> Result<u64> {
     let (_, generation): (i64, u64) = store
         .run(
             "could not forget the credentials",
@@ -266,6 +307,7 @@ pub(crate) async fn write_empty(store: &RedisStore, key: &str, server_url: &str)
                     .arg("")
                     .arg("")
                     .arg("")
+                    .arg(account.unwrap_or_default())
                     .invoke_async(&mut connection)
                     .await
             },
@@ -289,8 +331,13 @@ impl TokenStorage for RedisTokenStorage {
 
     fn clear(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let generation =
-                write_empty(&self.store, &self.record_key, self.server.as_str()).await?;
+            let generation = write_empty(
+                &self.store,
+                &self.record_key,
+                self.server.as_str(),
+                self.account(),
+            )
+            .await?;
             self.state().seen = Some(generation);
             Ok(())
         })
@@ -304,8 +351,8 @@ impl TokenStorage for RedisTokenStorage {
         &'a self,
         credentials: &'a StoredCredentials,
     ) -> BoxFuture<'a, Result<PreparedSave>> {
-        let _ = credentials;
         Box::pin(async move {
+            self.check_owner(credentials)?;
             self.prepare().await?;
             Ok(PreparedSave::none())
         })
@@ -317,6 +364,7 @@ impl fmt::Debug for RedisTokenStorage {
         f.debug_struct("RedisTokenStorage")
             .field("store", &self.store.name())
             .field("server", &self.server.as_str())
+            .field("account", &self.account)
             .finish_non_exhaustive()
     }
 }

@@ -4,19 +4,13 @@
 
 use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
-use aws_lc_rs::digest;
-use base64::Engine as _;
-use mcp_oauth::{Cause, Error, Result, ServerUrl, StoredCredentials, url::Url};
+use mcp_oauth::{Cause, Error, Result, StoredCredentials, url::Url};
 use redis::{
     AsyncCommands as _,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
-use crate::{
-    record::{Record, read_record},
-    seal::StoreKeys,
-    storage::RedisTokenStorage,
-};
+use crate::{record::read_record, seal::StoreKeys, storage::RedisTokenStorage};
 
 /// How long a command is tried again while the connection is down: a
 /// Redis restarting comes back within it.
@@ -112,12 +106,10 @@ impl RedisStore {
         }
     }
 
-    /// The storage of one MCP server's credentials.
+    /// The storage of one MCP server's credentials, of the default
+    /// account ([`storage_for`](Self::storage_for) with `None`).
     pub fn storage(&self, server_url: &str) -> Result<RedisTokenStorage> {
-        Ok(RedisTokenStorage::new(
-            self.clone(),
-            ServerUrl::parse(server_url)?,
-        ))
+        self.storage_for(server_url, None)
     }
 
     /// The store's address, without its password, and its prefix.
@@ -125,8 +117,9 @@ impl RedisStore {
         &self.inner.name
     }
 
-    /// Every server's credentials under this store's prefix, opened with its
-    /// keys; a record that does not open is an error next to its server.
+    /// Every server's credentials under this store's prefix, of every
+    /// account, opened with its keys; a record that does not open is an
+    /// error next to its server and account.
     pub async fn list(&self) -> Result<Vec<Listed>> {
         let mut listed = Vec::new();
         for key in self.record_keys().await? {
@@ -147,22 +140,24 @@ impl RedisStore {
             if record.document.is_none() {
                 continue;
             }
+            let account = record.account.clone();
             let credentials = self
-                .open(&record, &server_url)
+                .open(&record, &server_url, account.as_deref())
                 .map(|document| document.expect("a record with a document opens to a document"));
             listed.push(Listed {
                 server_url,
+                account,
                 generation,
                 key_id,
                 credentials,
             });
         }
-        listed.sort_by(|a, b| a.server_url.cmp(&b.server_url));
+        listed.sort_by(|a, b| (&a.server_url, &a.account).cmp(&(&b.server_url, &b.account)));
         Ok(listed)
     }
 
-    /// Forgets every server's credentials under this store's prefix (and
-    /// nothing else in Redis). Each record is emptied, not deleted, so that
+    /// Forgets every server's credentials under this store's prefix, of
+    /// every account (and nothing else in Redis). Each record is emptied, not deleted, so that
     /// its generation goes on growing. Returns how many held credentials.
     pub async fn clear_all(&self) -> Result<usize> {
         let mut cleared = 0;
@@ -178,7 +173,7 @@ impl RedisStore {
                 cleared += 1;
             }
             let url = record.url.unwrap_or_default();
-            crate::storage::write_empty(self, &key, &url).await?;
+            crate::storage::write_empty(self, &key, &url, record.account.as_deref()).await?;
         }
         Ok(cleared)
     }
@@ -214,67 +209,6 @@ impl RedisStore {
         keys.sort();
         keys.dedup();
         Ok(keys)
-    }
-
-    /// The document in `record`, opened; `None` for an empty record.
-    pub(crate) fn open(
-        &self,
-        record: &Record,
-        server_url: &str,
-    ) -> Result<Option<StoredCredentials>> {
-        let Some(document) = &record.document else {
-            return Ok(None);
-        };
-        let plain = match (&self.inner.sealing, record.key_id.as_deref()) {
-            (_, None | Some(crate::record::PLAINTEXT_KEY_ID)) => {
-                if matches!(self.inner.sealing, Sealing::Sealed(_)) {
-                    tracing::warn!(store = %self.inner.name, server = server_url, "a plaintext record in a sealed store; it is sealed at its next save");
-                }
-                document.clone()
-            }
-            (Sealing::Plaintext, Some(key_id)) => {
-                return Err(self.unusable(format!(
-                    "the record of {server_url} is sealed with key {key_id} and no store key \
-                     was given; give the store's key"
-                )));
-            }
-            (Sealing::Sealed(keys), Some(key_id)) => {
-                let nonce = record.nonce.as_deref().unwrap_or_default();
-                keys.open(crate::seal::Sealed {
-                    server_url,
-                    generation: record.generation,
-                    key_id,
-                    nonce,
-                    sealed: document,
-                })
-                .map_err(|failure| {
-                    self.unusable(match failure {
-                        crate::seal::OpenFailure::UnknownKey => format!(
-                            "the record of {server_url} is sealed with key {key_id}, which is \
-                             not among the keys given ({}); give that key too",
-                            keys.active_id()
-                        ),
-                        crate::seal::OpenFailure::DoesNotOpen => format!(
-                            "the record of {server_url} does not open with key {key_id}: a wrong \
-                             key under that id, or a record altered or moved from another \
-                             server's name"
-                        ),
-                    })
-                })?
-            }
-        };
-        let credentials: StoredCredentials = serde_json::from_slice(&plain).map_err(|error| {
-            self.unusable(format!(
-                "the record of {server_url} is not a credentials document ({error}); log out \
-                 of it and log in again"
-            ))
-        })?;
-        if credentials.server_url() != server_url {
-            return Err(self.unusable(format!(
-                "the record under the name of {server_url} is for another server"
-            )));
-        }
-        Ok(Some(credentials))
     }
 
     /// A Redis failure as the error of this store: unreachable (connection
@@ -337,17 +271,6 @@ impl RedisStore {
             }
         }
     }
-
-    /// The names of `server`'s keys: `<prefix>:{<id>}:cred` and `…:lock`,
-    /// where the id is a hash of its canonical URL (as the file store names
-    /// its files), so key names carry no URL, and the braces put both keys
-    /// in one Cluster slot.
-    pub(crate) fn key_names(&self, server: &ServerUrl) -> (String, String) {
-        let hash = digest::digest(&digest::SHA256, server.as_str().as_bytes());
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_ref()[..18]);
-        let base = format!("{}:{{{id}}}", self.inner.prefix);
-        (format!("{base}:cred"), format!("{base}:lock"))
-    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -365,6 +288,8 @@ impl fmt::Debug for RedisStore {
 pub struct Listed {
     /// The MCP server.
     pub server_url: String,
+    /// The account; `None` for the default one.
+    pub account: Option<String>,
     /// How many times the record was written.
     pub generation: u64,
     /// The id of the key that sealed it; `None` for a plaintext record.

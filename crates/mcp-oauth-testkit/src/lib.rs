@@ -46,6 +46,7 @@
 
 mod auth;
 mod config;
+mod dpop;
 mod jsonrpc;
 mod legacy_sse;
 mod log;
@@ -68,8 +69,8 @@ use tokio::task::JoinHandle;
 
 pub use auth::{
     AuthFault, AuthRequest, AuthRequestKind, AuthServer, AuthServerBuilder, DeviceRequest,
-    DeviceStatus, IssMode, IssuedToken, LoginMode, MetadataLocation, PreRegistered, RefreshMode,
-    RegisteredClient,
+    DeviceStatus, DpopPolicy, IssMode, IssuedToken, LoginMode, MetadataLocation, PreRegistered,
+    RefreshMode, RegisteredClient,
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use log::RecordedRequest;
@@ -192,6 +193,7 @@ pub struct TestServerBuilder {
     tool_scopes: Vec<(String, Vec<String>)>,
     challenge_scope: Option<String>,
     refuse_tokens_for_tool_calls: bool,
+    dpop: DpopPolicy,
     legacy_probe_status: Option<u16>,
     content: Content,
     bind: Option<IpAddr>,
@@ -334,6 +336,15 @@ impl TestServerBuilder {
         self
     }
 
+    /// DPoP (RFC 9449) at this protected server; default
+    /// [`DpopPolicy::Off`]. With it on, a refusal challenges with `DPoP`
+    /// (not `Bearer`), and a DPoP-bound token is taken only with a valid,
+    /// fresh proof of its key.
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = policy;
+        self
+    }
+
     /// Listens on `ip` instead of 127.0.0.1 (on a free port), while its
     /// URLs still name `127.0.0.1:PORT`: for clients in other network
     /// namespaces, each reaching it through a relay that listens on its own
@@ -382,6 +393,8 @@ impl TestServerBuilder {
             tool_scopes: self.tool_scopes,
             challenge_scope: self.challenge_scope,
             refuse_tokens_for_tool_calls: self.refuse_tokens_for_tool_calls,
+            dpop: self.dpop,
+            dpop_jtis: Arc::default(),
             base_url: format!("http://{addr}"),
             mcp_path: match self.mode {
                 ServerMode::LegacySse => "/sse",

@@ -16,6 +16,8 @@ pub struct RecordedRequest {
     pub protocol_version: Option<String>,
     /// The `Authorization` header.
     pub authorization: Option<String>,
+    /// The `DPoP` proof header, when the request carried one.
+    pub dpop: Option<String>,
     /// JSON-RPC `method` of the body, if it is a request or notification.
     pub rpc_method: Option<String>,
     /// The body was a JSON-RPC response or error (the client answering a server request).

@@ -1,14 +1,19 @@
 //! The OAuth-protected MCP server: RFC 9728 metadata, challenges and token checks.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::auth::{AuthState, TokenCheck};
+use crate::auth::{AuthState, DpopPolicy, TokenCheck};
+use crate::dpop::{self, Expected};
 use crate::jsonrpc::{Body, Incoming};
 use crate::respond;
+
+/// The nonce the MCP server asks for under [`DpopPolicy::WithNonce`].
+pub(crate) const RS_DPOP_NONCE: &str = "testkit-rs-nonce";
 
 /// Where the PRM document is served in [`PrmMode::Custom`].
 pub(crate) const CUSTOM_PRM_PATH: &str = "/custom/metadata/location.json";
@@ -44,6 +49,9 @@ pub(crate) struct Protection {
     pub(crate) challenge_scope: Option<String>,
     /// Every token is refused for `tools/call`, even a valid one.
     pub(crate) refuse_tokens_for_tool_calls: bool,
+    pub(crate) dpop: DpopPolicy,
+    /// Every DPoP proof `jti` accepted, so that a replay is refused.
+    pub(crate) dpop_jtis: Arc<Mutex<HashSet<String>>>,
     /// `http://127.0.0.1:PORT`.
     pub(crate) base_url: String,
     /// `/mcp` or `/sse`.
@@ -130,27 +138,46 @@ impl Protection {
     }
 
     /// `None` when the request may proceed; else the 401 or 403 answer.
-    pub(crate) fn check(&self, headers: &HeaderMap, body: Option<&Body>) -> Option<Response> {
+    pub(crate) fn check(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Option<&Body>,
+    ) -> Option<Response> {
+        let dpop_on = self.dpop != DpopPolicy::Off;
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let Some(token) = presented else {
+            .filter(|(scheme, _)| {
+                scheme.eq_ignore_ascii_case("bearer")
+                    || (dpop_on && scheme.eq_ignore_ascii_case("dpop"))
+            })
+            .map(|(scheme, token)| (scheme.eq_ignore_ascii_case("dpop"), token.trim()));
+        let Some((dpop_scheme, token)) = presented else {
             return Some(self.unauthorized(None));
         };
         if self.refuse_tokens_for_tool_calls && is_tool_call(body) {
             return Some(self.unauthorized(Some("The access token is not accepted here")));
         }
         let scopes = match self.auth.check_access_token(token) {
-            TokenCheck::Valid { scopes, resource } => {
+            TokenCheck::Valid {
+                scopes,
+                resource,
+                jkt,
+            } => {
                 if let Some(resource) = resource
                     && !self.accepts_audience(&resource)
                 {
                     return Some(
                         self.unauthorized(Some("The access token was issued for another resource")),
                     );
+                }
+                if let Some(refused) =
+                    self.check_binding(method, uri, headers, token, jkt, dpop_scheme)
+                {
+                    return Some(refused);
                 }
                 scopes
             }
@@ -179,6 +206,69 @@ impl Protection {
         Some(with_challenge(response, &challenge))
     }
 
+    /// A DPoP-bound token needs the `DPoP` scheme and a valid proof of its
+    /// key for this very request (RFC 9449 §7); a bearer token, the
+    /// `Bearer` scheme. `None` when the token may be used.
+    fn check_binding(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        token: &str,
+        jkt: Option<String>,
+        dpop_scheme: bool,
+    ) -> Option<Response> {
+        let Some(jkt) = jkt else {
+            return dpop_scheme
+                .then(|| self.unauthorized(Some("The access token is not bound to a DPoP key")));
+        };
+        if !dpop_scheme {
+            return Some(self.unauthorized(Some("A DPoP-bound token was sent as a bearer token")));
+        }
+        let url = format!("{}{}", self.base_url, uri);
+        let expected = Expected {
+            method: method.as_str(),
+            url: &url,
+            access_token: Some(token),
+        };
+        let verified = dpop::proof_header(headers)
+            .and_then(|proof| proof.ok_or_else(|| "no DPoP proof".to_owned()))
+            .and_then(|proof| dpop::verify(proof, &expected, &self.dpop_jtis));
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(reason) => return Some(self.dpop_refusal("invalid_dpop_proof", &reason)),
+        };
+        if verified.jkt != jkt {
+            return Some(self.dpop_refusal(
+                "invalid_dpop_proof",
+                "the proof's key is not the one the token is bound to",
+            ));
+        }
+        if self.dpop == DpopPolicy::WithNonce && verified.nonce.as_deref() != Some(RS_DPOP_NONCE) {
+            let mut response = self.dpop_refusal(
+                "use_dpop_nonce",
+                "Resource server requires nonce in DPoP proof",
+            );
+            response
+                .headers_mut()
+                .insert("dpop-nonce", HeaderValue::from_static(RS_DPOP_NONCE));
+            return Some(response);
+        }
+        None
+    }
+
+    /// 401 with a `DPoP` challenge carrying `error`.
+    fn dpop_refusal(&self, error: &str, description: &str) -> Response {
+        let description: String = description.chars().filter(|c| *c != '"').collect();
+        let mut challenge =
+            format!(r#"DPoP algs="ES256", error="{error}", error_description="{description}""#);
+        if let Some(url) = self.announced() {
+            challenge.push_str(&format!(r#", resource_metadata="{url}""#));
+        }
+        let response = respond::text(StatusCode::UNAUTHORIZED, "Unauthorized");
+        with_challenge(response, &challenge)
+    }
+
     /// 401; `error` is the `invalid_token` description when a token was sent.
     fn unauthorized(&self, error: Option<&str>) -> Response {
         let mut params = Vec::new();
@@ -192,10 +282,17 @@ impl Protection {
             params.push(r#"error="invalid_token""#.to_owned());
             params.push(format!(r#"error_description="{description}""#));
         }
-        let challenge = if params.is_empty() {
-            "Bearer".to_owned()
+        // A DPoP server challenges with `DPoP` only (RFC 9449 §7.1).
+        let scheme = if self.dpop == DpopPolicy::Off {
+            "Bearer"
         } else {
-            format!("Bearer {}", params.join(", "))
+            params.insert(0, r#"algs="ES256""#.to_owned());
+            "DPoP"
+        };
+        let challenge = if params.is_empty() {
+            scheme.to_owned()
+        } else {
+            format!("{scheme} {}", params.join(", "))
         };
         let response = respond::text(StatusCode::UNAUTHORIZED, "Unauthorized");
         with_challenge(response, &challenge)

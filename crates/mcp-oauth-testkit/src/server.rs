@@ -265,6 +265,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         session_id: respond::header_str(headers, SESSION_HEADER).or_else(|| query_session.clone()),
         protocol_version: respond::header_str(headers, PROTOCOL_HEADER),
         authorization: respond::header_str(headers, header::AUTHORIZATION.as_str()),
+        dpop: respond::header_str(headers, "dpop"),
         rpc_method: parsed.as_ref().and_then(Body::method).map(str::to_owned),
         rpc_is_response: parsed.as_ref().is_some_and(Body::is_response),
         meta_protocol_version: parsed.as_ref().and_then(Body::meta_protocol_version),
@@ -282,7 +283,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         let response = if protection.is_prm_path(parts.uri.path()) {
             Some(protection.serve_prm(&parts.method, parts.uri.path()))
         } else {
-            protection.check(headers, parsed.as_ref())
+            protection.check(&parts.method, &parts.uri, headers, parsed.as_ref())
         };
         if let Some(response) = response {
             shared.log.set_status(seq, response.status().as_u16());

@@ -80,6 +80,11 @@
 //! ([`TokenStorage::prepare_save`]), so that a store that could not keep the
 //! new tokens fails before anything single-use is spent.
 //!
+//! Credentials are kept per (server, account): `.account("work")` on the
+//! builder gives that account its own tokens and its own document
+//! ([`FileTokenStorage::for_account`]); without it, the default account's
+//! document is the one there has always been.
+//!
 //! # Web platforms and accounts
 //!
 //! A platform where many people connect their own MCP servers uses
@@ -193,8 +198,8 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
-    SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
+    Auth, Connected, CrossAppAccess, DpopMode, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode,
+    SignIn, SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{CallbackRefusal, Cause, Error, OAuthStep, Result};

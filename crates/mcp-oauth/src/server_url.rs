@@ -95,9 +95,11 @@ impl ServerUrl {
         crate::net::is_loopback(&self.url)
     }
 
-    /// A file name for this server's cached credentials: readable, and unique
-    /// through a hash of the whole canonical URL.
-    pub(crate) fn cache_file_stem(&self) -> String {
+    /// A file name for `account`'s cached credentials of this server:
+    /// readable (host and port), and unique through a hash of the whole
+    /// canonical URL for the default account (the name it has always had),
+    /// or of the (URL, account) pair for a named one.
+    pub(crate) fn cache_file_stem_for(&self, account: Option<&str>) -> String {
         let readable: String = format!(
             "{}_{}",
             self.url.host_str().unwrap_or("server"),
@@ -113,10 +115,26 @@ impl ServerUrl {
         })
         .take(60)
         .collect();
-        let digest = Sha256::digest(self.canonical.as_bytes());
+        let digest = match account {
+            None => Sha256::digest(self.canonical.as_bytes()),
+            Some(account) => Sha256::digest(account_pair(&self.canonical, account)),
+        };
         let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         format!("{}-{hash}", readable.trim_end_matches('_'))
     }
+}
+
+/// The (canonical URL, account) pair as the bytes a key is hashed from:
+/// each part preceded by its length (8 bytes, big-endian), so no two pairs
+/// give the same bytes, and none gives a bare URL's (a URL never begins
+/// with a zero byte).
+pub(crate) fn account_pair(canonical_url: &str, account: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(16 + canonical_url.len() + account.len());
+    for part in [canonical_url, account] {
+        bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    bytes
 }
 
 impl fmt::Display for ServerUrl {
@@ -169,14 +187,35 @@ mod tests {
     fn two_paths_on_one_host_never_share_a_cache_file() {
         let a = ServerUrl::parse("https://example.com/a/mcp").unwrap();
         let b = ServerUrl::parse("https://example.com/b/mcp").unwrap();
-        assert_ne!(a.cache_file_stem(), b.cache_file_stem());
+        assert_ne!(a.cache_file_stem_for(None), b.cache_file_stem_for(None));
         assert!(
-            a.cache_file_stem().starts_with("example.com-"),
+            a.cache_file_stem_for(None).starts_with("example.com-"),
             "{}",
-            a.cache_file_stem()
+            a.cache_file_stem_for(None)
         );
         let same = ServerUrl::parse("HTTPS://example.com:443/a/mcp").unwrap();
-        assert_eq!(a.cache_file_stem(), same.cache_file_stem());
+        assert_eq!(a.cache_file_stem_for(None), same.cache_file_stem_for(None));
+    }
+
+    #[test]
+    fn the_default_account_keeps_its_file_name_and_each_account_has_its_own() {
+        let url = ServerUrl::parse("https://example.com/mcp").unwrap();
+        // The name every earlier version gave: its files still read.
+        assert_eq!(
+            url.cache_file_stem_for(None),
+            "example.com-c3d80a4ed901ee05"
+        );
+        // A named account: the same readable part, the pair's hash.
+        assert_eq!(
+            url.cache_file_stem_for(Some("work")),
+            "example.com-be973f1e27729389"
+        );
+        assert_ne!(
+            url.cache_file_stem_for(Some("work")),
+            url.cache_file_stem_for(Some("home"))
+        );
+        // Lengths come first: moving a byte between the parts changes them.
+        assert_ne!(account_pair("ab", "c"), account_pair("a", "bc"));
     }
 
     #[test]

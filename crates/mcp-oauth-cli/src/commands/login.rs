@@ -54,6 +54,7 @@ pub(crate) async fn run(
     if global.json {
         return out.json(&json!({
             "server": url,
+            "account": oauth.account(),
             "issuer": issuer,
             "client_id": stored.as_ref().and_then(|s| s.client_id()),
             "scope": scope,
@@ -74,8 +75,12 @@ pub(crate) async fn run(
     } else {
         "no refresh token"
     };
+    let account = match oauth.account() {
+        Some(account) => format!(" as account {:?}", terminal_safe_line(account)),
+        None => String::new(),
+    };
     out.line(&format!(
-        "Logged in to {url} via {issuer}: {scope}, {expiry}, {refresh}."
+        "Logged in to {url}{account} via {issuer}: {scope}, {expiry}, {refresh}."
     ))
 }
 

@@ -1,14 +1,15 @@
-//! `mcp-oauth logout <URL>` / `logout --all`: forget cached credentials.
+//! `mcp-oauth logout <URL>` / `logout --all`: forget cached credentials,
+//! of one account of one server, or of every account of every server.
 
 use clap::Args;
-use mcp_oauth::FileTokenStorage;
-use mcp_oauth::TokenStorage as _;
+use mcp_oauth::{FileTokenStorage, TokenStorage as _, terminal_safe_line};
 
 use crate::{failure::Failure, options::GlobalArgs, output::Output, store::Store};
 
 #[derive(Debug, Args)]
 pub(crate) struct LogoutArgs {
-    /// The server to forget.
+    /// The server whose credentials to forget: those of the default account
+    /// only, or of --account NAME only; other accounts stay signed in.
     #[arg(
         value_name = "URL",
         required_unless_present = "all",
@@ -16,7 +17,8 @@ pub(crate) struct LogoutArgs {
     )]
     pub(crate) url: Option<String>,
 
-    /// Forget every server (in a shared store: every server under its prefix).
+    /// Forget every server, of every account (in a shared store: every
+    /// server under its prefix).
     #[arg(long)]
     pub(crate) all: bool,
 }
@@ -26,11 +28,25 @@ pub(crate) async fn run(
     global: &GlobalArgs,
     out: &mut Output,
 ) -> Result<(), Failure> {
+    let account = global.account.as_deref();
+    if args.all && account.is_some() {
+        return Err(Failure::usage(
+            "logout --all forgets every account; to forget one account, name its server: \
+             logout <URL> --account NAME",
+        ));
+    }
+    let forgot = |url: &str| match account {
+        Some(account) => format!(
+            "Forgot the credentials of {url} for the account {:?}.",
+            terminal_safe_line(account)
+        ),
+        None => format!("Forgot the credentials of {url}."),
+    };
     if let Store::Redis(store) = &global.opened {
         return match &args.url {
             Some(url) => {
-                store.storage(url)?.clear().await?;
-                out.line(&format!("Forgot the credentials of {url}."))
+                store.storage_for(url, account)?.clear().await?;
+                out.line(&forgot(url))
             }
             None => {
                 let count = store.clear_all().await?;
@@ -53,9 +69,9 @@ pub(crate) async fn run(
     };
     match &args.url {
         Some(url) => {
-            let storage = FileTokenStorage::in_dir(url, &dir)?;
+            let storage = FileTokenStorage::in_dir_for_account(url, account, &dir)?;
             storage.clear().await.map_err(not_removed)?;
-            out.line(&format!("Forgot the credentials of {url}."))
+            out.line(&forgot(url))
         }
         None => {
             FileTokenStorage::clear_all_in(&dir).map_err(not_removed)?;

@@ -26,7 +26,8 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
     if args.credentials.oauth.sign_in.no_browser {
         return Err(Failure::usage(format!(
             "the proxy's stdin carries the host's messages, so it cannot take a pasted \
-             address; sign in beforehand with `mcp-oauth login --no-browser {url}`"
+             address; sign in beforehand with `mcp-oauth login --no-browser {url}{}`",
+            global.account_option()
         )));
     }
     // stdin is the host's: the sign-in opens a browser or gives up at once,
@@ -36,9 +37,10 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
         .auth_with(url, global, Some(UserAgent::BrowserOnly))?;
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     let output = tokio::io::stdout();
+    let account = global.account_option();
     let sign_in_here = format!(
-        "sign in from a terminal with `mcp-oauth login {url}` (or `mcp-oauth login --device \
-         {url}`), then start the server again"
+        "sign in from a terminal with `mcp-oauth login {url}{account}` (or `mcp-oauth login \
+         --device {url}{account}`), then start the server again"
     );
     Bridge::new(url, auth)
         .transport(args.transport.mode())

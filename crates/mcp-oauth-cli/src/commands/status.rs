@@ -1,5 +1,6 @@
-//! `mcp-oauth status`: one line (or JSON object) per cached server, from
-//! the cache folder or the shared store `--store` names.
+//! `mcp-oauth status`: one line (or JSON object) per cached server and
+//! account, from the cache folder or the shared store `--store` names;
+//! with `--account`, that account's only.
 
 use mcp_oauth::{FileTokenStorage, StoredCredentials, terminal_safe_line};
 use serde_json::{Value, json};
@@ -17,7 +18,12 @@ pub(crate) async fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Fai
         return run_shared(store, global, out).await;
     }
     let dir = global.cache_dir()?;
-    let entries = FileTokenStorage::list_in(&dir)?;
+    let mut entries = FileTokenStorage::list_in(&dir)?;
+    // An unreadable document may be any account's: it is always shown.
+    entries.retain(|(_, loaded)| match loaded {
+        Ok(stored) => is_shown(global, stored.account()),
+        Err(_) => true,
+    });
     if global.json {
         let list: Vec<Value> = entries
             .iter()
@@ -48,16 +54,19 @@ async fn run_shared(
     global: &GlobalArgs,
     out: &mut Output,
 ) -> Result<(), Failure> {
-    let listed = store.list().await?;
+    let mut listed = store.list().await?;
+    listed.retain(|entry| is_shown(global, entry.account.as_deref()));
     if global.json {
         let list: Vec<Value> = listed
             .iter()
             .map(|entry| {
                 let mut value = match &entry.credentials {
                     Ok(stored) => describe_json(stored),
-                    Err(error) => {
-                        json!({ "server": entry.server_url, "error": error.to_string() })
-                    }
+                    Err(error) => json!({
+                        "server": entry.server_url,
+                        "account": entry.account,
+                        "error": error.to_string(),
+                    }),
                 };
                 value["generation"] = entry.generation.into();
                 value["key_id"] = entry.key_id.clone().into();
@@ -82,22 +91,42 @@ async fn run_shared(
                 entry.generation
             ))?,
             Err(error) => out.line(&format!(
-                "{}: unreadable: {error}",
-                terminal_safe_line(&entry.server_url)
+                "{}  account {}: unreadable: {error}",
+                terminal_safe_line(&entry.server_url),
+                account_name(entry.account.as_deref())
             ))?,
         }
     }
     Ok(())
 }
 
+/// Whether `account`'s credentials are listed: every account's, unless
+/// `--account` names one.
+fn is_shown(global: &GlobalArgs, account: Option<&str>) -> bool {
+    global
+        .account
+        .as_deref()
+        .is_none_or(|wanted| account == Some(wanted))
+}
+
+/// An account as a status line shows it: its name, or `default`.
+fn account_name(account: Option<&str>) -> String {
+    match account {
+        Some(name) => format!("{:?}", terminal_safe_line(name)),
+        None => "default".to_owned(),
+    }
+}
+
 fn describe(stored: &StoredCredentials) -> String {
     let expiry = stored
         .expires_at()
         .map_or_else(|| "no expiry".to_owned(), expires_in);
-    // One line per server, whatever the authorization server called things.
+    // One line per server and account, whatever the authorization server
+    // called things.
     format!(
-        "{}  issuer {}  client {}  scope \"{}\"  {expiry}  {}",
+        "{}  account {}  issuer {}  client {}  scope \"{}\"  {expiry}  {}",
         terminal_safe_line(stored.server_url()),
+        account_name(stored.account()),
         terminal_safe_line(stored.issuer().unwrap_or("-")),
         terminal_safe_line(stored.client_id().unwrap_or("-")),
         terminal_safe_line(stored.scope().unwrap_or("")),
@@ -112,6 +141,7 @@ fn describe(stored: &StoredCredentials) -> String {
 fn describe_json(stored: &StoredCredentials) -> Value {
     json!({
         "server": stored.server_url(),
+        "account": stored.account(),
         "issuer": stored.issuer(),
         "client_id": stored.client_id(),
         "scope": stored.scope(),

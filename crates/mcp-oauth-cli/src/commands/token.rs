@@ -30,7 +30,10 @@ pub(crate) async fn run(
         let unauthorized = matches!(error, Error::Unauthorized { .. });
         let failure = Failure::from(error);
         if unauthorized {
-            failure.hint(format!("log in first: mcp-oauth login {url}"))
+            failure.hint(format!(
+                "log in first: mcp-oauth login {url}{}",
+                global.account_option()
+            ))
         } else {
             failure
         }
@@ -48,10 +51,17 @@ pub(crate) async fn run(
             Exit::Unauthorized,
             format!("the access token for {url} has characters a bearer token may not contain"),
         )
-        .hint(format!("log in again: mcp-oauth login {url}")));
+        .hint(format!(
+            "log in again: mcp-oauth login {url}{}",
+            global.account_option()
+        )));
     }
     if global.json {
-        return out.json(&json!({ "server": url, "access_token": token.expose_secret() }));
+        return out.json(&json!({
+            "server": url,
+            "account": global.account,
+            "access_token": token.expose_secret(),
+        }));
     }
     out.line(token.expose_secret())
 }

@@ -4,6 +4,7 @@
 // the tests print only their own notes, to whoever runs them.
 #![allow(clippy::disallowed_macros)]
 
+mod accounts;
 mod cache_folder;
 mod commands;
 mod device;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mcp_oauth_testkit::{AuthRequestKind, AuthServer, Fault, ServerMode, TestServer};
+use mcp_oauth_testkit::{AuthRequestKind, AuthServer, DpopPolicy, Fault, ServerMode, TestServer};
 use serde_json::json;
 
 use crate::support::{BOUND, cli, echo, protected, scripted_browser, server_saw, start_proxy};
@@ -37,6 +37,49 @@ async fn a_host_reaches_a_protected_server_through_the_proxy() {
     host_session(&server.url(), &cache, &scripted_browser(dir.path())).await;
     host_session(&server.url(), &cache, "false").await;
     assert_eq!(auth.issued_tokens(), 1);
+    auth.stop().await;
+    server.stop().await;
+}
+
+/// A DPoP server, nonces and all, through the proxy: the host sees nothing
+/// of it, and every request the proxy makes carries a proof of its own.
+#[tokio::test]
+async fn a_host_reaches_a_dpop_server_through_the_proxy() {
+    let auth = AuthServer::builder()
+        .dpop(DpopPolicy::WithNonce)
+        .start()
+        .await
+        .unwrap();
+    let server = TestServer::builder()
+        .protected_by(&auth)
+        .dpop(DpopPolicy::WithNonce)
+        .start()
+        .await
+        .unwrap();
+    let dir = crate::support::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    host_session(&server.url(), &cache, &scripted_browser(dir.path())).await;
+    // A second start: the key and the bound token from the cache.
+    host_session(&server.url(), &cache, "false").await;
+    assert_eq!(auth.issued_tokens(), 1);
+    assert!(auth.tokens()[0].jkt.is_some());
+    let mut proofs = std::collections::HashSet::new();
+    for request in server
+        .requests()
+        .iter()
+        .filter(|r| r.authorization.is_some())
+    {
+        assert!(
+            request
+                .authorization
+                .as_deref()
+                .unwrap()
+                .starts_with("DPoP ")
+        );
+        let proof = request.dpop.clone().expect("a proof with every request");
+        assert!(proofs.insert(proof), "a proof is never sent twice");
+    }
+    assert!(proofs.len() >= 4);
     auth.stop().await;
     server.stop().await;
 }

@@ -211,6 +211,7 @@ pub(crate) fn device_code(
     state: &AuthState,
     incoming: &Incoming,
     client: &Client,
+    jkt: Option<&str>,
 ) -> Result<Issued, Refusal> {
     let Some(device) = state.cfg.device else {
         return Err(refuse("unsupported_grant_type", "No device grant here"));
@@ -277,6 +278,7 @@ pub(crate) fn device_code(
                     resource,
                     grant_type: "device_code",
                     family: Some(family),
+                    jkt,
                 },
                 with_refresh,
             ))

@@ -94,6 +94,10 @@ pub(crate) async fn serve(state: &Arc<AuthState>, request: Request) -> Response 
             .headers
             .get(header::AUTHORIZATION)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        dpop: parts
+            .headers
+            .get("dpop")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         status: 0,
         peer: crate::server::peer(&parts.extensions),
     });
@@ -230,6 +234,12 @@ pub(crate) fn metadata_document(state: &AuthState) -> Value {
         obj.insert(
             "code_challenge_methods_supported".to_owned(),
             json!(methods),
+        );
+    }
+    if cfg.dpop != super::DpopPolicy::Off {
+        obj.insert(
+            "dpop_signing_alg_values_supported".to_owned(),
+            json!(["ES256"]),
         );
     }
     if matches!(cfg.iss, IssMode::On | IssMode::Wrong) {

@@ -30,7 +30,9 @@ use crate::server::lock;
 
 pub use device::{DeviceRequest, DeviceStatus};
 pub(crate) use http::{owns, serve as serve_http};
-pub use modes::{AuthFault, IssMode, LoginMode, MetadataLocation, PreRegistered, RefreshMode};
+pub use modes::{
+    AuthFault, DpopPolicy, IssMode, LoginMode, MetadataLocation, PreRegistered, RefreshMode,
+};
 pub(crate) use state::{AuthState, TokenCheck};
 
 /// How long [`AuthServer::stop`] waits for a graceful shutdown before aborting.
@@ -74,6 +76,8 @@ pub struct AuthRequest {
     pub json: Option<Value>,
     /// The `Authorization` header.
     pub authorization: Option<String>,
+    /// The `DPoP` proof header, when the request carried one.
+    pub dpop: Option<String>,
     /// HTTP status answered; 0 while unanswered.
     pub status: u16,
     /// Where the request came from: the client's address, or that of a
@@ -134,6 +138,8 @@ pub struct IssuedToken {
     pub revoked: bool,
     /// Past its lifetime (or expired by [`AuthServer::expire_access_tokens`]).
     pub expired: bool,
+    /// The thumbprint of the DPoP key it is bound to; `None` for a bearer token.
+    pub jkt: Option<String>,
 }
 
 /// The immutable configuration of one authorization server.
@@ -155,6 +161,7 @@ pub(crate) struct AuthConfig {
     pub(crate) access_lifetime: Duration,
     pub(crate) refresh: RefreshMode,
     pub(crate) device: Option<device::DeviceConfig>,
+    pub(crate) dpop: DpopPolicy,
 }
 
 impl Default for AuthConfig {
@@ -175,6 +182,7 @@ impl Default for AuthConfig {
             access_lifetime: Duration::from_secs(3600),
             refresh: RefreshMode::Rotating,
             device: None,
+            dpop: DpopPolicy::Off,
         }
     }
 }
@@ -416,6 +424,12 @@ impl AuthServerBuilder {
     /// RFC 9207 `iss` in authorization responses; default [`IssMode::Off`].
     pub fn iss_parameter(mut self, mode: IssMode) -> Self {
         self.cfg.iss = mode;
+        self
+    }
+
+    /// DPoP (RFC 9449) at the token endpoint; default [`DpopPolicy::Off`].
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.cfg.dpop = policy;
         self
     }
 

@@ -180,3 +180,23 @@ impl PreRegistered {
         self
     }
 }
+
+/// How a server treats DPoP (RFC 9449): the authorization server binds
+/// tokens to the key of a request's proof; the MCP server demands the
+/// proof that goes with a bound token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DpopPolicy {
+    /// No DPoP: proofs are ignored, tokens are bearer tokens.
+    #[default]
+    Off,
+    /// Authorization server: advertises ES256 and binds the tokens of a
+    /// request with a valid proof (`token_type: DPoP`); a request without
+    /// one gets bearer tokens. MCP server: challenges with `DPoP` (and no
+    /// `Bearer`), and checks every proof of a bound token strictly
+    /// (`htm`, `htu`, `iat`, `ath`, the key, a `jti` never seen before).
+    On,
+    /// As [`DpopPolicy::On`], and every proof must carry the server's nonce:
+    /// without it, the answer is `use_dpop_nonce` with the nonce.
+    WithNonce,
+}

@@ -97,6 +97,8 @@ pub(crate) struct Access {
     pub(crate) expires_at: Instant,
     pub(crate) revoked: bool,
     pub(crate) family: Option<u64>,
+    /// The DPoP key it is bound to.
+    pub(crate) jkt: Option<String>,
 }
 
 /// An issued refresh token.
@@ -108,6 +110,8 @@ pub(crate) struct Refresh {
     pub(crate) family: u64,
     /// Rotated away: presenting it again revokes the family.
     pub(crate) rotated: bool,
+    /// The DPoP key it is bound to (a public client's, RFC 9449 §5).
+    pub(crate) jkt: Option<String>,
 }
 
 /// The mutable part of the server.
@@ -152,6 +156,7 @@ pub(crate) enum TokenCheck {
     Valid {
         scopes: Vec<String>,
         resource: Option<String>,
+        jkt: Option<String>,
     },
     Unknown,
     Expired,
@@ -169,6 +174,8 @@ pub(crate) struct AuthState {
     shutdown: watch::Receiver<bool>,
     counter: AtomicU64,
     random: RandomState,
+    /// Every DPoP proof `jti` the token endpoint accepted.
+    pub(crate) dpop_jtis: Mutex<HashSet<String>>,
 }
 
 impl AuthState {
@@ -187,6 +194,7 @@ impl AuthState {
             shutdown,
             counter: AtomicU64::new(0),
             random: RandomState::new(),
+            dpop_jtis: Mutex::default(),
         }
     }
 
@@ -305,6 +313,7 @@ impl AuthState {
                 grant_type: t.grant_type.to_owned(),
                 revoked: t.revoked,
                 expired: t.expires_at <= now,
+                jkt: t.jkt.clone(),
             })
             .collect()
     }
@@ -319,6 +328,7 @@ impl AuthState {
             Some(t) => TokenCheck::Valid {
                 scopes: t.scopes.clone(),
                 resource: t.resource.clone(),
+                jkt: t.jkt.clone(),
             },
         }
     }

@@ -13,7 +13,11 @@ use url::form_urlencoded;
 use super::device::{self, DEVICE_CODE_GRANT};
 use super::http::{Incoming, build, json_response, oauth_error, repeated, text};
 use super::state::{Access, AuthState, Client, Refresh, Store, valid_resource};
-use super::{AuthFault, RefreshMode};
+use super::{AuthFault, DpopPolicy, RefreshMode};
+use crate::dpop::{self, Expected};
+
+/// The nonce the token endpoint asks for under [`DpopPolicy::WithNonce`].
+pub(crate) const AS_DPOP_NONCE: &str = "testkit-as-nonce";
 use crate::server::lock;
 
 /// The size of the access token [`AuthFault::HugeTokenBody`] answers: 2 MiB.
@@ -63,10 +67,47 @@ pub(crate) async fn token(state: &AuthState, incoming: &Incoming) -> Response {
             axum::body::Body::from("{not json"),
         );
     }
-    match grant(state, incoming) {
+    let jkt = match dpop_key(state, incoming) {
+        Ok(jkt) => jkt,
+        Err(refusal) => return *refusal,
+    };
+    match grant(state, incoming, jkt.as_deref()) {
         Ok(issued) => success(state, &faults, &issued),
         Err(refusal) => *refusal,
     }
+}
+
+/// The thumbprint of the key a request's valid DPoP proof names; `None`
+/// without a proof (or with DPoP off). A bad proof, a replayed one, or one
+/// without the nonce the server wants is refused.
+fn dpop_key(state: &AuthState, incoming: &Incoming) -> Result<Option<String>, Refusal> {
+    if state.cfg.dpop == DpopPolicy::Off {
+        return Ok(None);
+    }
+    let bad = |reason: &str| refuse("invalid_dpop_proof", reason);
+    let Some(proof) = dpop::proof_header(&incoming.headers).map_err(|reason| bad(&reason))? else {
+        return Ok(None);
+    };
+    let url = format!("{}/token", state.endpoint_base());
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    let verified =
+        dpop::verify(proof, &expected, &state.dpop_jtis).map_err(|reason| bad(&reason))?;
+    if state.cfg.dpop == DpopPolicy::WithNonce && verified.nonce.as_deref() != Some(AS_DPOP_NONCE) {
+        let mut response = oauth_error(
+            StatusCode::BAD_REQUEST,
+            "use_dpop_nonce",
+            "Authorization server requires nonce in DPoP proof",
+        );
+        response
+            .headers_mut()
+            .insert("dpop-nonce", HeaderValue::from_static(AS_DPOP_NONCE));
+        return Err(Box::new(response));
+    }
+    Ok(Some(verified.jkt))
 }
 
 /// What a successful grant produced.
@@ -75,9 +116,11 @@ pub(super) struct Issued {
     access_token: String,
     refresh_token: Option<String>,
     scopes: Vec<String>,
+    /// Bound to a DPoP key: `token_type` `DPoP`.
+    bound: bool,
 }
 
-fn grant(state: &AuthState, incoming: &Incoming) -> Result<Issued, Refusal> {
+fn grant(state: &AuthState, incoming: &Incoming, jkt: Option<&str>) -> Result<Issued, Refusal> {
     if !incoming.is_form {
         return Err(refuse(
             "invalid_request",
@@ -92,10 +135,10 @@ fn grant(state: &AuthState, incoming: &Incoming) -> Result<Issued, Refusal> {
     }
     let client = authenticate(state, incoming)?;
     match incoming.form("grant_type") {
-        Some("authorization_code") => authorization_code(state, incoming, &client),
-        Some("refresh_token") => refresh(state, incoming, &client),
-        Some("client_credentials") => client_credentials(state, incoming, &client),
-        Some(DEVICE_CODE_GRANT) => device::device_code(state, incoming, &client),
+        Some("authorization_code") => authorization_code(state, incoming, &client, jkt),
+        Some("refresh_token") => refresh(state, incoming, &client, jkt),
+        Some("client_credentials") => client_credentials(state, incoming, &client, jkt),
+        Some(DEVICE_CODE_GRANT) => device::device_code(state, incoming, &client, jkt),
         Some(other) => Err(refuse(
             "unsupported_grant_type",
             &format!("Unsupported grant_type: {other}"),
@@ -218,6 +261,7 @@ fn authorization_code(
     state: &AuthState,
     incoming: &Incoming,
     client: &Client,
+    jkt: Option<&str>,
 ) -> Result<Issued, Refusal> {
     let Some(code) = incoming.form("code") else {
         return Err(refuse("invalid_request", "code is required"));
@@ -285,12 +329,18 @@ fn authorization_code(
             resource,
             grant_type: "authorization_code",
             family: Some(family),
+            jkt,
         },
         with_refresh,
     ))
 }
 
-fn refresh(state: &AuthState, incoming: &Incoming, client: &Client) -> Result<Issued, Refusal> {
+fn refresh(
+    state: &AuthState,
+    incoming: &Incoming,
+    client: &Client,
+    jkt: Option<&str>,
+) -> Result<Issued, Refusal> {
     let Some(presented) = incoming.form("refresh_token") else {
         return Err(refuse("invalid_request", "refresh_token is required"));
     };
@@ -303,6 +353,13 @@ fn refresh(state: &AuthState, incoming: &Incoming, client: &Client) -> Result<Is
         return Err(refuse(
             "invalid_grant",
             "The refresh token was issued to another client",
+        ));
+    }
+    // RFC 9449 §5: a public client's refresh token is bound to its key.
+    if entry.jkt.is_some() && entry.jkt.as_deref() != jkt {
+        return Err(refuse(
+            "invalid_dpop_proof",
+            "The refresh token is bound to another DPoP key",
         ));
     }
     if entry.rotated {
@@ -339,6 +396,7 @@ fn refresh(state: &AuthState, incoming: &Incoming, client: &Client) -> Result<Is
         resource: resource.or(entry.resource.clone()),
         grant_type: "refresh_token",
         family: Some(entry.family),
+        jkt,
     };
     match state.cfg.refresh {
         RefreshMode::Stable => {
@@ -359,6 +417,7 @@ fn client_credentials(
     state: &AuthState,
     incoming: &Incoming,
     client: &Client,
+    jkt: Option<&str>,
 ) -> Result<Issued, Refusal> {
     if client.method == "none" {
         return Err(refuse(
@@ -375,6 +434,7 @@ fn client_credentials(
         resource,
         grant_type: "client_credentials",
         family: None,
+        jkt,
     };
     Ok(issue(state, &mut store, new_token, false))
 }
@@ -404,6 +464,8 @@ pub(super) struct NewToken<'a> {
     pub(super) resource: Option<String>,
     pub(super) grant_type: &'static str,
     pub(super) family: Option<u64>,
+    /// The DPoP key to bind the tokens to.
+    pub(super) jkt: Option<&'a str>,
 }
 
 pub(super) fn issue(
@@ -422,6 +484,7 @@ pub(super) fn issue(
         expires_at: Instant::now() + state.cfg.access_lifetime,
         revoked: false,
         family: new.family,
+        jkt: new.jkt.map(str::to_owned),
     });
     let refresh_token = match (with_refresh, new.family) {
         (true, Some(family)) => {
@@ -434,6 +497,7 @@ pub(super) fn issue(
                     resource: new.resource,
                     family,
                     rotated: false,
+                    jkt: new.jkt.map(str::to_owned),
                 },
             );
             Some(token)
@@ -444,6 +508,7 @@ pub(super) fn issue(
         access_token,
         refresh_token,
         scopes: new.scopes,
+        bound: new.jkt.is_some(),
     }
 }
 
@@ -458,6 +523,8 @@ fn success(state: &AuthState, faults: &[AuthFault], issued: &Issued) -> Response
         "mac"
     } else if faults.contains(&AuthFault::LowercaseBearer) {
         "bearer"
+    } else if issued.bound {
+        "DPoP"
     } else {
         "Bearer"
     };

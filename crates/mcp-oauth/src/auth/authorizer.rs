@@ -157,6 +157,27 @@ impl Authorizer {
         }
     }
 
+    /// The DPoP proof a request with `method` to `url` carrying `sent`
+    /// needs, if any (see [`OAuth::dpop_proof`]).
+    pub(crate) fn dpop_proof(
+        &self,
+        method: &str,
+        url: &url::Url,
+        sent: &HeaderValue,
+    ) -> Result<Option<HeaderValue>> {
+        match self.oauth() {
+            Some(oauth) => oauth.dpop_proof(method, url, sent),
+            None => Ok(None),
+        }
+    }
+
+    /// After an answer to a request sent with a DPoP proof: keeps the
+    /// nonce it carries; `true` when it is new (RFC 9449 §8.2, §9).
+    pub(crate) fn remember_dpop_nonce(&self, url: &url::Url, headers: &HeaderMap) -> bool {
+        self.oauth()
+            .is_some_and(|oauth| oauth.remember_dpop_nonce(url, headers))
+    }
+
     /// The OAuth helper behind these credentials, if any.
     pub(crate) fn oauth(&self) -> Option<&OAuth> {
         match self.auth.as_ref() {
@@ -246,8 +267,15 @@ impl Authorizer {
 
 /// `Authorization: Bearer <token>`, marked sensitive.
 pub(crate) fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
+    token_header(token, false)
+}
+
+/// `Authorization: Bearer <token>`, or `DPoP <token>` for a DPoP-bound
+/// token (RFC 9449 §7.1), marked sensitive.
+pub(crate) fn token_header(token: &SecretString, dpop: bool) -> Result<HeaderValue> {
+    let scheme = if dpop { "DPoP" } else { "Bearer" };
     let mut value =
-        HeaderValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(|_| {
+        HeaderValue::try_from(format!("{scheme} {}", token.expose_secret())).map_err(|_| {
             Error::InvalidConfig {
                 reason: "the bearer token contains characters not allowed in an HTTP header".into(),
             }

@@ -45,7 +45,7 @@ impl OAuthMiddleware {
 impl Middleware for OAuthMiddleware {
     async fn handle(
         &self,
-        mut request: reqwest::Request,
+        request: reqwest::Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> MiddlewareResult<reqwest::Response> {
@@ -53,22 +53,37 @@ impl Middleware for OAuthMiddleware {
             return next.run(request, extensions).await;
         }
         // A streamed body cannot be sent twice; such a request is not retried.
-        let spare = request.try_clone();
-        let sent = self.authorizer.header().await.map_err(wrap)?;
-        if let Some(header) = &sent {
-            request.headers_mut().insert(AUTHORIZATION, header.clone());
-        }
+        let mut spare = request.try_clone();
         let url = request.url().to_string();
-        let response = next.clone().run(request, extensions).await?;
+        let (response, sent) = self.send(request, extensions, next.clone()).await?;
         let status = response.status();
         if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
             self.authorizer.accepted(sent.as_ref());
             return Ok(response);
         }
-        let Some(mut retry) = spare else {
+        let rejection = Rejection::from_headers(url.clone(), status.as_u16(), response.headers());
+        // A DPoP nonce the server asks for: once more with it (RFC 9449 §9).
+        let (response, sent, rejection) = match (&rejection.challenge, spare.take()) {
+            (Some(challenge), Some(retry)) if challenge.wants_dpop_nonce() && sent.is_some() => {
+                spare = retry.try_clone();
+                let (response, sent) = self.send(retry, extensions, next.clone()).await?;
+                let status = response.status();
+                if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+                    self.authorizer.accepted(sent.as_ref());
+                    return Ok(response);
+                }
+                let rejection =
+                    Rejection::from_headers(url.clone(), status.as_u16(), response.headers());
+                (response, sent, rejection)
+            }
+            (_, retry) => {
+                spare = retry;
+                (response, sent, rejection)
+            }
+        };
+        let Some(retry) = spare else {
             return Ok(response);
         };
-        let rejection = Rejection::from_headers(url.clone(), status.as_u16(), response.headers());
         if !self
             .authorizer
             .settle(&rejection, sent.as_ref())
@@ -77,11 +92,7 @@ impl Middleware for OAuthMiddleware {
         {
             return Ok(response);
         }
-        let resent = self.authorizer.header().await.map_err(wrap)?;
-        if let Some(header) = &resent {
-            retry.headers_mut().insert(AUTHORIZATION, header.clone());
-        }
-        let response = next.run(retry, extensions).await?;
+        let (response, resent) = self.send(retry, extensions, next).await?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             // The renewed token refused too: renewals may pause, and the
@@ -95,6 +106,35 @@ impl Middleware for OAuthMiddleware {
             self.authorizer.accepted(resent.as_ref());
         }
         Ok(response)
+    }
+}
+
+impl OAuthMiddleware {
+    /// Sends `request` with the current credentials (and a fresh DPoP proof
+    /// when the token is bound), keeping any nonce the answer brings.
+    async fn send(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> MiddlewareResult<(reqwest::Response, Option<http::HeaderValue>)> {
+        let sent = self.authorizer.header().await.map_err(wrap)?;
+        let target = request.url().clone();
+        if let Some(header) = &sent {
+            let method = request.method().as_str().to_owned();
+            if let Some(proof) = self
+                .authorizer
+                .dpop_proof(&method, &target, header)
+                .map_err(wrap)?
+            {
+                request.headers_mut().insert("dpop", proof);
+            }
+            request.headers_mut().insert(AUTHORIZATION, header.clone());
+        }
+        let response = next.run(request, extensions).await?;
+        self.authorizer
+            .remember_dpop_nonce(&target, response.headers());
+        Ok((response, sent))
     }
 }
 

@@ -7,11 +7,11 @@ mod authorizer;
 mod middleware;
 pub(crate) mod oauth;
 
-pub(crate) use self::authorizer::{Authorizer, Rejection, bearer_header, wants_authorization};
+pub(crate) use self::authorizer::{Authorizer, Rejection, token_header, wants_authorization};
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
 pub use self::oauth::{
-    Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm,
+    Connected, CrossAppAccess, DpopMode, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm,
     UserAgent, WebFlow, WebFlowBuilder, wire::OAuthErrorCode,
 };
 

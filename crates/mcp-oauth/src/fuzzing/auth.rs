@@ -58,10 +58,14 @@ fn answer(data: &[u8]) -> Fetched {
         Some(status) => Fetched {
             status,
             body: Bytes::copy_from_slice(&data[4..]),
+            dpop: false,
+            fresh_dpop_nonce: None,
         },
         None => Fetched {
             status: 200,
             body: Bytes::copy_from_slice(data),
+            dpop: false,
+            fresh_dpop_nonce: None,
         },
     }
 }
@@ -218,6 +222,19 @@ fn render_challenge(challenge: &BearerChallenge) -> String {
             out.push(c);
         }
         out.push('"');
+    }
+    if challenge.dpop {
+        out.push_str(", DPoP");
+        if let Some(error) = &challenge.dpop_error {
+            out.push_str(" error=\"");
+            for c in error.chars() {
+                if matches!(c, '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        }
     }
     out
 }

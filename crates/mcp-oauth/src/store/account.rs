@@ -35,6 +35,15 @@ pub fn check_account(name: &str) -> Result<()> {
     }
 }
 
+/// An account as messages name it: `account "work"`, or `the default
+/// account`; safe for a terminal.
+pub(crate) fn account_label(account: Option<&str>) -> String {
+    match account {
+        Some(name) => format!("account {:?}", crate::terminal_safe_line(name)),
+        None => "the default account".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

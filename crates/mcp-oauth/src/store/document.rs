@@ -12,7 +12,12 @@ use super::records::{AuthServerMetadata, Registration, Tokens};
 /// Optional fields are added without a new version: older builds ignore
 /// fields they do not know (no `deny_unknown_fields`), and a version above
 /// theirs is what makes them refuse a document.
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
+
+/// The schema of a document without a DPoP key: builds that read only
+/// schema 1 keep reading it. A document with a key is schema 2, which they
+/// refuse rather than rewrite without the key (and orphan its tokens).
+const BASE_SCHEMA_VERSION: u32 = 1;
 
 /// Everything remembered about one MCP server: the authorization server it
 /// uses (so a refresh after a restart needs no discovery), the client
@@ -41,13 +46,21 @@ pub struct StoredCredentials {
     /// probe. A hint only: a server that answers otherwise is probed again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) protocol_version: Option<String>,
+    /// The DPoP key the tokens are bound to (PKCS#8, base64url), when they
+    /// are: a bound refresh token needs the same key (RFC 9449 §5).
+    #[serde(
+        default,
+        with = "crate::secret::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) dpop_key: Option<secrecy::SecretString>,
     pub(crate) updated_at: u64,
 }
 
 impl StoredCredentials {
     pub(crate) fn new(server_url: &str) -> Self {
         Self {
-            version: SCHEMA_VERSION,
+            version: BASE_SCHEMA_VERSION,
             server_url: server_url.to_owned(),
             account: None,
             issuer: None,
@@ -56,7 +69,17 @@ impl StoredCredentials {
             registration: None,
             tokens: None,
             protocol_version: None,
+            dpop_key: None,
             updated_at: crate::clock::now(),
+        }
+    }
+
+    /// An empty document of `account`'s credentials (`None`: the default
+    /// account) for the server at `server_url`.
+    pub(crate) fn for_account(server_url: &str, account: Option<&str>) -> Self {
+        Self {
+            account: account.map(str::to_owned),
+            ..Self::new(server_url)
         }
     }
 
@@ -100,6 +123,20 @@ impl StoredCredentials {
         self.protocol_version.as_deref()
     }
 
+    /// Whether the tokens are bound to a DPoP key kept with them.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.dpop_key.is_some()
+    }
+
+    /// Sets the schema version the document needs, before it is written.
+    pub(crate) fn stamp_schema(&mut self) {
+        self.version = if self.dpop_key.is_some() {
+            SCHEMA_VERSION
+        } else {
+            BASE_SCHEMA_VERSION
+        };
+    }
+
     /// Whether a refresh token is stored.
     pub fn can_refresh(&self) -> bool {
         self.tokens
@@ -117,6 +154,7 @@ impl fmt::Debug for StoredCredentials {
             .field("registration", &self.registration)
             .field("tokens", &self.tokens)
             .field("protocol_version", &self.protocol_version)
+            .field("dpop_key", &self.dpop_key.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }

@@ -27,7 +27,9 @@ pub use self::{
 };
 pub(crate) use self::{
     document::SCHEMA_VERSION,
-    records::{AuthServerMetadata, Registration, RegistrationKind, Tokens},
+    records::{
+        AuthServerMetadata, Registration, RegistrationKind, Tokens, lenient_bool, lenient_strings,
+    },
 };
 use crate::Result;
 

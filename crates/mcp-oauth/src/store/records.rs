@@ -241,6 +241,37 @@ pub(crate) struct AuthServerMetadata {
     pub(crate) client_id_metadata_document_supported: bool,
     #[serde(default)]
     pub(crate) authorization_response_iss_parameter_supported: bool,
+    /// RFC 9449 §5.1: the proof algorithms the server takes. Read
+    /// leniently: a server that gets its type wrong offers none.
+    #[serde(
+        default,
+        deserialize_with = "lenient_strings",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) dpop_signing_alg_values_supported: Option<Vec<String>>,
+}
+
+/// A list of strings, or `None` for anything else: for metadata fields
+/// added later, which a server getting wrong must not make unreadable.
+pub(crate) fn lenient_strings<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect()
+    }))
+}
+
+/// A boolean, or `None` for anything else (see [`lenient_strings`]).
+pub(crate) fn lenient_bool<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(serde_json::Value::deserialize(deserializer)?.as_bool())
 }
 
 impl AuthServerMetadata {
@@ -261,6 +292,7 @@ impl AuthServerMetadata {
             token_endpoint_auth_methods_supported: None,
             client_id_metadata_document_supported: false,
             authorization_response_iss_parameter_supported: false,
+            dpop_signing_alg_values_supported: None,
         }
     }
 

@@ -84,6 +84,9 @@ impl HttpCore {
         build: impl Fn(&HttpClient) -> RequestBuilder,
     ) -> Result<Response> {
         let mut retried = false;
+        // A server's DPoP nonce asks for one more try (RFC 9449 §9), apart
+        // from the one a renewal of the credentials gets.
+        let mut nonce_retried = false;
         loop {
             let mut request = build(&self.http);
             // Credentials go only to the origin they belong to.
@@ -93,19 +96,41 @@ impl HttpCore {
             } else {
                 None
             };
+            let mut proved = None;
             if let Some(header) = &sent {
+                let target = request.url().cloned();
+                if let Some(target) = target {
+                    let method = request.method().as_str().to_owned();
+                    if let Some(proof) = self.authorizer.dpop_proof(&method, &target, header)? {
+                        request = request.header("dpop", proof);
+                        proved = Some(target);
+                    }
+                }
                 request = request.header(AUTHORIZATION, header.clone());
             }
             let response = request
                 .send()
                 .await
                 .map_err(|error| timed_out(url, error, self.timeout))?;
+            let fresh_nonce = proved.as_ref().is_some_and(|target| {
+                self.authorizer
+                    .remember_dpop_nonce(target, response.headers())
+            });
             let status = response.status();
             if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
                 self.authorizer.accepted(sent.as_ref());
                 return Ok(response);
             }
             let rejection = Rejection::from_headers(url, status.as_u16(), response.headers());
+            let wants_nonce = rejection
+                .challenge
+                .as_ref()
+                .is_some_and(|challenge| challenge.wants_dpop_nonce());
+            if wants_nonce && fresh_nonce && !nonce_retried {
+                tracing::debug!(url, "the server asked for a DPoP nonce");
+                nonce_retried = true;
+                continue;
+            }
             if !retried && self.authorizer.settle(&rejection, sent.as_ref()).await? {
                 retried = true;
                 continue;

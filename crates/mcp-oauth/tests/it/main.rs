@@ -1,9 +1,11 @@
 //! Integration tests: the client against the testkit's servers on loopback.
 
+mod accounts;
 mod bad_input;
 mod bearer;
 mod bridge;
 mod device;
+mod dpop;
 mod fuzz_seeds;
 mod hostile;
 mod integrations;

@@ -9,12 +9,13 @@ use serde_json::{Map, Value};
 use super::{
     OAuth, SignIn,
     callback::CallbackHost,
+    dpop::DpopMode,
     grants::{CrossAppAccess, SigningAlgorithm, SigningKey},
     http::HttpOptions,
     session::Binding,
     user_agent::UserAgent,
 };
-use crate::{Result, ServerUrl, TokenStorage};
+use crate::{Result, ServerUrl, TokenStorage, check_account};
 
 const DEFAULT_CLIENT_NAME: &str = "mcp-oauth";
 const DEFAULT_SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -29,6 +30,8 @@ pub(super) struct Settings {
     pub(super) client_name: String,
     pub(super) cache_dir: Option<PathBuf>,
     pub(super) storage: Option<Arc<dyn TokenStorage>>,
+    /// Whose credentials: `None` for the default account.
+    pub(super) account: Option<String>,
     pub(super) additional_client_metadata: Option<Map<String, Value>>,
     pub(super) callback_port: Option<u16>,
     pub(super) callback_host: CallbackHost,
@@ -43,8 +46,8 @@ pub(super) struct Settings {
     pub(super) grant: GrantKind,
     pub(super) private_key: Option<(SecretString, SigningAlgorithm)>,
     pub(super) http: HttpOptions,
-    /// Whose credentials: `None` for the default account.
-    pub(super) account: Option<String>,
+    /// When tokens are bound to a key (RFC 9449).
+    pub(super) dpop: DpopMode,
 }
 
 /// How tokens are obtained.
@@ -71,6 +74,7 @@ impl Default for Settings {
             client_name: DEFAULT_CLIENT_NAME.to_owned(),
             cache_dir: None,
             storage: None,
+            account: None,
             additional_client_metadata: None,
             callback_port: None,
             callback_host: CallbackHost::Loopback,
@@ -84,7 +88,7 @@ impl Default for Settings {
             grant: GrantKind::AuthorizationCode,
             private_key: None,
             http: HttpOptions::default(),
-            account: None,
+            dpop: DpopMode::Auto,
         }
     }
 }
@@ -111,6 +115,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("scopes", &self.scopes)
             .field("client_name", &self.client_name)
+            .field("account", &self.account)
             .field("client_id", &self.client_id)
             .field(
                 "client_secret",
@@ -179,6 +184,19 @@ impl OAuthBuilder {
     /// A storage of your own instead of files, e.g. `MemoryTokenStorage::new()`.
     pub fn token_storage(mut self, storage: impl TokenStorage + 'static) -> Self {
         self.settings.storage = Some(Arc::new(storage));
+        self
+    }
+
+    /// Whose credentials these are, when one server is used under several
+    /// identities (a work and a personal account, the users of a platform):
+    /// `.account("work")`. Each account has its own tokens and its own
+    /// document in the store; without this, the default account's, the
+    /// document there has always been. Checked by [`build`](Self::build)
+    /// (see [`check_account`](crate::check_account)). With
+    /// [`token_storage`](Self::token_storage), give that storage the same
+    /// account (e.g. `FileTokenStorage::for_account`).
+    pub fn account(mut self, name: impl Into<String>) -> Self {
+        self.settings.account = Some(name.into());
         self
     }
 
@@ -286,6 +304,17 @@ impl OAuthBuilder {
         self
     }
 
+    /// When tokens are bound to a key of this client's with DPoP (RFC 9449):
+    /// by default ([`DpopMode::Auto`]) when the authorization server offers
+    /// it and the MCP server asks for it; `.dpop(DpopMode::Always)` insists,
+    /// `.dpop(DpopMode::Never)` keeps bearer tokens. The key is kept with
+    /// the tokens (encrypted where the store encrypts), and every request
+    /// carries a fresh proof signed with it.
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.settings.dpop = mode;
+        self
+    }
+
     /// Machine to machine: the `client_credentials` grant, no browser. Needs
     /// [`client_id`](Self::client_id) and a secret or a
     /// [`private_key_jwt`](Self::private_key_jwt) key.
@@ -314,6 +343,9 @@ impl OAuthBuilder {
         if let Some((pem, algorithm)) = &self.settings.private_key {
             // A bad key is reported now, not at the first request.
             SigningKey::from_pem(pem.expose_secret(), *algorithm)?;
+        }
+        if let Some(account) = &self.settings.account {
+            check_account(account)?;
         }
         let server = ServerUrl::parse(&self.mcp_url)?;
         let binding = Binding::new(server, &self.settings)?;

@@ -24,6 +24,12 @@ pub(crate) struct ResourceMetadata {
     pub(crate) authorization_servers: Vec<String>,
     #[serde(default)]
     pub(crate) scopes_supported: Option<Vec<String>>,
+    /// RFC 9728 §2: the resource takes DPoP proofs with these algorithms.
+    #[serde(default, deserialize_with = "crate::store::lenient_strings")]
+    pub(crate) dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 9728 §2: the resource takes DPoP-bound tokens only.
+    #[serde(default, deserialize_with = "crate::store::lenient_bool")]
+    pub(crate) dpop_bound_access_tokens_required: Option<bool>,
 }
 
 /// Where the authorization server metadata came from.

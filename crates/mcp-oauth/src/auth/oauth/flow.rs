@@ -78,10 +78,9 @@ async fn authorize_locked(
     if binding.adopt_newer_tokens(session).await?.is_some() && seen.is_some() {
         return Ok(());
     }
-    let credentials = session
-        .credentials
-        .take()
-        .unwrap_or_else(|| StoredCredentials::new(binding.server.as_str()));
+    let credentials = session.credentials.take().unwrap_or_else(|| {
+        StoredCredentials::for_account(binding.server.as_str(), binding.account())
+    });
     let mut flow = match Flow::discover(settings, binding, credentials, challenge).await {
         Ok(flow) => flow,
         Err((credentials, error)) => {
@@ -131,6 +130,15 @@ impl<'a> Flow<'a> {
         credentials.issuer = Some(metadata.issuer.clone());
         credentials.resource = Some(discovery.resource.clone());
         credentials.authorization_server = Some(metadata.clone());
+
+        // Tokens bound to a key when both sides can (or as configured).
+        let dpop = settings
+            .dpop
+            .wanted(&metadata, discovery.resource_metadata.as_ref(), challenge)
+            .and_then(|wanted| binding.prepare_dpop(wanted, &credentials));
+        if let Err(error) = dpop {
+            return Err((credentials, error));
+        }
 
         let challenged = challenge.and_then(|c| c.scope.as_deref());
         let scope = if challenge.is_some_and(BearerChallenge::is_insufficient_scope) {

@@ -11,7 +11,10 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::wire::Fetched;
+use super::{
+    dpop::{DpopContext, DpopKey},
+    wire::Fetched,
+};
 use crate::{
     Error, OAuthStep, Result,
     net::{self, HttpClient, HttpError, Redirects, RequestBuilder, Response, timed_out},
@@ -60,6 +63,9 @@ pub(crate) struct OAuthHttp {
     /// One client per [`Purpose`] and per route (through the environment's
     /// proxy, or direct to loopback).
     clients: Arc<[OnceLock<Result<HttpClient>>; 4]>,
+    /// The DPoP state of the server these requests are for: while it holds
+    /// a key, every token request carries a proof.
+    dpop: Option<Arc<DpopContext>>,
 }
 
 /// What a request is for, which decides the redirects it may follow.
@@ -78,6 +84,23 @@ impl OAuthHttp {
         Self {
             options,
             ..Self::default()
+        }
+    }
+
+    /// The same clients, for a server whose DPoP state is `dpop`.
+    pub(crate) fn with_dpop(&self, dpop: Arc<DpopContext>) -> Self {
+        Self {
+            dpop: Some(dpop),
+            ..self.clone()
+        }
+    }
+
+    /// The same clients, making no proof: for a server that is not the
+    /// authorization server the key is for (an identity provider).
+    pub(crate) fn without_dpop(&self) -> Self {
+        Self {
+            dpop: None,
+            ..self.clone()
         }
     }
 
@@ -140,16 +163,41 @@ impl OAuthHttp {
         auth: BasicAuth<'_>,
         step: OAuthStep,
     ) -> Result<Fetched> {
-        self.send_form(url, form, auth)
-            .await
-            .map_err(|error| unusable_answer(error, step))
+        let key = match (step, &self.dpop) {
+            (OAuthStep::Token, Some(dpop)) => dpop.key(),
+            _ => None,
+        };
+        let Some(key) = key else {
+            return self
+                .send_form(url, form, &auth, None)
+                .await
+                .map_err(|error| unusable_answer(error, step));
+        };
+        // RFC 9449 §8: a server that wants a nonce says so with a 400
+        // `use_dpop_nonce` and the nonce; the request is made once more
+        // with it (a new proof: a proof is never sent twice).
+        let mut retried = false;
+        loop {
+            let fetched = self
+                .send_form(url, form, &auth, Some(&key))
+                .await
+                .map_err(|error| unusable_answer(error, step))?;
+            let fresh_nonce = fetched.fresh_dpop_nonce.is_some();
+            if !retried && fresh_nonce && fetched.status == 400 && asks_for_nonce(&fetched) {
+                retried = true;
+                tracing::debug!(url = %url, "the authorization server asked for a DPoP nonce");
+                continue;
+            }
+            return Ok(fetched);
+        }
     }
 
     async fn send_form(
         &self,
         url: &Url,
         form: &[(&str, &str)],
-        auth: BasicAuth<'_>,
+        auth: &BasicAuth<'_>,
+        key: Option<&DpopKey>,
     ) -> Result<Fetched> {
         let body = serde_urlencoded(form);
         let mut request = self
@@ -173,6 +221,12 @@ impl OAuthHttp {
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
+        let dpop = self.dpop.as_deref().filter(|_| key.is_some());
+        if let (Some(key), Some(dpop)) = (key, dpop) {
+            let nonce = dpop.nonce_for(url);
+            let proof = key.proof("POST", url, None, nonce.as_deref())?;
+            request = request.header("dpop", proof);
+        }
         let response = request
             .send()
             .await
@@ -184,7 +238,11 @@ impl OAuthHttp {
                     .into(),
             });
         }
-        self.read_response(url, response).await
+        let fresh_dpop_nonce = dpop.and_then(|dpop| dpop.remember_nonce(url, response.headers()));
+        let mut fetched = self.read_response(url, response).await?;
+        fetched.dpop = dpop.is_some();
+        fetched.fresh_dpop_nonce = fresh_dpop_nonce;
+        Ok(fetched)
     }
 
     async fn read(&self, url: &Url, request: RequestBuilder) -> Result<Fetched> {
@@ -199,8 +257,24 @@ impl OAuthHttp {
     async fn read_response(&self, url: &Url, response: Response) -> Result<Fetched> {
         let status = response.status().as_u16();
         let body = net::read_body(url.as_str(), response, MAX_BODY, self.options.timeout).await?;
-        Ok(Fetched { status, body })
+        Ok(Fetched {
+            status,
+            body,
+            dpop: false,
+            fresh_dpop_nonce: None,
+        })
     }
+}
+
+/// Whether a token endpoint's error answer is RFC 9449's `use_dpop_nonce`.
+fn asks_for_nonce(fetched: &Fetched) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        error: Option<String>,
+    }
+    fetched
+        .json::<Refusal>()
+        .is_ok_and(|refusal| refusal.error.as_deref() == Some("use_dpop_nonce"))
 }
 
 /// A failure to read an OAuth endpoint's answer as the failure of `step`:

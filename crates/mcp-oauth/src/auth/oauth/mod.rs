@@ -20,6 +20,7 @@
 mod builder;
 pub(crate) mod callback;
 pub(crate) mod discovery;
+mod dpop;
 mod flow;
 pub(crate) mod grants;
 mod http;
@@ -37,6 +38,7 @@ use secrecy::SecretString;
 use self::{builder::Settings, session::Binding, wire::BearerChallenge};
 pub use self::{
     builder::{IntoScopes, OAuthBuilder},
+    dpop::DpopMode,
     grants::{CrossAppAccess, SigningAlgorithm},
     user_agent::UserAgent,
     web::{Connected, WebFlow, WebFlowBuilder},
@@ -148,6 +150,12 @@ impl OAuth {
         })
     }
 
+    /// The account whose credentials this helper uses; `None` for the
+    /// default one (see [`OAuthBuilder::account`]).
+    pub fn account(&self) -> Option<&str> {
+        self.inner.settings.account.as_deref()
+    }
+
     /// The credentials currently stored for the server, if any.
     pub async fn stored(&self) -> Result<Option<StoredCredentials>> {
         let session = self.binding()?.session().await?;
@@ -184,7 +192,8 @@ impl OAuth {
         Ok(())
     }
 
-    /// Forgets the stored credentials of this server.
+    /// Forgets the stored credentials of this server (of this helper's
+    /// account only).
     pub async fn logout(&self) -> Result<()> {
         self.binding()?.forget().await
     }
@@ -229,6 +238,45 @@ impl OAuth {
         sent: Option<&::http::HeaderValue>,
     ) -> Option<std::time::Duration> {
         self.binding().ok()?.paused(rejection, sent).await
+    }
+
+    /// The DPoP proof for a request to `url` with `method` that carries
+    /// `sent`, when that is a DPoP-bound token's header: a new one for
+    /// every request, with the `ath` of the token and the nonce the
+    /// server's origin gave last.
+    pub(crate) fn dpop_proof(
+        &self,
+        method: &str,
+        url: &url::Url,
+        sent: &::http::HeaderValue,
+    ) -> Result<Option<::http::HeaderValue>> {
+        let Some(binding) = &self.inner.binding else {
+            return Ok(None);
+        };
+        let token = sent
+            .to_str()
+            .ok()
+            .and_then(|header| header.strip_prefix("DPoP "));
+        let (Some(token), Some(key)) = (token, binding.dpop.key()) else {
+            return Ok(None);
+        };
+        let token = SecretString::from(token.to_owned());
+        let nonce = binding.dpop.nonce_for(url);
+        let proof = key.proof(method, url, Some(&token), nonce.as_deref())?;
+        let mut value = ::http::HeaderValue::try_from(proof).map_err(|_| Error::InvalidConfig {
+            reason: "a DPoP proof is not a valid header value".into(),
+        })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+
+    /// Keeps the DPoP nonce an answer from `url` carries; `true` when it is
+    /// a new one.
+    pub(crate) fn remember_dpop_nonce(&self, url: &url::Url, headers: &::http::HeaderMap) -> bool {
+        self.inner
+            .binding
+            .as_ref()
+            .is_some_and(|binding| binding.dpop.remember_nonce(url, headers).is_some())
     }
 
     /// The server answered a request sent with `sent` without refusing it.

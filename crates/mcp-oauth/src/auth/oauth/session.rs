@@ -19,14 +19,15 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::{
     builder::Settings,
+    dpop::{DpopContext, DpopKey, DpopMode},
     grants,
     http::OAuthHttp,
     pause::{RefusalKind, RenewalWatch},
-    wire::is_bearer_token,
+    wire::{DPOP_TOKEN_TYPE, is_bearer_token},
 };
 use crate::{
     Error, FileTokenStorage, PreparedSave, Result, ServerUrl, StoredCredentials, TokenStorage,
-    auth::{Rejection, bearer_header},
+    auth::{Rejection, token_header},
     clock::{now, now_ms},
     store::Tokens,
 };
@@ -38,8 +39,14 @@ pub(super) const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// OAuth's state for one server.
 pub(super) struct Binding {
     pub(super) server: ServerUrl,
+    /// Whose credentials: `None` for the default account.
+    pub(super) account: Option<String>,
     pub(super) storage: Arc<dyn TokenStorage>,
+    /// The OAuth requests' client, with this server's DPoP state.
     pub(super) http: OAuthHttp,
+    /// The DPoP key in use and the nonces servers gave.
+    pub(super) dpop: Arc<DpopContext>,
+    pub(super) dpop_mode: DpopMode,
     session: Mutex<Session>,
     /// The header of the fresh token, for requests that need nothing else:
     /// they take it without waiting on `session`. Set and cleared only by
@@ -81,23 +88,38 @@ struct ReadyHeader {
 }
 
 impl Binding {
-    /// The state for `server`, kept where `settings` say.
+    /// The state for `server` and the account of `settings`, kept where
+    /// they say.
     pub(super) fn new(server: ServerUrl, settings: &Settings) -> Result<Self> {
+        let account = settings.account.as_deref();
         let storage: Arc<dyn TokenStorage> = match (&settings.storage, &settings.cache_dir) {
             (Some(storage), _) => storage.clone(),
-            (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir(server.as_str(), dir)?),
-            (None, None) => Arc::new(FileTokenStorage::new(server.as_str())?),
+            (None, Some(dir)) => Arc::new(FileTokenStorage::in_dir_for_account(
+                server.as_str(),
+                account,
+                dir,
+            )?),
+            (None, None) => Arc::new(FileTokenStorage::for_account(server.as_str(), account)?),
         };
+        let dpop = Arc::new(DpopContext::default());
         Ok(Self {
             server,
+            account: settings.account.clone(),
             storage,
-            http: OAuthHttp::new(settings.http.clone()),
+            http: OAuthHttp::new(settings.http.clone()).with_dpop(dpop.clone()),
+            dpop,
+            dpop_mode: settings.dpop,
             session: Mutex::new(Session::default()),
             ready_header: StdMutex::default(),
             generation: AtomicU64::new(0),
             brakes: Brakes::default(),
             renewals: RenewalWatch::default(),
         })
+    }
+
+    /// The account whose credentials these are; `None` for the default one.
+    pub(super) fn account(&self) -> Option<&str> {
+        self.account.as_deref()
     }
 
     /// How many times new tokens were stored (or adopted) so far.
@@ -113,6 +135,7 @@ impl Binding {
         self.set_ready_header(None);
         if !session.loaded {
             session.credentials = self.storage.load().await?;
+            self.adopt_dpop_key(&mut session.credentials);
             session.loaded = true;
         }
         Ok(session)
@@ -132,8 +155,77 @@ impl Binding {
 
     /// Saves `credentials` as they are now.
     pub(super) async fn save(&self, credentials: &mut StoredCredentials) -> Result<()> {
-        credentials.updated_at = now();
+        prepare_document(credentials);
         self.storage.save(credentials).await
+    }
+
+    /// Puts the DPoP key stored with `credentials` in use, when their
+    /// tokens are bound to one. Tokens bound to a key that is missing or
+    /// does not read cannot be used by anyone: they are dropped, and the
+    /// server's refusal starts a new sign-in.
+    pub(super) fn adopt_dpop_key(&self, credentials: &mut Option<StoredCredentials>) {
+        let Some(credentials) = credentials.as_mut() else {
+            self.dpop.set_key(None);
+            return;
+        };
+        let key = credentials
+            .dpop_key
+            .as_ref()
+            .and_then(DpopKey::from_stored)
+            .map(Arc::new);
+        let bound = credentials
+            .tokens
+            .as_ref()
+            .is_some_and(|tokens| tokens.token_type == DPOP_TOKEN_TYPE);
+        if bound && key.is_none() {
+            tracing::warn!(server = %self.server, "the DPoP key of the stored tokens is missing or unreadable; a new sign-in follows");
+            credentials.tokens = None;
+            credentials.dpop_key = None;
+        }
+        self.dpop.set_key(key.filter(|_| bound));
+    }
+
+    /// Makes the key ready for a sign-in that `wanted` DPoP or not: the key
+    /// the credentials keep, else a new one.
+    pub(super) fn prepare_dpop(&self, wanted: bool, credentials: &StoredCredentials) -> Result<()> {
+        if !wanted {
+            self.dpop.set_key(None);
+            return Ok(());
+        }
+        let key = match credentials.dpop_key.as_ref().and_then(DpopKey::from_stored) {
+            Some(key) => key,
+            None => DpopKey::generate()?,
+        };
+        tracing::debug!(server = %self.server, thumbprint = key.thumbprint(), "binding tokens to a DPoP key");
+        self.dpop.set_key(Some(Arc::new(key)));
+        Ok(())
+    }
+
+    /// Records with `credentials` the key `tokens` are bound to, or that
+    /// they are bearer tokens. A bearer token where DPoP was required is
+    /// an error, and nothing is saved.
+    fn bind_key(&self, credentials: &mut StoredCredentials, tokens: &Tokens) -> Result<()> {
+        let key = self.dpop.key();
+        if tokens.token_type == DPOP_TOKEN_TYPE {
+            let key = key.ok_or_else(|| Error::InvalidConfig {
+                reason: "DPoP-bound tokens arrived without a key in use".into(),
+            })?;
+            credentials.dpop_key = Some(key.to_stored()?);
+            return Ok(());
+        }
+        if key.is_some() && self.dpop_mode == DpopMode::Always {
+            return Err(Error::Insecure {
+                url: credentials.issuer.clone().unwrap_or_default(),
+                reason: "the authorization server answered a DPoP proof with a bearer token,                          and DPoP is required"
+                    .into(),
+            });
+        }
+        if key.is_some() {
+            tracing::info!(server = %self.server, "the authorization server issued a bearer token, not a DPoP-bound one");
+        }
+        credentials.dpop_key = None;
+        self.dpop.set_key(None);
+        Ok(())
     }
 
     /// Makes ready the save of what a token request will bring, before the
@@ -152,7 +244,7 @@ impl Binding {
         prepared: PreparedSave,
         credentials: &mut StoredCredentials,
     ) -> Result<()> {
-        credentials.updated_at = now();
+        prepare_document(credentials);
         self.storage.save_prepared(prepared, credentials).await
     }
 
@@ -166,6 +258,7 @@ impl Binding {
         tokens: Tokens,
     ) -> Result<()> {
         let mut updated = credentials.clone();
+        self.bind_key(&mut updated, &tokens)?;
         updated.tokens = Some(tokens);
         self.save_prepared(prepared, &mut updated).await?;
         *credentials = updated;
@@ -202,6 +295,7 @@ impl Binding {
             })
             .map(|tokens| tokens.access_token.clone());
         session.credentials = Some(stored);
+        self.adopt_dpop_key(&mut session.credentials);
         Ok(match newer {
             Some(token) => {
                 tracing::debug!(server = %self.server, "another process renewed the tokens; using them");
@@ -220,7 +314,7 @@ impl Binding {
             return Ok(Some(header));
         }
         match self.access_token().await? {
-            Some(token) => bearer_header(&token).map(Some),
+            Some(token) => token_header(&token, self.dpop.key().is_some()).map(Some),
             None => Ok(None),
         }
     }
@@ -276,7 +370,7 @@ impl Binding {
         };
         let sent_token = sent
             .and_then(|header| header.to_str().ok())
-            .and_then(|header| header.strip_prefix("Bearer "));
+            .and_then(sent_token);
         let current = access_token_text(&session);
         if current.is_some() && current.as_deref() != sent_token {
             return true;
@@ -305,7 +399,7 @@ impl Binding {
     /// until the server accepts it (see [`RenewalWatch`]).
     pub(super) fn watch_renewal(&self, session: &Session, rejection: &Rejection) {
         let tokens = session.credentials.as_ref().and_then(|c| c.tokens.as_ref());
-        if let Some(header) = tokens.and_then(|tokens| bearer_header(&tokens.access_token).ok()) {
+        if let Some(header) = tokens.and_then(|tokens| header_of(tokens).ok()) {
             self.renewals.renewed(header, RefusalKind::of(rejection));
         }
     }
@@ -347,7 +441,7 @@ impl Binding {
         let Some(tokens) = tokens.filter(|tokens| tokens.is_fresh(now_ms())) else {
             return;
         };
-        if let Ok(header) = bearer_header(&tokens.access_token) {
+        if let Ok(header) = header_of(tokens) {
             let fresh_until_ms = tokens.fresh_until_ms();
             self.set_ready_header(Some(ReadyHeader {
                 header,
@@ -373,6 +467,28 @@ impl Binding {
     pub(super) fn brake_sign_in(&self) -> Result<()> {
         self.brakes.count(&self.server, Brake::SignIn)
     }
+}
+
+/// The `Authorization` header of `tokens`, in the scheme their type says.
+fn header_of(tokens: &Tokens) -> Result<HeaderValue> {
+    token_header(&tokens.access_token, tokens.token_type == DPOP_TOKEN_TYPE)
+}
+
+/// The token of an `Authorization` header this client sent.
+pub(crate) fn sent_token(header: &str) -> Option<&str> {
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("DPoP "))
+}
+
+/// Makes a document ready to be written: its time, its schema version, and
+/// no DPoP key without tokens (the key is replaced with the tokens).
+fn prepare_document(credentials: &mut StoredCredentials) {
+    credentials.updated_at = now();
+    if credentials.tokens.is_none() {
+        credentials.dpop_key = None;
+    }
+    credentials.stamp_schema();
 }
 
 /// The session's access token, if it can be sent: one that cannot never

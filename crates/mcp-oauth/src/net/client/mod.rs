@@ -219,6 +219,16 @@ pub(crate) struct RequestBuilder {
 }
 
 impl RequestBuilder {
+    /// The request's method.
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request's URL, unless it is not a usable one.
+    pub(crate) fn url(&self) -> Option<&Url> {
+        self.url.as_ref().ok()
+    }
+
     /// Adds a header (to any of the same name already there). One that
     /// cannot be a header fails the request when it is sent.
     pub(crate) fn header<K, V>(mut self, name: K, value: V) -> Self

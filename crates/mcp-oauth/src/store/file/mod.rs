@@ -19,7 +19,10 @@ use self::{
     names::{DOCUMENT_EXTENSION, Kind, LOCK_EXTENSION, store_files},
     temporary::{TemporaryDocument, sweep_abandoned},
 };
-use super::{PreparedSave, SCHEMA_VERSION, StorageLock, StoredCredentials, TokenStorage};
+use super::{
+    PreparedSave, SCHEMA_VERSION, StorageLock, StoredCredentials, TokenStorage,
+    account::{account_label, check_account},
+};
 use crate::{Cause, Error, Result, ServerUrl};
 
 /// The environment variable that moves the default cache folder.
@@ -30,7 +33,8 @@ pub(crate) const CACHE_DIR_ENV: &str = "MCP_OAUTH_CACHE_DIR";
 const ROOM_FOR_NEW_TOKENS: u64 = 64 * 1024;
 
 /// FastMCP-style token storage: one JSON document per MCP server in a cache
-/// folder, keyed by the canonical server URL.
+/// folder, keyed by the canonical server URL, and by the account for a
+/// named one ([`for_account`](Self::for_account)).
 ///
 /// Documents are written atomically (temporary file, `fsync`, rename), so a
 /// crash leaves the old or the new document, never a torn one; files are
@@ -49,13 +53,17 @@ const ROOM_FOR_NEW_TOKENS: u64 = 64 * 1024;
 ///
 /// // Forget one server's credentials...
 /// FileTokenStorage::new("https://example.com/mcp")?.clear().await?;
-/// // ...or every server's.
+/// // ...or one account's only...
+/// FileTokenStorage::for_account("https://example.com/mcp", Some("work"))?.clear().await?;
+/// // ...or every server's and every account's.
 /// FileTokenStorage::clear_all()?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct FileTokenStorage {
     server: ServerUrl,
+    /// `None` for the default account.
+    account: Option<String>,
     dir: PathBuf,
 }
 
@@ -65,17 +73,50 @@ pub struct FileTokenStorage {
 struct Reservation(TemporaryDocument);
 
 impl FileTokenStorage {
-    /// Storage for `server_url` in the default cache folder.
+    /// Storage for `server_url` in the default cache folder (the default
+    /// account).
     pub fn new(server_url: &str) -> Result<Self> {
         Self::in_dir(server_url, Self::default_cache_dir()?)
     }
 
-    /// Storage for `server_url` in `dir`.
+    /// Storage for `server_url` in `dir` (the default account).
     pub fn in_dir(server_url: &str, dir: impl Into<PathBuf>) -> Result<Self> {
+        Self::in_dir_for_account(server_url, None, dir)
+    }
+
+    /// Storage of `account`'s credentials for `server_url` in the default
+    /// cache folder; `None` is the default account, the file
+    /// [`new`](Self::new) uses.
+    pub fn for_account(server_url: &str, account: Option<&str>) -> Result<Self> {
+        Self::in_dir_for_account(server_url, account, Self::default_cache_dir()?)
+    }
+
+    /// Storage of `account`'s credentials for `server_url` in `dir`.
+    ///
+    /// The default account's file is named as it always was (the server's
+    /// host and port, and a hash of its URL); a named account's file has the
+    /// same readable part and a hash of the URL and the account. A document
+    /// that is not the account's (a file copied or renamed by hand) is
+    /// refused when read. A name that [`check_account`] refuses is
+    /// [`Error::InvalidConfig`].
+    pub fn in_dir_for_account(
+        server_url: &str,
+        account: Option<&str>,
+        dir: impl Into<PathBuf>,
+    ) -> Result<Self> {
+        if let Some(account) = account {
+            check_account(account)?;
+        }
         Ok(Self {
             server: ServerUrl::parse(server_url)?,
+            account: account.map(str::to_owned),
             dir: dir.into(),
         })
+    }
+
+    /// The account whose credentials this is; `None` for the default one.
+    pub fn account(&self) -> Option<&str> {
+        self.account.as_deref()
     }
 
     /// `$MCP_OAUTH_CACHE_DIR`, else the platform data folder of mcp-oauth.
@@ -98,19 +139,22 @@ impl FileTokenStorage {
             .join(format!("{}.{DOCUMENT_EXTENSION}", self.stem()))
     }
 
-    /// Forgets this server's credentials: its document, the temporary files
-    /// a killed process left, and its lock file unless a process holds it.
-    /// Every file is tried; the error names those that could not be removed.
+    /// Forgets this server's credentials of this account (other accounts'
+    /// stay): its document, the temporary files a killed process left, and
+    /// its lock file unless a process holds it. Every file is tried; the
+    /// error names those that could not be removed.
     pub async fn clear(&self) -> Result<()> {
         clear::forget_server(&self.dir, &self.stem(), &self.path())
     }
 
-    /// Forgets every server's credentials in the default folder.
+    /// Forgets every server's credentials, of every account, in the default
+    /// folder.
     pub fn clear_all() -> Result<()> {
         Self::clear_all_in(Self::default_cache_dir()?)
     }
 
-    /// Forgets every server's credentials in `dir`: the store's documents,
+    /// Forgets every server's credentials, of every account, in `dir`: the
+    /// store's documents,
     /// temporary and lock files, recognised by their names (and a document
     /// by its contents too); anything else in the folder stays. Every file
     /// is tried; the error names those that could not be removed.
@@ -118,8 +162,9 @@ impl FileTokenStorage {
         clear::forget_all(dir.as_ref())
     }
 
-    /// Every stored server's credentials in `dir` (unreadable documents are
-    /// reported as errors next to their path).
+    /// Every stored server's credentials in `dir`, of every account (see
+    /// [`StoredCredentials::account`]); unreadable documents are reported as
+    /// errors next to their path.
     pub fn list_in(dir: impl AsRef<Path>) -> Result<Vec<(PathBuf, Result<StoredCredentials>)>> {
         let dir = dir.as_ref();
         if !check_existing_folder(dir)? {
@@ -141,7 +186,7 @@ impl FileTokenStorage {
     }
 
     fn stem(&self) -> String {
-        self.server.cache_file_stem()
+        self.server.cache_file_stem_for(self.account.as_deref())
     }
 
     /// The lock is on a sidecar file: the document itself is replaced by
@@ -155,10 +200,46 @@ impl FileTokenStorage {
             return Ok(None);
         }
         sweep_abandoned(&self.dir);
-        read_document(&self.path())
+        let path = self.path();
+        let document = read_document(&path)?;
+        if let Some(document) = &document
+            && document.account() != self.account()
+        {
+            return Err(Error::Storage {
+                path: path.display().to_string(),
+                reason: format!(
+                    "this file is named as the credentials of {} but holds those of {} \
+                     (copied or renamed by hand?); put it back, or forget these credentials \
+                     and log in again",
+                    account_label(self.account()),
+                    account_label(document.account()),
+                ),
+                source: None,
+            });
+        }
+        Ok(document)
+    }
+
+    /// Refuses to save another account's credentials in this account's
+    /// file: they would be refused when read.
+    fn check_owner(&self, credentials: &StoredCredentials) -> Result<()> {
+        if credentials.account() == self.account() {
+            return Ok(());
+        }
+        Err(Error::Storage {
+            path: self.path().display().to_string(),
+            reason: format!(
+                "the credentials of {} cannot be saved in the file of {}; give the same \
+                 account to the storage and to OAuthBuilder::account",
+                account_label(credentials.account()),
+                account_label(self.account()),
+            ),
+            source: None,
+        })
     }
 
     fn write(&self, credentials: &StoredCredentials) -> Result<()> {
+        self.check_owner(credentials)?;
         create_private_dir(&self.dir)?;
         sweep_abandoned(&self.dir);
         let json = self.encode(credentials)?;
@@ -166,6 +247,7 @@ impl FileTokenStorage {
     }
 
     fn prepare(&self, credentials: &StoredCredentials) -> Result<PreparedSave> {
+        self.check_owner(credentials)?;
         create_private_dir(&self.dir)?;
         sweep_abandoned(&self.dir);
         let expected = self.encode(credentials)?.len() as u64 + ROOM_FOR_NEW_TOKENS;
@@ -190,6 +272,7 @@ impl FileTokenStorage {
     ) -> Result<()> {
         match prepared.into_held::<Reservation>() {
             Some(Reservation(temporary)) if temporary.dir() == self.dir => {
+                self.check_owner(credentials)?;
                 check_folder(&self.dir)?;
                 let json = self.encode(credentials)?;
                 temporary.write_into_place(&json, &self.path())

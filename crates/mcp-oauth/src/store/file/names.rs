@@ -2,8 +2,9 @@
 //! `<stem>.json` documents, `<stem>.lock` locks, `.<stem>.<random>.tmp`
 //! temporary files, and the `.tmpXXXXXX` temporary files of earlier
 //! versions. A stem is the readable part of a server's URL and 16 hex
-//! digits of its hash (`ServerUrl::cache_file_stem`), so a file of
-//! someone else's is not taken for one of ours.
+//! digits of a hash (of the URL, or of the URL and a named account:
+//! `ServerUrl::cache_file_stem_for`), so a file of someone else's is not
+//! taken for one of ours, and every account's files are.
 
 use std::path::{Path, PathBuf};
 
@@ -92,7 +93,7 @@ pub(super) fn store_files(dir: &Path) -> std::io::Result<Vec<StoreFile>> {
     Ok(found)
 }
 
-/// `<readable>-<16 hex digits>`, as `ServerUrl::cache_file_stem` makes them.
+/// `<readable>-<16 hex digits>`, as `ServerUrl::cache_file_stem_for` makes them.
 fn is_stem(text: &str) -> bool {
     let Some((readable, hash)) = text.rsplit_once('-') else {
         return false;
@@ -121,7 +122,7 @@ mod tests {
     fn the_store_knows_its_own_names_and_only_those() {
         let stem = ServerUrl::parse("https://my-host.example:8443/mcp")
             .unwrap()
-            .cache_file_stem();
+            .cache_file_stem_for(Some("work"));
         let document = format!("{stem}.json");
         let lock = format!("{stem}.lock");
         let temporary = format!("{}Xy12ab34Cd{TEMPORARY_SUFFIX}", temporary_prefix(&stem));

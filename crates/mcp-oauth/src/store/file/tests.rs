@@ -106,6 +106,81 @@ async fn a_file_system_failure_keeps_its_cause() {
     );
 }
 
+#[tokio::test]
+async fn each_account_has_its_own_file_and_is_forgotten_alone() {
+    let dir = private_tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = "https://example.com/mcp";
+    let of =
+        |account: Option<&str>| FileTokenStorage::in_dir_for_account(url, account, &cache).unwrap();
+    for account in [None, Some("work"), Some("home")] {
+        let storage = of(account);
+        storage
+            .save(&StoredCredentials::for_account(url, account))
+            .await
+            .unwrap();
+        assert_eq!(storage.load().await.unwrap().unwrap().account(), account);
+    }
+    assert_eq!(
+        of(None).path(),
+        storage(dir.path()).path(),
+        "the file it always was"
+    );
+    assert_ne!(of(Some("work")).path(), of(Some("home")).path());
+    let mut listed: Vec<Option<String>> = FileTokenStorage::list_in(&cache)
+        .unwrap()
+        .into_iter()
+        .map(|(_, loaded)| loaded.unwrap().account().map(str::to_owned))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, [None, Some("home".into()), Some("work".into())]);
+
+    // One account forgotten, the others kept; then all of them.
+    of(Some("work")).clear().await.unwrap();
+    assert!(of(Some("work")).load().await.unwrap().is_none());
+    assert!(of(Some("home")).load().await.unwrap().is_some());
+    assert!(of(None).load().await.unwrap().is_some());
+    FileTokenStorage::clear_all_in(&cache).unwrap();
+    assert!(FileTokenStorage::list_in(&cache).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn another_accounts_document_is_neither_read_nor_saved() {
+    let dir = private_tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = "https://example.com/mcp";
+    let work = FileTokenStorage::in_dir_for_account(url, Some("work"), &cache).unwrap();
+    let home = FileTokenStorage::in_dir_for_account(url, Some("home"), &cache).unwrap();
+    work.save(&StoredCredentials::for_account(url, Some("work")))
+        .await
+        .unwrap();
+    std::fs::copy(work.path(), home.path()).unwrap();
+    let error = home.load().await.unwrap_err();
+    assert!(matches!(error, Error::Storage { .. }), "{error:?}");
+    let text = error.to_string();
+    for part in [&home.path().display().to_string(), "\"home\"", "\"work\""] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+
+    let refused = home
+        .save(&StoredCredentials::for_account(url, None))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("the default account"),
+        "{refused}"
+    );
+    assert!(
+        home.prepare_save(&StoredCredentials::new(url))
+            .await
+            .is_err()
+    );
+    assert!(
+        FileTokenStorage::in_dir_for_account(url, Some(""), &cache).is_err(),
+        "an empty name is no account"
+    );
+}
+
 /// The temporary files in the cache folder.
 fn temporaries(storage: &FileTokenStorage) -> Vec<PathBuf> {
     store_files(&storage.dir)

@@ -290,7 +290,15 @@ async fn cross_app_access(
     let idp_client =
         Registration::fixed(&idp.idp_client_id, idp.idp_client_secret.clone(), metadata);
     let fetched =
-        post_with_client_auth(http, &idp_endpoint, &idp_client, exchange, OAuthStep::Token).await?;
+        // The identity provider is not the server the DPoP key is for.
+        post_with_client_auth(
+            &http.without_dpop(),
+            &idp_endpoint,
+            &idp_client,
+            exchange,
+            OAuthStep::Token,
+        )
+        .await?;
     // The ID-JAG comes back in `access_token` with `token_type: N_A`.
     let raw: Value = serde_json::from_slice(&fetched.body).unwrap_or(Value::Null);
     let Some(id_jag) = raw

@@ -29,6 +29,9 @@ pub(super) struct Attempt {
     #[serde(with = "crate::secret")]
     pub(super) verifier: SecretString,
     pub(super) begun_at_ms: u64,
+    /// Whether the tokens are to be bound to a DPoP key.
+    #[serde(default)]
+    pub(super) dpop: bool,
 }
 
 impl Attempt {

@@ -101,9 +101,10 @@ async fn store_tokens(web: &WebFlow, attempt: &Attempt, code: &SecretString) -> 
         credentials.resource = Some(attempt.resource.clone());
         credentials.authorization_server = Some(attempt.metadata.clone());
         credentials.registration = Some(attempt.registration.clone());
+        binding.prepare_dpop(attempt.dpop, &credentials)?;
         let prepared = binding.prepare_save(&credentials).await?;
         let tokens = exchange_code(
-            &web.inner.http,
+            &binding.http,
             &endpoint,
             &attempt.registration,
             code,

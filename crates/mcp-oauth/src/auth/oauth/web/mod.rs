@@ -101,6 +101,9 @@ struct Inner {
     cache: Mutex<HashMap<(ServerUrl, Option<String>), OAuth>>,
     /// Recent discoveries, per server.
     discovered: Mutex<HashMap<ServerUrl, (Instant, Discovery)>>,
+    /// One discovery at a time per server: the sign-ins begun meanwhile
+    /// wait for it and use it.
+    discovering: Mutex<HashMap<ServerUrl, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A completed web sign-in: whose tokens were stored, for which server.
@@ -183,6 +186,11 @@ impl WebFlow {
         let registration = self
             .platform_client(&server, &discovery, scope.as_deref())
             .await?;
+        let dpop = inner.settings.dpop.wanted(
+            &discovery.metadata,
+            discovery.resource_metadata.as_ref(),
+            None,
+        )?;
         let pkce = Pkce::new()?;
         let state = random_token()?;
         let url = authorization_url(
@@ -207,6 +215,7 @@ impl WebFlow {
             registration,
             verifier: pkce.verifier,
             begun_at_ms,
+            dpop,
         };
         let lifetime = u64::try_from(inner.attempt_lifetime.as_millis()).unwrap_or(u64::MAX);
         let pending = PendingAttempt::from_parts(
@@ -271,6 +280,18 @@ impl WebFlow {
         if let Some(discovery) = recent(&lock()) {
             return Ok(discovery);
         }
+        let turn = self
+            .inner
+            .discovering
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(server.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
+        if let Some(discovery) = recent(&lock()) {
+            return Ok(discovery);
+        }
         let discovery = discover(&self.inner.http, server, None).await?;
         let mut discovered = lock();
         discovered.retain(|_, (at, _)| at.elapsed() < DISCOVERY_REUSE);
@@ -289,7 +310,7 @@ impl WebFlow {
         settings.storage = Some(inner.credentials.storage(server.as_str(), account)?);
         settings.account = account.map(str::to_owned);
         let mut binding = Binding::new(server.clone(), &settings)?;
-        binding.http = inner.http.clone();
+        binding.http = inner.http.with_dpop(binding.dpop.clone());
         let oauth = OAuth::from_parts(settings, Some(binding));
         if cache.len() >= MAX_CACHED {
             cache.clear();
@@ -455,6 +476,7 @@ impl WebFlowBuilder {
                 http,
                 cache: Mutex::default(),
                 discovered: Mutex::default(),
+                discovering: Mutex::default(),
             }),
         })
     }

@@ -1,5 +1,6 @@
-//! The `WWW-Authenticate` header (RFC 9110 §11.6.1), as far as a Bearer
-//! client needs it: the parameters of RFC 6750 §3 and RFC 9728 §5.1.
+//! The `WWW-Authenticate` header (RFC 9110 §11.6.1), as far as an OAuth
+//! client needs it: the parameters of RFC 6750 §3 and RFC 9728 §5.1, in a
+//! `Bearer` or a `DPoP` (RFC 9449 §7.1) challenge.
 
 /// The parameters of the `Bearer` challenge in a `WWW-Authenticate` header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -11,34 +12,67 @@ pub(crate) struct BearerChallenge {
     pub(crate) scope: Option<String>,
     /// Where the protected resource metadata lives (RFC 9728).
     pub(crate) resource_metadata: Option<String>,
+    /// The server offered a `DPoP` challenge (RFC 9449 §7.1).
+    pub(crate) dpop: bool,
+    /// The `error` of the `DPoP` challenge: `use_dpop_nonce` asks for the
+    /// request again with the server's nonce.
+    pub(crate) dpop_error: Option<String>,
 }
 
 impl BearerChallenge {
-    /// Finds the `Bearer` challenge in a header value that may hold several
-    /// challenges (`Basic realm="x", Bearer scope="a"`). `None` when there is
-    /// no Bearer challenge.
+    /// Finds the `Bearer` or `DPoP` challenge in a header value that may
+    /// hold several (`Basic realm="x", Bearer scope="a", DPoP algs="ES256"`).
+    /// The parameters come from the `Bearer` challenge when there is one,
+    /// else from the `DPoP` one. `None` when there is neither.
     pub(crate) fn parse(header: &str) -> Option<Self> {
-        let mut found = None;
+        let mut found: Option<Self> = None;
+        let mut from_bearer = false;
+        let (mut dpop, mut dpop_error) = (false, None);
         for (scheme, params) in challenges(header) {
-            if scheme.eq_ignore_ascii_case("bearer") {
-                let mut challenge = Self::default();
-                for (name, value) in params {
-                    let slot = match name.to_ascii_lowercase().as_str() {
-                        "realm" => &mut challenge.realm,
-                        "error" => &mut challenge.error,
-                        "error_description" => &mut challenge.error_description,
-                        "scope" => &mut challenge.scope,
-                        "resource_metadata" => &mut challenge.resource_metadata,
-                        _ => continue,
-                    };
-                    // The first occurrence wins; a repeated parameter is malformed.
-                    slot.get_or_insert(value);
-                }
+            let is_bearer = scheme.eq_ignore_ascii_case("bearer");
+            let is_dpop = scheme.eq_ignore_ascii_case("dpop");
+            if !is_bearer && !is_dpop {
+                continue;
+            }
+            let challenge = Self::from_params(params);
+            if is_dpop && !dpop {
+                dpop = true;
+                dpop_error.clone_from(&challenge.error);
+            }
+            if is_bearer && !from_bearer {
+                from_bearer = true;
                 found = Some(challenge);
-                break;
+            } else if found.is_none() {
+                found = Some(challenge);
             }
         }
-        found
+        found.map(|challenge| Self {
+            dpop,
+            dpop_error,
+            ..challenge
+        })
+    }
+
+    fn from_params(params: Vec<(String, String)>) -> Self {
+        let mut challenge = Self::default();
+        for (name, value) in params {
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "realm" => &mut challenge.realm,
+                "error" => &mut challenge.error,
+                "error_description" => &mut challenge.error_description,
+                "scope" => &mut challenge.scope,
+                "resource_metadata" => &mut challenge.resource_metadata,
+                _ => continue,
+            };
+            // The first occurrence wins; a repeated parameter is malformed.
+            slot.get_or_insert(value);
+        }
+        challenge
+    }
+
+    /// Whether the server asks for the request again with its DPoP nonce.
+    pub(crate) fn wants_dpop_nonce(&self) -> bool {
+        self.dpop_error.as_deref() == Some("use_dpop_nonce")
     }
 
     /// Whether this is a 403-style request for more scope.
@@ -253,5 +287,32 @@ mod tests {
     #[test]
     fn unescape_removes_backslashes() {
         assert_eq!(unescape(r#"a\"b\\c"#), r#"a"b\c"#);
+    }
+
+    #[test]
+    fn a_dpop_challenge_is_read_too_and_its_nonce_request_seen() {
+        let alone = BearerChallenge::parse(
+            r#"DPoP resource_metadata="https://x/.well-known/oauth-protected-resource", algs="ES256""#,
+        )
+        .unwrap();
+        assert!(alone.dpop);
+        assert_eq!(
+            alone.resource_metadata.as_deref(),
+            Some("https://x/.well-known/oauth-protected-resource")
+        );
+        let nonce =
+            BearerChallenge::parse(r#"DPoP error="use_dpop_nonce", error_description="fresh""#)
+                .unwrap();
+        assert!(nonce.wants_dpop_nonce());
+        // Both: the Bearer parameters, and the DPoP offer and its error.
+        let both = BearerChallenge::parse(
+            r#"Bearer scope="a", DPoP error="use_dpop_nonce", algs="ES256""#,
+        )
+        .unwrap();
+        assert_eq!(both.scope.as_deref(), Some("a"));
+        assert!(both.dpop && both.wants_dpop_nonce());
+        assert_eq!(both.error, None);
+        let plain = BearerChallenge::parse(r#"Bearer error="invalid_token""#).unwrap();
+        assert!(!plain.dpop && !plain.wants_dpop_nonce());
     }
 }

@@ -22,7 +22,7 @@ pub(crate) use self::{
         token_endpoint,
     },
     registration::{RegistrationRequest, read_registration, registration_body},
-    token::{DEVICE_CODE_GRANT, is_bearer_token, parse_token_response, seconds},
+    token::{DEVICE_CODE_GRANT, DPOP_TOKEN_TYPE, is_bearer_token, parse_token_response, seconds},
 };
 
 /// An answer of the authorization server, read whole.
@@ -30,6 +30,10 @@ pub(crate) use self::{
 pub(crate) struct Fetched {
     pub(crate) status: u16,
     pub(crate) body: Bytes,
+    /// The request carried a DPoP proof: a `DPoP` token type may answer it.
+    pub(crate) dpop: bool,
+    /// A DPoP nonce the answer brought that differs from the one sent.
+    pub(crate) fresh_dpop_nonce: Option<String>,
 }
 
 impl Fetched {

@@ -102,10 +102,14 @@ pub(crate) fn parse_token_response(
         return Err(unusable("no access_token"));
     };
     let token_type = raw.token_type.unwrap_or_else(|| "Bearer".to_owned());
-    if !token_type.eq_ignore_ascii_case("bearer") {
+    // A DPoP-bound token only answers a request that carried a proof
+    // (RFC 9449 §5): then the client holds the key it is bound to.
+    let bound = fetched.dpop && token_type.eq_ignore_ascii_case("dpop");
+    if !token_type.eq_ignore_ascii_case("bearer") && !bound {
         return Err(unusable(&format!(
-            "the token type {:?}; only Bearer tokens are supported",
-            one_line(&token_type, 40)
+            "the token type {:?}; only Bearer tokens are supported{}",
+            one_line(&token_type, 40),
+            if fetched.dpop { " besides DPoP" } else { "" }
         )));
     }
     // Named, never quoted: the token is a secret, and its characters are
@@ -128,14 +132,21 @@ pub(crate) fn parse_token_response(
         .map(SecretString::from)
         .or_else(|| previous.and_then(|p| p.refresh_token.clone()));
     let scope = raw.scope.or_else(|| previous.and_then(|p| p.scope.clone()));
-    Ok(Tokens::new(
+    let mut tokens = Tokens::new(
         SecretString::from(access_token),
         refresh_token,
         scope,
         clock::now_ms(),
         seconds(raw.expires_in.as_ref()),
-    ))
+    );
+    if bound {
+        tokens.token_type = DPOP_TOKEN_TYPE.to_owned();
+    }
+    Ok(tokens)
 }
+
+/// The `token_type` of a DPoP-bound token, as it is stored.
+pub(crate) const DPOP_TOKEN_TYPE: &str = "DPoP";
 
 #[cfg(test)]
 mod tests {
@@ -147,6 +158,8 @@ mod tests {
         Fetched {
             status,
             body: bytes::Bytes::from(body.to_owned()),
+            dpop: false,
+            fresh_dpop_nonce: None,
         }
     }
 
@@ -329,5 +342,21 @@ mod tests {
             assert_eq!(tokens.expires_at, Some(u64::MAX));
             assert!(tokens.is_fresh(tokens.received_at_ms.unwrap()));
         }
+    }
+
+    #[test]
+    fn a_dpop_token_is_taken_only_in_answer_to_a_proof() {
+        let body = r#"{"access_token":"at","token_type":"DPoP","expires_in":60}"#;
+        let unasked = parse_token_response(&endpoint(), &fetched(200, body), None).unwrap_err();
+        assert!(unasked.to_string().contains("DPoP"), "{unasked}");
+        let mut answer = fetched(200, body);
+        answer.dpop = true;
+        let tokens = parse_token_response(&endpoint(), &answer, None).unwrap();
+        assert_eq!(tokens.token_type, DPOP_TOKEN_TYPE);
+        // A proof sent and a bearer token back: a bearer token it is.
+        let mut bearer = fetched(200, r#"{"access_token":"at","token_type":"Bearer"}"#);
+        bearer.dpop = true;
+        let tokens = parse_token_response(&endpoint(), &bearer, None).unwrap();
+        assert_eq!(tokens.token_type, "Bearer");
     }
 }
