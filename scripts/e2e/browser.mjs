@@ -20,23 +20,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const started = Date.now();
+import { bodyText, launch, log, signIn, where } from './chromium.mjs';
+
 const env = process.env;
-const logFile = env.E2E_DRIVER_LOG;
-const log = (line) => {
-  const text = `[browser ${process.pid} +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`;
-  process.stderr.write(text);
-  if (logFile) fs.appendFileSync(logFile, text);
-};
-// Never logs a query: it holds the state, the code and the PKCE challenge.
-const where = (href) => {
-  try {
-    const u = new URL(href);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(not a URL)';
-  }
-};
 
 let browser;
 let finished = false;
@@ -67,27 +53,9 @@ async function main() {
     return u.origin === callback.origin && u.pathname === callback.pathname;
   };
 
-  const { cjs } = await import('./modules.mjs');
-  const { chromium } = cjs('playwright-core');
-  browser = await chromium.launch({
-    executablePath: env.E2E_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    timeout: 30_000,
-    args: [
-      // Loopback only: no name resolves, no proxy is asked.
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-      '--no-proxy-server',
-      '--disable-dev-shm-usage',
-    ],
-  });
-  const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
-  await context.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.hostname === '127.0.0.1' && ['http:', 'https:'].includes(u.protocol)) return route.continue();
-    log(`blocked ${u.origin}${u.pathname}`);
-    return route.abort('blockedbyclient');
-  });
-  const page = await context.newPage();
+  let newContext;
+  ({ browser, newContext } = await launch());
+  const page = await (await newContext()).newPage();
   page.setDefaultTimeout(20_000);
   const shot = async (name) => {
     if (!env.E2E_SHOTS_DIR) return;
@@ -97,42 +65,15 @@ async function main() {
 
   log(`open ${where(target.href)}`);
   await page.goto(target.href, { waitUntil: 'load' });
-  for (let step = 1; !atCallback(page.url()); step++) {
-    if (step > 6) throw new Error(`still not at the callback after ${step - 1} pages`);
-    const title = await page.title();
-    log(`page ${step}: ${where(page.url())} "${title}"`);
-    await shot(`page-${step}`);
-    const password = page.locator('input[type=password]:visible');
-    let action;
-    if ((await password.count()) > 0) {
-      const login = page
-        .locator(
-          'input:visible:not([type=password]):not([type=hidden]):not([type=submit])' +
-            ':not([type=checkbox]):not([type=radio]):not([type=button])',
-        )
-        .first();
-      const name = env.E2E_LOGIN || 'e2e-user';
-      await login.fill(name);
-      await password.first().fill(env.E2E_PASSWORD || 'e2e-password');
-      action = page.locator('form button:visible, form input[type=submit]:visible').first();
-      log(`sign in as ${name}`);
-    } else {
-      action = page.getByRole('button', { name: /approve|allow|continue|authori[sz]e|accept/i }).first();
-      if ((await action.count()) === 0) {
-        const text = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 300);
-        throw new Error(`no login form and no approve button on "${title}": ${text}`);
-      }
-      log(`press "${(await action.innerText()).trim() || (await action.getAttribute('value'))}"`);
-    }
-    const before = page.url();
-    await Promise.all([
-      page.waitForURL((u) => u.href !== before, { waitUntil: 'load' }),
-      action.click(),
-    ]);
-  }
+  await signIn(page, {
+    arrived: atCallback,
+    login: env.E2E_LOGIN || 'e2e-user',
+    password: env.E2E_PASSWORD || 'e2e-password',
+    shot,
+  });
 
   const heading = ((await page.locator('h1').first().textContent().catch(() => '')) ?? '').trim();
-  const text = (await page.locator('body').innerText()).replace(/\s+/g, ' ').trim();
+  const text = await bodyText(page, Infinity);
   log(`callback ${where(page.url())}: "${heading}" ${text.slice(0, 200)}`);
   if (env.E2E_SCREENSHOT) {
     await page.screenshot({ path: env.E2E_SCREENSHOT, fullPage: true });
