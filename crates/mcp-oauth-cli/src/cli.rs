@@ -5,8 +5,9 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     commands::{
-        call::CallArgs, completions::CompletionsArgs, demo::DemoArgs, login::LoginArgs,
-        logout::LogoutArgs, proxy::ProxyArgs, skills::SkillsArgs, token::TokenArgs,
+        call::CallArgs, completions::CompletionsArgs, demo::DemoArgs, doctor::DoctorArgs,
+        login::LoginArgs, logout::LogoutArgs, proxy::ProxyArgs, skills::SkillsArgs,
+        token::TokenArgs,
     },
     options::{GlobalArgs, ServerArgs},
 };
@@ -65,6 +66,11 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Start a demo MCP server on loopback and show the client at work on it.
     Demo(DemoArgs),
+    /// Try each step of the flow against a server and say which one fails
+    /// and what to do: reachability and TLS, the MCP endpoint, its
+    /// challenge, the metadata, the callback port, the stored credentials
+    /// (and, with --refresh, a live refresh). Never prints a secret.
+    Doctor(DoctorArgs),
 }
 
 #[cfg(test)]

@@ -196,6 +196,7 @@ pub struct TestServerBuilder {
     challenge_scope: Option<String>,
     refuse_tokens_for_tool_calls: bool,
     dpop: DpopPolicy,
+    no_challenge: bool,
     legacy_probe_status: Option<u16>,
     content: Content,
     bind: Option<IpAddr>,
@@ -376,6 +377,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// Answers 401 without any `WWW-Authenticate` header, as some servers
+    /// do: a client must find the metadata at its well-known places.
+    pub fn no_challenge(mut self) -> Self {
+        self.no_challenge = true;
+        self
+    }
+
     /// Listens on `ip` instead of 127.0.0.1 (on a free port), while its
     /// URLs still name `127.0.0.1:PORT`: for clients in other network
     /// namespaces, each reaching it through a relay that listens on its own
@@ -425,6 +433,7 @@ impl TestServerBuilder {
             challenge_scope: self.challenge_scope,
             refuse_tokens_for_tool_calls: self.refuse_tokens_for_tool_calls,
             dpop: self.dpop,
+            no_challenge: self.no_challenge,
             dpop_jtis: Arc::default(),
             base_url: format!("http://{addr}"),
             mcp_path: match self.mode {

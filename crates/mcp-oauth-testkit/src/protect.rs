@@ -50,6 +50,8 @@ pub(crate) struct Protection {
     /// Every token is refused for `tools/call`, even a valid one.
     pub(crate) refuse_tokens_for_tool_calls: bool,
     pub(crate) dpop: DpopPolicy,
+    /// A 401 carries no `WWW-Authenticate` header at all.
+    pub(crate) no_challenge: bool,
     /// Every DPoP proof `jti` accepted, so that a replay is refused.
     pub(crate) dpop_jtis: Arc<Mutex<HashSet<String>>>,
     /// `http://127.0.0.1:PORT`.
@@ -299,6 +301,9 @@ impl Protection {
             format!("{scheme} {}", params.join(", "))
         };
         let response = respond::text(StatusCode::UNAUTHORIZED, "Unauthorized");
+        if self.no_challenge {
+            return response;
+        }
         with_challenge(response, &challenge)
     }
 }

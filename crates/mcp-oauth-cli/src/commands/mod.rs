@@ -3,6 +3,7 @@
 pub(crate) mod call;
 pub(crate) mod completions;
 pub(crate) mod demo;
+pub(crate) mod doctor;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod ping;
@@ -33,5 +34,6 @@ pub(crate) async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Proxy(args) => proxy::run(args, global).await,
         Command::Completions(args) => completions::run(args, out),
         Command::Demo(args) => demo::run(args, out).await,
+        Command::Doctor(args) => doctor::run(args, global, out).await,
     }
 }

@@ -8,6 +8,7 @@ mod accounts;
 mod cache_folder;
 mod commands;
 mod device;
+mod doctor;
 mod exit_codes;
 mod failures;
 #[cfg(target_os = "linux")]
