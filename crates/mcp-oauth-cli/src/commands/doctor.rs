@@ -138,7 +138,7 @@ fn exit_for(problem: Option<CheckProblem>) -> Exit {
     match problem {
         Some(CheckProblem::Unreachable | CheckProblem::Tls) => Exit::Unreachable,
         Some(CheckProblem::NotMcp) => Exit::NotMcp,
-        Some(CheckProblem::CallbackPortInUse | CheckProblem::Storage) => Exit::Local,
+        Some(CheckProblem::Storage) => Exit::Local,
         _ => Exit::Unauthorized,
     }
 }

@@ -204,7 +204,7 @@ async fn a_callback_port_in_use_fails() {
         false,
     )
     .await;
-    run.exit(8);
+    run.exit(6);
     assert!(
         line(&run, "callback port").starts_with('✗'),
         "{}",
