@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     commands::{
         call::CallArgs, completions::CompletionsArgs, demo::DemoArgs, doctor::DoctorArgs,
-        login::LoginArgs, logout::LogoutArgs, proxy::ProxyArgs, skills::SkillsArgs,
+        login::LoginArgs, logout::LogoutArgs, man::ManArgs, proxy::ProxyArgs, skills::SkillsArgs,
         token::TokenArgs,
     },
     options::{GlobalArgs, ServerArgs},
@@ -62,6 +62,9 @@ pub(crate) enum Command {
     /// Bridge stdio to a remote server, for hosts that only start local
     /// servers: stdin/stdout carry MCP, everything else goes to stderr.
     Proxy(ProxyArgs),
+    /// Print a manual page (roff): the tool's, or one command's, e.g.
+    /// `mcp-oauth man > mcp-oauth.1 && man ./mcp-oauth.1`.
+    Man(ManArgs),
     /// Print shell completions, e.g. `mcp-oauth completions bash > /etc/bash_completion.d/mcp-oauth`.
     Completions(CompletionsArgs),
     /// Start a demo MCP server on loopback and show the client at work on it.

@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod doctor;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod man;
 pub(crate) mod ping;
 pub(crate) mod proxy;
 pub(crate) mod skills;
@@ -35,5 +36,6 @@ pub(crate) async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Completions(args) => completions::run(args, out),
         Command::Demo(args) => demo::run(args, out).await,
         Command::Doctor(args) => doctor::run(args, global, out).await,
+        Command::Man(args) => man::run(args, out),
     }
 }

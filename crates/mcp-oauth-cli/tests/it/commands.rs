@@ -298,3 +298,21 @@ async fn completions_for_bash_zsh_and_fish() {
     }
     mcp_oauth(&["completions", "powershell-2"]).await.exit(2);
 }
+
+#[tokio::test]
+async fn man_pages_for_the_tool_and_each_command() {
+    let tool = mcp_oauth(&["man"]).await;
+    let page = &tool.success().stdout;
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH mcp-oauth 1"),
+        "{page}"
+    );
+    for command in ["login", "doctor", "proxy", "man"] {
+        assert!(page.contains(command), "{command} is listed: {page}");
+    }
+    let login = mcp_oauth(&["man", "login"]).await;
+    let page = &login.success().stdout;
+    assert!(page.contains(".TH mcp-oauth-login 1"), "{page}");
+    assert!(page.contains("callback\\-port"), "{page}");
+    mcp_oauth(&["man", "no-such-command"]).await.exit(2);
+}
