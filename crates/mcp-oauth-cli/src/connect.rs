@@ -4,8 +4,8 @@
 //! options the same way.
 
 use mcp_oauth::{
-    Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth, OAuthBuilder,
-    SigningAlgorithm, TransportMode, UserAgent,
+    AssertionSource, Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth,
+    OAuthBuilder, SigningAlgorithm, TransportMode, UserAgent,
 };
 
 use crate::{
@@ -191,8 +191,19 @@ impl GrantArgs {
             };
             builder = builder.private_key_jwt(pem, algorithm);
         }
+        let assertion = self.assertion_source()?;
+        if assertion.is_some() != (self.grant == GrantArg::JwtBearer) {
+            return Err(Failure::usage(
+                "--grant jwt-bearer takes one of --assertion-file, --assertion-env or \
+                 --assertion-command, and those go with --grant jwt-bearer only",
+            ));
+        }
         Ok(match self.grant {
             GrantArg::AuthorizationCode => builder,
+            GrantArg::JwtBearer => match assertion {
+                Some(source) => builder.jwt_bearer(source),
+                None => builder,
+            },
             GrantArg::ClientCredentials => builder.client_credentials(),
             GrantArg::CrossAppAccess => {
                 // clap requires all three with this grant.
@@ -213,6 +224,26 @@ impl GrantArgs {
                 builder.cross_app_access(idp)
             }
         })
+    }
+}
+
+impl GrantArgs {
+    /// Where `--grant jwt-bearer` reads the workload's JWT, if given.
+    fn assertion_source(&self) -> Result<Option<AssertionSource>, Failure> {
+        if let Some(path) = &self.assertion_file {
+            return Ok(Some(AssertionSource::file(path)));
+        }
+        if let Some(name) = &self.assertion_env {
+            return Ok(Some(AssertionSource::env(name)));
+        }
+        let Some(line) = &self.assertion_command else {
+            return Ok(None);
+        };
+        let mut words = line.split_whitespace();
+        let program = words
+            .next()
+            .ok_or_else(|| Failure::usage("--assertion-command is empty"))?;
+        Ok(Some(AssertionSource::command(program, words)))
     }
 }
 

@@ -257,8 +257,9 @@ pub(crate) struct ClientArgs {
 #[command(next_help_heading = "OAuth")]
 pub(crate) struct GrantArgs {
     /// How tokens are obtained: a person signs in (authorization-code), or a
-    /// machine does (client-credentials, cross-app-access; both need
-    /// --client-id).
+    /// machine does (client-credentials, cross-app-access: both need
+    /// --client-id; jwt-bearer: a JWT the platform issued, from
+    /// --assertion-file, --assertion-env or --assertion-command).
     #[arg(
         long,
         value_enum,
@@ -287,6 +288,25 @@ pub(crate) struct GrantArgs {
         requires = "private_key"
     )]
     pub(crate) signing_alg: SigningAlgorithmArg,
+
+    /// Workload identity (--grant jwt-bearer): a file holding the JWT the
+    /// platform issued, read anew for every token request (it rotates).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["assertion_env", "assertion_command"]
+    )]
+    pub(crate) assertion_file: Option<PathBuf>,
+
+    /// Workload identity: an environment variable holding the JWT.
+    #[arg(long, value_name = "VAR", conflicts_with = "assertion_command")]
+    pub(crate) assertion_env: Option<String>,
+
+    /// Workload identity: a command that prints the JWT, run for every token
+    /// request (within 30 s), directly and never through a shell: its words
+    /// are split at spaces, with no quoting, variables or pipes.
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) assertion_command: Option<String>,
 
     /// Cross-app access: the identity provider's token endpoint.
     #[arg(long, value_name = "URL")]
@@ -376,6 +396,7 @@ pub(crate) enum GrantArg {
     AuthorizationCode,
     ClientCredentials,
     CrossAppAccess,
+    JwtBearer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -68,8 +68,8 @@ use tokio::task::JoinHandle;
 
 pub use auth::{
     AuthFault, AuthRequest, AuthRequestKind, AuthServer, AuthServerBuilder, DeviceRequest,
-    DeviceStatus, IssMode, IssuedToken, LoginMode, MetadataLocation, PreRegistered, RefreshMode,
-    RegisteredClient,
+    DeviceStatus, ENTRA_RESOURCE_REFUSAL, IssMode, IssuedToken, LoginMode, MetadataLocation,
+    PreRegistered, RefreshMode, RegisteredClient, ResourceRefusal, UnknownClient,
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use log::RecordedRequest;

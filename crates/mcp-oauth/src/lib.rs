@@ -53,8 +53,10 @@
 //! `resource` indicator; the tokens are stored, then used. A 403
 //! `insufficient_scope` asks for the union of the scopes. Machine clients use
 //! [`OAuthBuilder::client_credentials`] (with a secret or a
-//! [`private_key_jwt`](OAuthBuilder::private_key_jwt) key) or
-//! [`OAuthBuilder::cross_app_access`].
+//! [`private_key_jwt`](OAuthBuilder::private_key_jwt) key),
+//! [`OAuthBuilder::cross_app_access`], or workload identity federation
+//! ([`OAuthBuilder::jwt_bearer`]: a JWT the platform issued, from an
+//! [`AssertionSource`], for a token; no secret, no registration).
 //!
 //! The same [`OAuth`] serves rmcp users ([`AuthorizedHttpClient`]) and any
 //! `reqwest` client ([`OAuthMiddleware`], feature `middleware`, on by
@@ -193,8 +195,8 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
-    SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
+    AssertionSource, Auth, Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder,
+    OAuthErrorCode, SignIn, SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{CallbackRefusal, Cause, Error, OAuthStep, Result};

@@ -26,3 +26,4 @@ mod secrets;
 mod shared_store;
 mod support;
 mod terminal;
+mod workload;

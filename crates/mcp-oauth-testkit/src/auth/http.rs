@@ -226,6 +226,11 @@ pub(crate) fn metadata_document(state: &AuthState) -> Value {
             grants.push(json!(device::DEVICE_CODE_GRANT));
         }
     }
+    if cfg.workload_identity
+        && let Some(Value::Array(grants)) = obj.get_mut("grant_types_supported")
+    {
+        grants.push(json!(super::providers::JWT_BEARER_GRANT));
+    }
     if let Some(methods) = &cfg.pkce_methods {
         obj.insert(
             "code_challenge_methods_supported".to_owned(),

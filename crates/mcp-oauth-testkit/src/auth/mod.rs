@@ -14,6 +14,7 @@ mod authorize;
 mod device;
 mod http;
 mod modes;
+mod providers;
 mod state;
 mod token;
 
@@ -31,6 +32,7 @@ use crate::server::lock;
 pub use device::{DeviceRequest, DeviceStatus};
 pub(crate) use http::{owns, serve as serve_http};
 pub use modes::{AuthFault, IssMode, LoginMode, MetadataLocation, PreRegistered, RefreshMode};
+pub use providers::{ENTRA_RESOURCE_REFUSAL, ResourceRefusal, UnknownClient};
 pub(crate) use state::{AuthState, TokenCheck};
 
 /// How long [`AuthServer::stop`] waits for a graceful shutdown before aborting.
@@ -128,7 +130,8 @@ pub struct IssuedToken {
     pub scopes: Vec<String>,
     /// The RFC 8707 resource (audience); `None` when the client named none.
     pub resource: Option<String>,
-    /// `authorization_code`, `refresh_token`, `client_credentials` or `device_code`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`, the
+    /// device code grant or the `jwt-bearer` grant (their URNs).
     pub grant_type: String,
     /// Revoked by the reuse of a rotated refresh token or of the authorization code.
     pub revoked: bool,
@@ -155,6 +158,9 @@ pub(crate) struct AuthConfig {
     pub(crate) access_lifetime: Duration,
     pub(crate) refresh: RefreshMode,
     pub(crate) device: Option<device::DeviceConfig>,
+    pub(crate) workload_identity: bool,
+    pub(crate) resource_refusal: ResourceRefusal,
+    pub(crate) unknown_client: UnknownClient,
 }
 
 impl Default for AuthConfig {
@@ -175,6 +181,9 @@ impl Default for AuthConfig {
             access_lifetime: Duration::from_secs(3600),
             refresh: RefreshMode::Rotating,
             device: None,
+            workload_identity: false,
+            resource_refusal: ResourceRefusal::Never,
+            unknown_client: UnknownClient::ErrorPage,
         }
     }
 }

@@ -11,8 +11,8 @@ pub(crate) use self::authorizer::{Authorizer, Rejection, bearer_header, wants_au
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
 pub use self::oauth::{
-    Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm,
-    UserAgent, WebFlow, WebFlowBuilder, wire::OAuthErrorCode,
+    AssertionSource, Connected, CrossAppAccess, IntoScopes, OAuth, OAuthBuilder, SignIn,
+    SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder, wire::OAuthErrorCode,
 };
 
 use std::{fmt, str::FromStr};

@@ -17,3 +17,4 @@ mod storage;
 mod streamable;
 mod support;
 mod web;
+mod workload;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::{
     OAuth, SignIn,
     callback::CallbackHost,
-    grants::{CrossAppAccess, SigningAlgorithm, SigningKey},
+    grants::{AssertionSource, CrossAppAccess, SigningAlgorithm, SigningKey},
     http::HttpOptions,
     session::Binding,
     user_agent::UserAgent,
@@ -58,6 +58,8 @@ pub(super) enum GrantKind {
     ClientCredentials,
     /// Enterprise cross-app access: an ID-JAG, then `jwt-bearer`.
     CrossAppAccess(Box<CrossAppAccess>),
+    /// Workload identity federation: the platform's JWT, `jwt-bearer`.
+    JwtBearer(AssertionSource),
     /// Tokens come only from a web platform's two-phase sign-in
     /// ([`WebFlow`](super::WebFlow)); a refusal without tokens to renew
     /// ends with `Error::NotConnected`.
@@ -306,6 +308,18 @@ impl OAuthBuilder {
     /// [`client_id`](Self::client_id) and [`client_secret`](Self::client_secret).
     pub fn cross_app_access(mut self, idp: CrossAppAccess) -> Self {
         self.settings.grant = GrantKind::CrossAppAccess(Box::new(idp));
+        self
+    }
+
+    /// Workload identity federation (RFC 7523 §2.1): a machine presents a
+    /// JWT its platform issued, read from `source` anew for every token
+    /// request, and gets an access token. No secret is stored, nothing is
+    /// registered, no browser opens; [`client_id`](Self::client_id) is
+    /// optional. A refusal is reported as it is, never retried with the
+    /// same assertion or another grant:
+    /// `.jwt_bearer(AssertionSource::file("/var/run/secrets/tokens/mcp"))`.
+    pub fn jwt_bearer(mut self, source: AssertionSource) -> Self {
+        self.settings.grant = GrantKind::JwtBearer(source);
         self
     }
 

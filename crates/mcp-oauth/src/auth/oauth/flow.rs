@@ -25,8 +25,10 @@ pub(super) struct Flow<'a> {
     pub(super) credentials: StoredCredentials,
     pub(super) metadata: AuthServerMetadata,
     pub(super) source: MetadataSource,
-    /// The `resource` indicator (RFC 8707) sent with every request.
+    /// The `resource` indicator (RFC 8707) sent with every request...
     pub(super) resource: String,
+    /// ...unless the authorization server refuses it.
+    pub(super) omit_resource: bool,
     pub(super) scope: Option<String>,
 }
 
@@ -150,6 +152,7 @@ impl<'a> Flow<'a> {
             metadata,
             source: discovery.source,
             resource: discovery.resource,
+            omit_resource: false,
             scope,
         })
     }
@@ -169,6 +172,7 @@ impl<'a> Flow<'a> {
                 GrantKind::ClientCredentials | GrantKind::CrossAppAccess(_) => {
                     grants::machine(self).await
                 }
+                GrantKind::JwtBearer(source) => grants::jwt_bearer(self, source).await,
                 GrantKind::WebSignIn => Err(Error::NotConnected {
                     server: self.binding.server.to_string(),
                     account: self.settings.account.clone(),
@@ -196,6 +200,11 @@ impl<'a> Flow<'a> {
             .registration
             .as_ref()
             .is_some_and(|r| r.kind == RegistrationKind::Dynamic)
+    }
+
+    /// The `resource` parameter to send, if any.
+    pub(super) fn resource_parameter(&self) -> Option<&str> {
+        (!self.omit_resource).then_some(self.resource.as_str())
     }
 
     /// The token endpoint, checked: present, a URL, https unless loopback.

@@ -37,7 +37,7 @@ use secrecy::SecretString;
 use self::{builder::Settings, session::Binding, wire::BearerChallenge};
 pub use self::{
     builder::{IntoScopes, OAuthBuilder},
-    grants::{CrossAppAccess, SigningAlgorithm},
+    grants::{AssertionSource, CrossAppAccess, SigningAlgorithm},
     user_agent::UserAgent,
     web::{Connected, WebFlow, WebFlowBuilder},
 };

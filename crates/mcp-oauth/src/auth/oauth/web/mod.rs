@@ -331,6 +331,7 @@ impl WebFlow {
                 metadata: discovery.metadata.clone(),
                 source: discovery.source,
                 resource: discovery.resource.clone(),
+                omit_resource: false,
                 scope: scope.map(str::to_owned),
             };
             let client =
