@@ -83,6 +83,10 @@ pub(crate) async fn connect(
             Client::stdio(command)
         }
     };
+    let builder = match target {
+        Target::Url(_) => connect.transport.extras(builder, global)?,
+        Target::Stdio(_) => builder,
+    };
     connect
         .apply(builder)
         .listen_for_server_messages(server_messages == ServerMessages::Answered)
@@ -105,6 +109,38 @@ impl ConnectArgs {
 }
 
 impl TransportArgs {
+    /// `builder` with the `--header`s and the `--ca-cert` trust anchors.
+    pub(crate) fn extras(
+        &self,
+        mut builder: ClientBuilder,
+        global: &GlobalArgs,
+    ) -> Result<ClientBuilder, Failure> {
+        for (name, value) in self.headers()? {
+            builder = builder.header(&name, &value);
+        }
+        if let Some(pem) = global.ca_bundle()? {
+            builder = builder.ca_certificates(pem);
+        }
+        Ok(builder)
+    }
+
+    /// The `--header`s as (name, value), `${VAR}` taken from the environment.
+    pub(crate) fn headers(&self) -> Result<Vec<(String, String)>, Failure> {
+        self.headers
+            .iter()
+            .map(|header| {
+                let (name, value) = header.split_once(':').ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--header {:?} is not \"Name: value\"",
+                        mcp_oauth::terminal_safe_line(header)
+                    ))
+                })?;
+                let value = expand(value, name.trim())?;
+                Ok((name.trim().to_owned(), value))
+            })
+            .collect()
+    }
+
     pub(crate) fn mode(&self) -> TransportMode {
         match self.transport {
             TransportArg::Auto => TransportMode::Auto,
@@ -171,6 +207,9 @@ impl OAuthArgs {
         }
         if let Some(metadata) = &client.client_metadata {
             builder = builder.additional_client_metadata(metadata.clone());
+        }
+        if let Some(pem) = global.ca_bundle()? {
+            builder = builder.ca_certificates(pem);
         }
         Ok(self.grant.apply(builder)?.build()?)
     }
@@ -245,6 +284,31 @@ impl GrantArgs {
             .ok_or_else(|| Failure::usage("--assertion-command is empty"))?;
         Ok(Some(AssertionSource::command(program, words)))
     }
+}
+
+/// `text` with each `${VAR}` replaced by that environment variable; an
+/// unset one is an error naming it (never the value: it may be a key).
+fn expand(text: &str, header: &str) -> Result<String, Failure> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| Failure::usage(format!("--header {header}: a ${{ without its }}")))?;
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| {
+            Failure::usage(format!(
+                "--header {header}: the environment variable {} is not set",
+                mcp_oauth::terminal_safe_line(name)
+            ))
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The hint for a device sign-in the authorization server may not offer;

@@ -86,6 +86,12 @@ pub(crate) struct GlobalArgs {
     )]
     pub(crate) store_lease: Option<u64>,
 
+    /// Trust the certificate authorities of this PEM file too, besides the
+    /// system's, for the MCP server and the authorization server alike: a
+    /// company's TLS inspection proxy, a private CA.
+    #[arg(long, global = true, env = "MCP_OAUTH_CA_BUNDLE", value_name = "FILE")]
+    pub(crate) ca_cert: Option<PathBuf>,
+
     /// The store, once opened.
     #[arg(skip)]
     pub(crate) opened: crate::store::Store,
@@ -99,6 +105,16 @@ impl GlobalArgs {
         url: &str,
     ) -> Result<OAuthBuilder, Failure> {
         self.opened.apply(builder, url, self.cache_dir.as_ref())
+    }
+
+    /// The PEM bundle of `--ca-cert`, read, if given.
+    pub(crate) fn ca_bundle(&self) -> Result<Option<Vec<u8>>, Failure> {
+        let Some(path) = &self.ca_cert else {
+            return Ok(None);
+        };
+        std::fs::read(path).map(Some).map_err(|error| {
+            Failure::usage(format!("cannot read --ca-cert {}: {error}", path.display()))
+        })
     }
 
     /// The credentials folder: `--cache-dir`, else the library's default.
@@ -160,7 +176,7 @@ pub(crate) struct StdioArgs {
 }
 
 /// How a server is reached and how long it may take to answer.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ConnectArgs {
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
@@ -180,13 +196,22 @@ pub(crate) struct ConnectArgs {
     pub(crate) elicitation: ElicitationArg,
 }
 
-/// The transport for http(s) servers.
-#[derive(Debug, Args)]
+/// The transport for http(s) servers, and what every request to the
+/// server carries.
+///
+/// Not `Debug`: a header may carry a key.
+#[derive(Args)]
 pub(crate) struct TransportArgs {
     /// Transport for http(s) servers: Streamable HTTP, legacy SSE, or
     /// Streamable HTTP falling back to SSE.
     #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
     pub(crate) transport: TransportArg,
+
+    /// A header sent with every request to the MCP server (never to the
+    /// authorization server), e.g. "X-Api-Key: ${API_KEY}": ${VAR} is
+    /// taken from the environment. Repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
 }
 
 /// The credentials sent to a server: a static token, or OAuth.

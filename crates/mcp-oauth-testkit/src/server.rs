@@ -272,6 +272,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         mcp_name: respond::header_str(headers, MCP_NAME_HEADER),
         status: 0,
         peer: peer(&parts.extensions),
+        headers: crate::log::all_headers(headers),
     });
     if bytes.is_err() {
         let response = respond::text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");

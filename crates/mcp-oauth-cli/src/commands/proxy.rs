@@ -40,8 +40,14 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
         "sign in from a terminal with `mcp-oauth login {url}` (or `mcp-oauth login --device \
          {url}`), then start the server again"
     );
-    Bridge::new(url, auth)
-        .transport(args.transport.mode())
+    let mut bridge = Bridge::new(url, auth).transport(args.transport.mode());
+    for (name, value) in args.transport.headers()? {
+        bridge = bridge.header(&name, &value);
+    }
+    if let Some(pem) = global.ca_bundle()? {
+        bridge = bridge.ca_certificates(pem);
+    }
+    bridge
         .authorization_hint(sign_in_here.clone())
         .run_until(input, output, terminated())
         .await

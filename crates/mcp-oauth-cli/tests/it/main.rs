@@ -7,6 +7,7 @@
 mod cache_folder;
 mod commands;
 mod device;
+mod enterprise;
 mod exit_codes;
 mod failures;
 #[cfg(target_os = "linux")]

@@ -96,6 +96,7 @@ pub(crate) async fn serve(state: &Arc<AuthState>, request: Request) -> Response 
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         status: 0,
         peer: crate::server::peer(&parts.extensions),
+        headers: crate::log::all_headers(&parts.headers),
     });
     let response = if bytes.is_err() {
         text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")

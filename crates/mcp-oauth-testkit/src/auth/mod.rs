@@ -81,9 +81,16 @@ pub struct AuthRequest {
     /// Where the request came from: the client's address, or that of a
     /// relay in front of the server.
     pub peer: Option<SocketAddr>,
+    /// Every header, names in lower case, values as sent (lossy UTF-8).
+    pub headers: Vec<(String, String)>,
 }
 
 impl AuthRequest {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::log::header_in(&self.headers, name)
+    }
+
     /// The first value of a query or form parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query
@@ -161,6 +168,8 @@ pub(crate) struct AuthConfig {
     pub(crate) workload_identity: bool,
     pub(crate) resource_refusal: ResourceRefusal,
     pub(crate) unknown_client: UnknownClient,
+    /// How its URLs name it: scheme and host.
+    pub(crate) public: crate::tls::Public,
 }
 
 impl Default for AuthConfig {
@@ -184,6 +193,7 @@ impl Default for AuthConfig {
             workload_identity: false,
             resource_refusal: ResourceRefusal::Never,
             unknown_client: UnknownClient::ErrorPage,
+            public: crate::tls::Public::default(),
         }
     }
 }
@@ -462,23 +472,33 @@ impl AuthServerBuilder {
         self
     }
 
+    /// Serves https with a certificate `ca` signed: its issuer and
+    /// endpoints say `https://`.
+    pub fn tls(mut self, ca: &crate::TestCa) -> Self {
+        self.cfg.public.tls = Some(ca.acceptor());
+        self
+    }
+
+    /// The host its URLs (issuer, endpoints) name instead of `127.0.0.1`
+    /// (it still listens there): a name a client reaches through a proxy
+    /// that knows it, or an address of [`bind_address`](Self::bind_address).
+    pub fn host(mut self, host: &str) -> Self {
+        self.cfg.public.host = Some(host.to_owned());
+        self
+    }
+
     /// Binds `127.0.0.1:0` (or the [`bind_address`](Self::bind_address))
     /// and serves in a background task of the current runtime.
     pub async fn start(self) -> std::io::Result<AuthServer> {
         let (listener, addr) = crate::server::listen(self.bind).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let tls = self.cfg.public.tls.clone();
         let state = Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown_rx));
         let router = axum::Router::new()
             .fallback(http::handle)
             .with_state(Arc::clone(&state));
         let stopped = state.stopped();
-        let task = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "mcp-oauth-testkit authorization server failed");
-            }
-        });
+        let task = crate::tls::spawn(listener, tls, router, stopped, "authorization server");
         Ok(AuthServer {
             state,
             runner: Some(Runner {
@@ -489,7 +509,13 @@ impl AuthServerBuilder {
     }
 
     /// A server answering on another server's listener (the MCP server's origin).
-    pub(crate) fn embed(self, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> AuthServer {
+    pub(crate) fn embed(
+        mut self,
+        addr: SocketAddr,
+        public: crate::tls::Public,
+        shutdown: watch::Receiver<bool>,
+    ) -> AuthServer {
+        self.cfg.public = public;
         AuthServer {
             state: Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown)),
             runner: None,

@@ -3,6 +3,7 @@
 
 mod bridge;
 mod errors;
+mod extras;
 mod handler;
 mod http;
 mod sse;
@@ -28,13 +29,13 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use self::handler::Handler;
-pub(crate) use self::http::HttpCore;
 pub use self::{
     bridge::{Bridge, bridge_stdio, bridge_stdio_until},
     handler::ElicitationPolicy,
     streamable::AuthorizedHttpClient,
 };
 use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
+pub(crate) use self::{extras::Extras, http::HttpCore};
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::{
     http::{BodyError, cap_sse_events},

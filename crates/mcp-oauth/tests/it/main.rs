@@ -5,6 +5,7 @@ mod bearer;
 mod bridge;
 mod device;
 mod fuzz_seeds;
+mod headers;
 mod hostile;
 mod integrations;
 mod legacy_sse;

@@ -130,6 +130,8 @@ impl fmt::Debug for Settings {
 pub struct OAuthBuilder {
     mcp_url: String,
     settings: Settings,
+    /// The first invalid setting, reported by [`build`](Self::build).
+    invalid: Option<crate::Error>,
 }
 
 impl fmt::Debug for OAuthBuilder {
@@ -153,6 +155,7 @@ impl OAuthBuilder {
         Self {
             mcp_url,
             settings: Settings::default(),
+            invalid: None,
         }
     }
 
@@ -255,6 +258,18 @@ impl OAuthBuilder {
         self
     }
 
+    /// Trusts the certificate authorities of this PEM bundle in the
+    /// requests of the OAuth flow, besides the system's: for an
+    /// authorization server behind a company's TLS inspection, or with a
+    /// private CA. A bundle without a certificate fails [`build`](Self::build).
+    pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        let what = "the CA certificate bundle";
+        if let Err(error) = self.settings.http.roots.add_pem(pem.as_ref(), what) {
+            self.invalid.get_or_insert(error);
+        }
+        self
+    }
+
     /// How the authorization URL reaches the user (default: the system
     /// browser): `.user_agent(UserAgent::PrintUrl)`.
     pub fn user_agent(mut self, agent: UserAgent) -> Self {
@@ -325,6 +340,9 @@ impl OAuthBuilder {
 
     /// Builds the helper.
     pub fn build(self) -> Result<OAuth> {
+        if let Some(error) = self.invalid {
+            return Err(error);
+        }
         if let Some((pem, algorithm)) = &self.settings.private_key {
             // A bad key is reported now, not at the first request.
             SigningKey::from_pem(pem.expose_secret(), *algorithm)?;

@@ -30,6 +30,8 @@ pub(crate) struct HttpOptions {
     pub(crate) timeout: Duration,
     /// Host names reached at a fixed address instead of through DNS.
     pub(crate) resolve: Vec<(String, SocketAddr)>,
+    /// Certificate authorities trusted besides the system's.
+    pub(crate) roots: net::TrustAnchors,
 }
 
 impl Default for HttpOptions {
@@ -37,6 +39,7 @@ impl Default for HttpOptions {
         Self {
             timeout: DEFAULT_TIMEOUT,
             resolve: Vec::new(),
+            roots: net::TrustAnchors::default(),
         }
     }
 }
@@ -218,7 +221,8 @@ fn build_client(options: &HttpOptions, redirects: Redirects, direct: bool) -> Re
         .timeout(options.timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(options.timeout))
         .direct(direct)
-        .redirects(redirects);
+        .redirects(redirects)
+        .roots(options.roots.clone());
     for (domain, address) in &options.resolve {
         builder = builder.resolve(domain, *address);
     }

@@ -26,7 +26,8 @@ use self::{
     pump::{DRAIN_TIME, pump},
 };
 use super::{
-    EndCause, HttpCore, TransportMode, sse::LegacySseTransport, streamable::AuthorizedHttpClient,
+    EndCause, Extras, HttpCore, TransportMode, sse::LegacySseTransport,
+    streamable::AuthorizedHttpClient,
 };
 use crate::{Auth, Error, Result, ServerUrl, auth::Authorizer};
 
@@ -70,6 +71,7 @@ pub struct Bridge {
     auth: Auth,
     mode: TransportMode,
     reporter: Reporter,
+    extras: Extras,
 }
 
 impl Bridge {
@@ -80,7 +82,23 @@ impl Bridge {
             auth,
             mode: TransportMode::Auto,
             reporter: Reporter::default(),
+            extras: Extras::default(),
         }
+    }
+
+    /// Sends the header `name: value` with every request to the server,
+    /// as [`ClientBuilder::header`](crate::ClientBuilder::header) does.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.extras.header(name, value);
+        self
+    }
+
+    /// Trusts these certificate authorities (PEM) for the server's
+    /// certificate too, as
+    /// [`ClientBuilder::ca_certificates`](crate::ClientBuilder::ca_certificates) does.
+    pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extras.ca_certificates(pem.as_ref());
+        self
     }
 
     /// Which HTTP transport to use (default: [`TransportMode::Auto`]).
@@ -122,11 +140,12 @@ impl Bridge {
             auth,
             mode,
             reporter,
+            extras,
         } = self;
         let mut shutdown = std::pin::pin!(shutdown);
         let server = ServerUrl::parse(&url)?;
         let authorizer = Authorizer::interactive(auth.for_server(&server)?);
-        let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server)?;
+        let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server, &extras)?;
         let mut input = HostInput::new(input);
         loop {
             // The host's first request decides the transport.
