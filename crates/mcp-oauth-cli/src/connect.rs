@@ -211,6 +211,9 @@ impl OAuthArgs {
         if let Some(pem) = global.ca_bundle()? {
             builder = builder.ca_certificates(pem);
         }
+        if client.no_resource {
+            builder = builder.no_resource();
+        }
         Ok(self.grant.apply(builder)?.build()?)
     }
 }
@@ -332,6 +335,9 @@ impl SignInArgs {
             });
         if let Some(port) = self.callback_port {
             builder = builder.callback_port(port);
+        }
+        if let Some(path) = &self.callback_path {
+            builder = builder.callback_path(path);
         }
         if self.callback_host == CallbackHostArg::Localhost {
             builder = builder.callback_host_localhost();

@@ -275,6 +275,12 @@ pub(crate) struct ClientArgs {
     /// Extra dynamic-registration metadata, a JSON object.
     #[arg(long, value_name = "JSON", value_parser = json_object)]
     pub(crate) client_metadata: Option<Value>,
+
+    /// Never send the RFC 8707 resource parameter, for authorization servers
+    /// that refuse it (Microsoft Entra: AADSTS9010010). Without it, such a
+    /// refusal is noticed, the request made again without, and remembered.
+    #[arg(long)]
+    pub(crate) no_resource: bool,
 }
 
 /// How tokens are obtained when no person signs in.
@@ -377,6 +383,11 @@ pub(crate) struct SignInArgs {
     #[arg(long, value_enum, default_value_t = CallbackHostArg::Loopback)]
     pub(crate) callback_host: CallbackHostArg,
 
+    /// The path of the redirect URI (default /callback), for a client whose
+    /// registered redirect URI has a fixed path; only it is answered.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) callback_path: Option<String>,
+
     /// Don't open a browser: print the URL, then wait for the callback or
     /// for the redirected URL pasted on stdin.
     #[arg(long)]
@@ -388,7 +399,7 @@ pub(crate) struct SignInArgs {
     /// must offer it.
     #[arg(
         long,
-        conflicts_with_all = ["no_browser", "callback_port", "callback_host"]
+        conflicts_with_all = ["no_browser", "callback_port", "callback_host", "callback_path"]
     )]
     pub(crate) device: bool,
 

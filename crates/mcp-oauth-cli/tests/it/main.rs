@@ -18,6 +18,7 @@ mod full_disk;
 mod interrupt;
 mod oauth;
 mod options;
+mod providers;
 mod proxy;
 mod proxy_messages;
 mod proxy_sessions;

@@ -12,6 +12,7 @@ mod legacy_sse;
 mod nagle;
 mod oauth;
 mod oauth_lasting;
+mod providers;
 mod secrets;
 mod stdio;
 mod storage;

@@ -32,6 +32,8 @@ pub(super) struct Settings {
     pub(super) additional_client_metadata: Option<Map<String, Value>>,
     pub(super) callback_port: Option<u16>,
     pub(super) callback_host: CallbackHost,
+    /// The redirect URI's path (default `/callback`).
+    pub(super) callback_path: Option<String>,
     pub(super) client_id: Option<String>,
     pub(super) client_secret: Option<SecretString>,
     pub(super) client_metadata_url: Option<String>,
@@ -45,6 +47,8 @@ pub(super) struct Settings {
     pub(super) http: HttpOptions,
     /// Whose credentials: `None` for the default account.
     pub(super) account: Option<String>,
+    /// Never send the RFC 8707 `resource` parameter.
+    pub(super) omit_resource: bool,
 }
 
 /// How tokens are obtained.
@@ -76,6 +80,7 @@ impl Default for Settings {
             additional_client_metadata: None,
             callback_port: None,
             callback_host: CallbackHost::Loopback,
+            callback_path: None,
             client_id: None,
             client_secret: None,
             client_metadata_url: None,
@@ -87,6 +92,7 @@ impl Default for Settings {
             private_key: None,
             http: HttpOptions::default(),
             account: None,
+            omit_resource: false,
         }
     }
 }
@@ -212,6 +218,16 @@ impl OAuthBuilder {
         self
     }
 
+    /// The path of the loopback redirect URI (default `/callback`), for a
+    /// client registered beforehand whose redirect URI has a fixed path:
+    /// `.callback_path("/oauth/callback")`. The listener answers that path
+    /// only. An invalid path (not absolute, with a query) fails
+    /// [`build`](Self::build).
+    pub fn callback_path(mut self, path: impl Into<String>) -> Self {
+        self.settings.callback_path = Some(path.into());
+        self
+    }
+
     /// A client registered beforehand: `.client_id("my-client")`.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.settings.client_id = Some(client_id.into());
@@ -255,6 +271,17 @@ impl OAuthBuilder {
     /// `.resolve("mcp.example.com", "127.0.0.1:8443".parse().unwrap())`.
     pub fn resolve(mut self, domain: impl Into<String>, address: SocketAddr) -> Self {
         self.settings.http.resolve.push((domain.into(), address));
+        self
+    }
+
+    /// Never sends the RFC 8707 `resource` parameter, for authorization
+    /// servers that refuse it (Microsoft Entra answers `invalid_target`,
+    /// `AADSTS9010010`, when it comes with its own scopes such as
+    /// `api://…/.default`). Without this, such a refusal is noticed: the
+    /// request is made again once without it, the person is told, and the
+    /// stored credentials remember it, so refreshes leave it out too.
+    pub fn no_resource(mut self) -> Self {
+        self.settings.omit_resource = true;
         self
     }
 
@@ -342,6 +369,9 @@ impl OAuthBuilder {
     pub fn build(self) -> Result<OAuth> {
         if let Some(error) = self.invalid {
             return Err(error);
+        }
+        if let Some(path) = &self.settings.callback_path {
+            super::callback::check_callback_path(path)?;
         }
         if let Some((pem, algorithm)) = &self.settings.private_key {
             // A bad key is reported now, not at the first request.

@@ -148,11 +148,11 @@ impl<'a> Flow<'a> {
         Ok(Self {
             settings,
             binding,
+            omit_resource: settings.omit_resource || credentials.resource_refused,
             credentials,
             metadata,
             source: discovery.source,
             resource: discovery.resource,
-            omit_resource: false,
             scope,
         })
     }
@@ -187,6 +187,15 @@ impl<'a> Flow<'a> {
                     );
                     self.credentials.registration = None;
                 }
+                // Once, and never for a workload's assertion: that grant
+                // is one request whatever its answer.
+                Err(error)
+                    if refuses_resource(&error)
+                        && !self.omit_resource
+                        && !matches!(self.settings.grant, GrantKind::JwtBearer(_)) =>
+                {
+                    self.omit_resource_from_now_on();
+                }
                 other => break other?,
             }
         };
@@ -202,6 +211,18 @@ impl<'a> Flow<'a> {
             .is_some_and(|r| r.kind == RegistrationKind::Dynamic)
     }
 
+    /// The authorization server refused the `resource` parameter: it is
+    /// left out from now on, in this attempt and, once stored, in every
+    /// refresh; the person is told why the step is repeated.
+    pub(super) fn omit_resource_from_now_on(&mut self) {
+        self.omit_resource = true;
+        self.credentials.resource_refused = true;
+        self.settings.notify(
+            "The authorization server refuses the resource parameter (RFC 8707); trying again \
+             without it. It is left out from now on for this server.",
+        );
+    }
+
     /// The `resource` parameter to send, if any.
     pub(super) fn resource_parameter(&self) -> Option<&str> {
         (!self.omit_resource).then_some(self.resource.as_str())
@@ -211,6 +232,14 @@ impl<'a> Flow<'a> {
     pub(super) fn token_endpoint(&self) -> Result<Url> {
         wire::token_endpoint(&self.metadata)
     }
+}
+
+/// Whether the authorization server refused the RFC 8707 `resource`
+/// parameter: `invalid_target`, or Microsoft Entra's `AADSTS9010010`
+/// whatever the code.
+pub(super) fn refuses_resource(error: &Error) -> bool {
+    let target = matches!(error.oauth_error_code(), Some(OAuthErrorCode::Other(code)) if code == "invalid_target");
+    target || (error.oauth_error_code().is_some() && error.to_string().contains("AADSTS9010010"))
 }
 
 /// Whether the authorization server refused the client itself: a

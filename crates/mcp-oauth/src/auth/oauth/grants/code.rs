@@ -5,8 +5,8 @@ use url::Url;
 
 use super::{
     super::{
-        callback::CallbackServer,
-        flow::Flow,
+        callback::{CALLBACK_PATH, CallbackServer},
+        flow::{Flow, refuses_resource},
         identity::{self, Purpose},
         user_agent::{Presented, present},
         wire::{AuthorizationRequest, Pkce, authorization_url, check_issuer},
@@ -31,7 +31,7 @@ pub(in super::super) async fn authorization_code(flow: &mut Flow<'_>) -> Result<
             redirect_uri: &redirect_uri,
             challenge: &pkce.challenge,
             state: &state,
-            resource: &flow.resource,
+            resource: flow.resource_parameter(),
             scope: flow.scope.as_deref(),
         },
     )?;
@@ -63,20 +63,33 @@ pub(in super::super) async fn authorization_code(flow: &mut Flow<'_>) -> Result<
     let ((), response) = waited?;
     check_issuer(&flow.metadata, response.iss.as_deref())?;
     let token_endpoint = flow.token_endpoint()?;
+    let grant = Grant::AuthorizationCode {
+        code: &response.code,
+        verifier: &pkce.verifier,
+        redirect_uri: &redirect_uri,
+    };
+    let resource = flow.resource_parameter().map(str::to_owned);
     binding.brake_token_request()?;
-    request_tokens(
-        &binding.http,
+    let http = &binding.http;
+    let exchanged = request_tokens(
+        http,
         &token_endpoint,
         &registration,
-        &Grant::AuthorizationCode {
-            code: &response.code,
-            verifier: &pkce.verifier,
-            redirect_uri: &redirect_uri,
-        },
-        Some(&flow.resource),
+        &grant,
+        resource.as_deref(),
         None,
     )
-    .await
+    .await;
+    match exchanged {
+        // Refused before the code was looked at (Entra's AADSTS9010010):
+        // the same code again, without the parameter.
+        Err(error) if resource.is_some() && refuses_resource(&error) => {
+            flow.omit_resource_from_now_on();
+            binding.brake_token_request()?;
+            request_tokens(http, &token_endpoint, &registration, &grant, None, None).await
+        }
+        other => other,
+    }
 }
 
 /// Exchanges the code of a sign-in that came back through a web platform's
@@ -110,15 +123,20 @@ pub(in super::super) async fn exchange_code(
 /// its exact redirect URI) when it is free, else on any free port.
 async fn bind_callback(flow: &Flow<'_>) -> Result<CallbackServer> {
     let host = flow.settings.callback_host;
+    let path = flow
+        .settings
+        .callback_path
+        .as_deref()
+        .unwrap_or(CALLBACK_PATH);
     if let Some(port) = flow.settings.callback_port {
-        return CallbackServer::bind(host, port).await;
+        return CallbackServer::bind_at(host, port, path).await;
     }
     if let Some(port) = identity::reusable_redirect(flow).and_then(|uri| Url::port(&uri))
-        && let Ok(callback) = CallbackServer::bind(host, port).await
+        && let Ok(callback) = CallbackServer::bind_at(host, port, path).await
     {
         return Ok(callback);
     }
-    CallbackServer::bind(host, 0).await
+    CallbackServer::bind_at(host, 0, path).await
 }
 
 /// Lines typed on stdin: a pasted redirect URL completes a printed login.

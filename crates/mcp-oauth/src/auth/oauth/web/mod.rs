@@ -192,7 +192,7 @@ impl WebFlow {
                 redirect_uri: &inner.redirect_uri,
                 challenge: &pkce.challenge,
                 state: &state,
-                resource: &discovery.resource,
+                resource: Some(&discovery.resource),
                 scope: scope.as_deref(),
             },
         )?;
@@ -331,7 +331,7 @@ impl WebFlow {
                 metadata: discovery.metadata.clone(),
                 source: discovery.source,
                 resource: discovery.resource.clone(),
-                omit_resource: false,
+                omit_resource: self.inner.settings.omit_resource,
                 scope: scope.map(str::to_owned),
             };
             let client =

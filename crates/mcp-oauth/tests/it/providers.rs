@@ -1,0 +1,145 @@
+//! Identity providers as they are: Microsoft Entra's refusal of the RFC 8707
+//! `resource` parameter next to its own scopes (`api://…/.default`).
+
+use std::sync::{Arc, Mutex};
+
+use mcp_oauth::{Auth, Client, MemoryTokenStorage, OAuth, OAuthBuilder};
+use mcp_oauth_testkit::{AuthRequest, AuthRequestKind, AuthServer, ResourceRefusal, TestServer};
+
+use crate::support::{TIMEOUT, oauth, protected};
+
+const ENTRA_SCOPE: &str = "api://11111111-2222-3333-4444-555555555555/.default";
+
+fn entra(refusal: ResourceRefusal) -> mcp_oauth_testkit::AuthServerBuilder {
+    AuthServer::builder()
+        .refuse_resource(refusal)
+        .scopes_supported(&[ENTRA_SCOPE, "openid", "offline_access"])
+}
+
+fn of_kind(auth: &AuthServer, kind: AuthRequestKind) -> Vec<AuthRequest> {
+    auth.requests()
+        .into_iter()
+        .filter(|r| r.kind == kind)
+        .collect()
+}
+
+/// OAuth for `server` with Entra's scope, its notices kept in `notices`.
+fn entra_oauth(server: &TestServer, notices: &Arc<Mutex<Vec<String>>>) -> OAuthBuilder {
+    let kept = Arc::clone(notices);
+    oauth(server)
+        .scopes(format!("{ENTRA_SCOPE} openid"))
+        .token_storage(MemoryTokenStorage::new())
+        .on_notice(move |text| kept.lock().unwrap().push(text.to_owned()))
+}
+
+async fn call(server: &TestServer, oauth: &OAuth) {
+    let client = Client::builder(server.url())
+        .auth(Auth::from(oauth.clone()))
+        .timeout(TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
+    client.list_tools().await.unwrap();
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_refused_resource_at_the_token_endpoint_is_left_out_from_then_on() {
+    let (auth, server) = protected(entra(ResourceRefusal::AtToken)).await;
+    let notices = Arc::default();
+    let oauth = entra_oauth(&server, &notices).build().unwrap();
+    call(&server, &oauth).await;
+
+    // One sign-in; the code exchanged again, the same code, without it.
+    assert_eq!(of_kind(&auth, AuthRequestKind::Authorize).len(), 1);
+    let tokens = of_kind(&auth, AuthRequestKind::Token);
+    assert_eq!(tokens.len(), 2, "{tokens:#?}");
+    assert_eq!(tokens[0].param("resource"), Some(server.url().as_str()));
+    assert_eq!(tokens[1].param("resource"), None);
+    assert_eq!(tokens[0].param("code"), tokens[1].param("code"));
+    let told = notices.lock().unwrap().join("\n");
+    assert!(told.contains("refuses the resource parameter"), "{told}");
+    let stored = oauth.stored().await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_value(&stored).unwrap()["resource_refused"],
+        true
+    );
+
+    // The access token is refused: the refresh leaves the resource out,
+    // and keeps Entra's scopes exactly as granted.
+    auth.expire_access_tokens();
+    call(&server, &oauth).await;
+    let tokens = of_kind(&auth, AuthRequestKind::Token);
+    let refresh = tokens.last().unwrap();
+    assert_eq!(refresh.param("grant_type"), Some("refresh_token"));
+    assert_eq!(refresh.param("resource"), None);
+    let asked = of_kind(&auth, AuthRequestKind::Authorize)[0]
+        .param("scope")
+        .map(str::to_owned);
+    assert_eq!(
+        asked.as_deref(),
+        Some(&*format!("{ENTRA_SCOPE} openid offline_access"))
+    );
+    assert_eq!(
+        refresh.param("scope"),
+        asked.as_deref(),
+        "nothing re-ordered or split"
+    );
+    assert_eq!(tokens.len(), 3, "one refresh, not refused: {tokens:#?}");
+}
+
+#[tokio::test]
+async fn a_refusal_at_the_authorization_endpoint_signs_in_again_without_it() {
+    let (auth, server) = protected(entra(ResourceRefusal::AtAuthorizeAndToken)).await;
+    let notices = Arc::default();
+    let oauth = entra_oauth(&server, &notices).build().unwrap();
+    call(&server, &oauth).await;
+    let authorizations = of_kind(&auth, AuthRequestKind::Authorize);
+    assert_eq!(authorizations.len(), 2);
+    assert_eq!(
+        authorizations[0].param("resource"),
+        Some(server.url().as_str())
+    );
+    assert_eq!(authorizations[1].param("resource"), None);
+    let tokens = of_kind(&auth, AuthRequestKind::Token);
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].param("resource"), None);
+    assert!(
+        notices
+            .lock()
+            .unwrap()
+            .join("\n")
+            .contains("trying again without it")
+    );
+}
+
+#[tokio::test]
+async fn no_resource_never_sends_it() {
+    let (auth, server) = protected(entra(ResourceRefusal::AtAuthorizeAndToken)).await;
+    let notices = Arc::default();
+    let oauth = entra_oauth(&server, &notices)
+        .no_resource()
+        .build()
+        .unwrap();
+    call(&server, &oauth).await;
+    auth.expire_access_tokens();
+    call(&server, &oauth).await;
+    let requests = auth.requests();
+    assert!(
+        requests.iter().all(|r| r.param("resource").is_none()),
+        "{requests:#?}"
+    );
+    assert_eq!(of_kind(&auth, AuthRequestKind::Authorize).len(), 1);
+    assert_eq!(
+        of_kind(&auth, AuthRequestKind::Token).len(),
+        2,
+        "a code, then a refresh"
+    );
+    assert!(
+        notices
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|n| !n.contains("resource"))
+    );
+}
