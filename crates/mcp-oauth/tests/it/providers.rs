@@ -1,10 +1,14 @@
 //! Identity providers as they are: Microsoft Entra's refusal of the RFC 8707
-//! `resource` parameter next to its own scopes (`api://…/.default`).
+//! `resource` parameter next to its own scopes (`api://…/.default`), and
+//! servers that forget the clients registered with them.
 
 use std::sync::{Arc, Mutex};
 
 use mcp_oauth::{Auth, Client, MemoryTokenStorage, OAuth, OAuthBuilder};
-use mcp_oauth_testkit::{AuthRequest, AuthRequestKind, AuthServer, ResourceRefusal, TestServer};
+use mcp_oauth_testkit::{
+    AuthRequest, AuthRequestKind, AuthServer, RefreshMode, ResourceRefusal, TestServer,
+    UnknownClient,
+};
 
 use crate::support::{TIMEOUT, oauth, protected};
 
@@ -142,4 +146,67 @@ async fn no_resource_never_sends_it() {
             .iter()
             .all(|n| !n.contains("resource"))
     );
+}
+
+/// A browser that follows the sign-in and remembers each URL it was given.
+fn counting_browser(opened: &Arc<Mutex<Vec<String>>>) -> mcp_oauth::UserAgent {
+    let opened = Arc::clone(opened);
+    mcp_oauth::UserAgent::custom(move |url| {
+        opened.lock().unwrap().push(url.to_string());
+        async move {
+            let browser = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(TIMEOUT)
+                .build()
+                .unwrap();
+            let _ = browser.get(url).send().await;
+            Ok(())
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_forgotten_registration_is_found_before_the_browser_opens() {
+    for answer in [
+        UnknownClient::ErrorPage,
+        UnknownClient::JsonError,
+        UnknownClient::Redirect,
+    ] {
+        // No refresh tokens: the registration is not tried at the token
+        // endpoint before the next sign-in.
+        let builder = AuthServer::builder()
+            .unknown_client(answer)
+            .refresh_tokens(RefreshMode::Off);
+        let (auth, server) = protected(builder).await;
+        let dir = tempfile::tempdir().unwrap();
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let sign_in = || {
+            oauth(&server)
+                .user_agent(counting_browser(&opened))
+                .token_storage_cache_dir(dir.path())
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap()
+        };
+        call(&server, &sign_in()).await;
+        let first = auth.registered_clients()[0].client_id.clone();
+        // The server restarts and forgets its clients and their tokens.
+        auth.forget_clients();
+        auth.expire_access_tokens();
+        call(&server, &sign_in()).await;
+
+        let clients = auth.registered_clients();
+        assert_eq!(clients.len(), 1, "{answer:?}: registered again");
+        assert_ne!(clients[0].client_id, first);
+        let opened = opened.lock().unwrap().clone();
+        assert_eq!(
+            opened.len(),
+            2,
+            "{answer:?}: one browser per sign-in: {opened:#?}"
+        );
+        assert!(
+            opened[1].contains(&clients[0].client_id),
+            "{answer:?}: the new client"
+        );
+    }
 }

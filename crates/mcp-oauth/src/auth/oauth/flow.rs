@@ -29,6 +29,9 @@ pub(super) struct Flow<'a> {
     pub(super) resource: String,
     /// ...unless the authorization server refuses it.
     pub(super) omit_resource: bool,
+    /// Whether the client identity is known good for this attempt: made
+    /// in it, or a cached one the authorization server was asked about.
+    pub(super) client_checked: bool,
     pub(super) scope: Option<String>,
 }
 
@@ -149,6 +152,7 @@ impl<'a> Flow<'a> {
             settings,
             binding,
             omit_resource: settings.omit_resource || credentials.resource_refused,
+            client_checked: false,
             credentials,
             metadata,
             source: discovery.source,

@@ -122,6 +122,24 @@ impl OAuthHttp {
         self.read(url, request).await
     }
 
+    /// GET `url` (an authorization URL) without following a redirect, and
+    /// without reading the page: its status and `Location`.
+    pub(crate) async fn probe(&self, url: &Url) -> Result<(u16, Option<String>)> {
+        let response = self
+            .client(url, Purpose::Tokens)?
+            .get(url.clone())
+            .header(ACCEPT, "text/html,application/json")
+            .send()
+            .await
+            .map_err(|error| self.failed(url, error))?;
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok((response.status().as_u16(), location))
+    }
+
     /// POST a JSON document (dynamic registration).
     pub(crate) async fn post_json(&self, url: &Url, body: &serde_json::Value) -> Result<Fetched> {
         let request = self

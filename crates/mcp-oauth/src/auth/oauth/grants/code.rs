@@ -20,21 +20,38 @@ use crate::{Result, SignIn, secret::random_token, store::Tokens};
 pub(in super::super) async fn authorization_code(flow: &mut Flow<'_>) -> Result<Tokens> {
     let callback = bind_callback(flow).await?;
     let redirect_uri = callback.redirect_uri().clone();
-    let registration = identity::client(flow, Purpose::Redirect(&redirect_uri)).await?;
+    let cached = !flow.client_checked
+        && identity::reusable_redirect(flow).is_some_and(|uri| uri == redirect_uri);
+    let mut registration = identity::client(flow, Purpose::Redirect(&redirect_uri)).await?;
     let (settings, binding) = (flow.settings, flow.binding);
     let pkce = Pkce::new()?;
     let state = random_token()?;
-    let url = authorization_url(
-        &flow.metadata,
-        &AuthorizationRequest {
-            client_id: &registration.client_id,
+    let request = |flow: &Flow<'_>, client_id: &str| {
+        let request = AuthorizationRequest {
+            client_id,
             redirect_uri: &redirect_uri,
             challenge: &pkce.challenge,
             state: &state,
             resource: flow.resource_parameter(),
             scope: flow.scope.as_deref(),
-        },
-    )?;
+        };
+        authorization_url(&flow.metadata, &request)
+    };
+    let mut url = request(flow, &registration.client_id)?;
+    // A cached registration the server forgot (a restart, an expiry) would
+    // leave the person on an error page until the wait ends: asked first,
+    // the server says so, and the client registers again, once.
+    if cached {
+        flow.client_checked = true;
+    }
+    if cached && forgot_client(&binding.http, &url, &redirect_uri).await {
+        tracing::info!(
+            "the authorization server no longer knows the cached client; registering again"
+        );
+        flow.credentials.registration = None;
+        registration = identity::client(flow, Purpose::Redirect(&redirect_uri)).await?;
+        url = request(flow, &registration.client_id)?;
+    }
     binding.brake_sign_in()?;
     // The listener serves while the browser opens: a browser (or script)
     // may come back before `present` returns.
@@ -116,6 +133,39 @@ pub(in super::super) async fn exchange_code(
         None,
     )
     .await
+}
+
+/// Whether the authorization endpoint refuses `url` for its client: asked
+/// without following any redirect, it answers 400 or 401 (an error page,
+/// `invalid_client`), or sends the browser back to `redirect_uri` with
+/// `error=invalid_client` or `unauthorized_client`. A probe that fails says
+/// nothing: the sign-in goes on as it would have.
+async fn forgot_client(
+    http: &crate::auth::oauth::http::OAuthHttp,
+    url: &Url,
+    redirect_uri: &Url,
+) -> bool {
+    let (status, location) = match http.probe(url).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::debug!(%error, "the authorization endpoint could not be asked first");
+            return false;
+        }
+    };
+    match status {
+        400 | 401 => true,
+        300..=399 => location
+            .and_then(|location| url.join(&location).ok())
+            .filter(|target| {
+                target.origin() == redirect_uri.origin() && target.path() == redirect_uri.path()
+            })
+            .is_some_and(|target| {
+                target.query_pairs().any(|(name, value)| {
+                    name == "error" && matches!(&*value, "invalid_client" | "unauthorized_client")
+                })
+            }),
+        _ => false,
+    }
 }
 
 /// Binds the loopback listener: on the configured port, else on the port of

@@ -332,6 +332,7 @@ impl WebFlow {
                 source: discovery.source,
                 resource: discovery.resource.clone(),
                 omit_resource: self.inner.settings.omit_resource,
+                client_checked: false,
                 scope: scope.map(str::to_owned),
             };
             let client =
