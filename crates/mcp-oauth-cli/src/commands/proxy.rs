@@ -19,6 +19,12 @@ pub(crate) struct ProxyArgs {
 
     #[command(flatten)]
     pub(crate) credentials: CredentialArgs,
+
+    /// Hide the tools whose names match this glob (`*`, `?`) from the host:
+    /// left out of tools/list, a call refused with a JSON-RPC error.
+    /// Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) ignore_tool: Vec<String>,
 }
 
 pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Failure> {
@@ -46,6 +52,9 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
     }
     if let Some(pem) = global.ca_bundle()? {
         bridge = bridge.ca_certificates(pem);
+    }
+    for glob in &args.ignore_tool {
+        bridge = bridge.ignore_tool(glob);
     }
     bridge
         .authorization_hint(sign_in_here.clone())

@@ -106,7 +106,13 @@ pub(crate) fn parse_header(name: &str, value: &str) -> Result<(HeaderName, Heade
     {
         return Err(invalid(format!("the header {name} cannot be set: {why}")));
     }
-    let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+    let value = value.trim();
+    let checked = if value.is_ascii() {
+        HeaderValue::from_str(value).ok()
+    } else {
+        None
+    };
+    let mut value = checked.ok_or_else(|| {
         invalid(format!(
             "the value of the header {name} has a character a header cannot carry (a line \
              break, a control character or one beyond ASCII)"

@@ -3,6 +3,7 @@
 //! sessions and the transport are the bridge's business. What the host
 //! writes that is no message is answered (or logged) here, never forwarded.
 
+mod ignore;
 mod input;
 mod lines;
 mod output;
@@ -114,6 +115,15 @@ impl Bridge {
         self
     }
 
+    /// Hides the tools whose names match `glob` (`*` any run of
+    /// characters, `?` one) from the host: they are left out of every
+    /// `tools/list` answer, and a call to one is answered with a JSON-RPC
+    /// error without reaching the server. May be called several times.
+    pub fn ignore_tool(mut self, glob: impl Into<String>) -> Self {
+        self.reporter.ignored.add(glob.into());
+        self
+    }
+
     /// Bridges until `input` ends or the remote side closes.
     pub async fn run<R, W>(self, input: R, output: W) -> Result<()>
     where
@@ -147,6 +157,7 @@ impl Bridge {
         let authorizer = Authorizer::interactive(auth.for_server(&server)?);
         let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server, &extras)?;
         let mut input = HostInput::new(input);
+        let mut reporter = reporter;
         loop {
             // The host's first request decides the transport.
             let Some((first, id)) =
@@ -154,6 +165,10 @@ impl Bridge {
             else {
                 return Ok(());
             };
+            if let Some(refusal) = reporter.ignored.refusal(&first) {
+                write_line(&mut output, &refusal).await?;
+                continue;
+            }
             let starting = start(mode, &server, &core, first.clone(), &reporter);
             let Some(started) = until_host_leaves(starting, &mut input, shutdown.as_mut()).await
             else {
@@ -243,10 +258,11 @@ where
         .await
 }
 
-/// How a failure is told to the host.
+/// How a failure is told to the host, and which tools it never sees.
 #[derive(Debug, Clone, Default)]
 struct Reporter {
     authorization_hint: Option<String>,
+    ignored: ignore::IgnoredTools,
 }
 
 impl Reporter {
