@@ -58,6 +58,17 @@
 //! ([`OAuthBuilder::jwt_bearer`]: a JWT the platform issued, from an
 //! [`AssertionSource`], for a token; no secret, no registration).
 //!
+//! Real identity providers differ: [`OAuthBuilder::no_resource`] for those
+//! that refuse the RFC 8707 `resource` parameter (Microsoft Entra; a
+//! refusal is also noticed, retried once without it and remembered),
+//! [`OAuthBuilder::callback_path`] for a redirect URI with a fixed path;
+//! a cached registration the server forgot is found before the browser
+//! opens, and made again. In enterprise networks, requests follow
+//! `HTTPS_PROXY` and `NO_PROXY`; [`ClientBuilder::ca_certificates`] and
+//! [`OAuthBuilder::ca_certificates`] trust a private CA besides the
+//! system's; [`ClientBuilder::header`] adds a header of your own (an API
+//! gateway's key) to every MCP request.
+//!
 //! The same [`OAuth`] serves rmcp users ([`AuthorizedHttpClient`]) and any
 //! `reqwest` client ([`OAuthMiddleware`], feature `middleware`, on by
 //! default).

@@ -132,11 +132,18 @@ async fn the_host_answers_a_server_request_through_the_proxy() {
 }
 
 #[tokio::test]
-async fn ignored_tools_are_hidden_from_the_host_and_their_calls_refused() {
+async fn ignored_tools_are_hidden_from_the_host_and_their_calls_refused_headers_go_along() {
     let server = TestServer::builder().start().await.unwrap();
     let dir = crate::support::tempdir().unwrap();
     let mut command = crate::support::proxy_command(&server.url(), dir.path(), "false");
-    command.args(["--ignore-tool", "ad?", "--ignore-tool", "f*"]);
+    command.args([
+        "--ignore-tool",
+        "ad?",
+        "--ignore-tool",
+        "f*",
+        "--header",
+        "X-Tenant: acme",
+    ]);
     let mut proxy = command.stderr(std::process::Stdio::null()).spawn().unwrap();
     let mut host = crate::support::Host::of(&mut proxy);
     host.handshake().await;

@@ -82,7 +82,14 @@ pub(crate) async fn serve(state: &Arc<AuthState>, request: Request) -> Response 
         headers: parts.headers.clone(),
     };
     let path = parts.uri.path();
-    let kind = classify(state, path);
+    let prefetch = parts
+        .headers
+        .get("sec-purpose")
+        .is_some_and(|value| value.as_bytes().starts_with(b"prefetch"));
+    let kind = match classify(state, path) {
+        AuthRequestKind::Authorize if prefetch => AuthRequestKind::AuthorizePrefetch,
+        kind => kind,
+    };
     let seq = state.log.push(AuthRequest {
         method: parts.method.to_string(),
         path: path.to_owned(),
@@ -143,10 +150,14 @@ async fn route(
         AuthRequestKind::Register if !state.cfg.dynamic_registration => not_found(),
         AuthRequestKind::Register if method == Method::POST => register(state, incoming),
         AuthRequestKind::Register => method_not_allowed("POST"),
-        AuthRequestKind::Authorize if method == Method::GET => {
+        AuthRequestKind::Authorize | AuthRequestKind::AuthorizePrefetch
+            if method == Method::GET =>
+        {
             authorize::authorize(state, incoming)
         }
-        AuthRequestKind::Authorize => method_not_allowed("GET"),
+        AuthRequestKind::Authorize | AuthRequestKind::AuthorizePrefetch => {
+            method_not_allowed("GET")
+        }
         AuthRequestKind::Interaction if path.ends_with("/device") => {
             if method == Method::POST {
                 device::verify(state, incoming)

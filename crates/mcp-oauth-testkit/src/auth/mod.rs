@@ -48,6 +48,10 @@ pub enum AuthRequestKind {
     Register,
     /// The authorization endpoint.
     Authorize,
+    /// The authorization endpoint, asked by a client before it shows the
+    /// page (`Sec-Purpose: prefetch`): answered as [`Authorize`](Self::Authorize)
+    /// is, but no sign-in.
+    AuthorizePrefetch,
     /// The interactive login and consent form posts.
     Interaction,
     /// The token endpoint.

@@ -210,3 +210,30 @@ async fn a_forgotten_registration_is_found_before_the_browser_opens() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_client_registered_with_a_fixed_redirect_path_signs_in_there() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redirect = format!("http://127.0.0.1:{port}/oauth/callback");
+    let client = mcp_oauth_testkit::PreRegistered::public("fixed").redirect_uris(&[&redirect]);
+    let (auth, server) = protected(AuthServer::builder().pre_registered(client)).await;
+    let oauth = oauth(&server)
+        .client_id("fixed")
+        .callback_port(port)
+        .callback_path("/oauth/callback")
+        .token_storage(MemoryTokenStorage::new())
+        .build()
+        .unwrap();
+    call(&server, &oauth).await;
+    let authorize = &of_kind(&auth, AuthRequestKind::Authorize)[0];
+    assert_eq!(authorize.param("redirect_uri"), Some(redirect.as_str()));
+    assert_eq!(of_kind(&auth, AuthRequestKind::Token).len(), 1);
+    let bad = OAuth::builder(server.url())
+        .callback_path("oauth/callback")
+        .build();
+    assert!(bad.is_err());
+}

@@ -129,6 +129,8 @@ impl OAuthHttp {
             .client(url, Purpose::Tokens)?
             .get(url.clone())
             .header(ACCEPT, "text/html,application/json")
+            // What browsers say of a page fetched before it is shown.
+            .header("sec-purpose", "prefetch")
             .send()
             .await
             .map_err(|error| self.failed(url, error))?;

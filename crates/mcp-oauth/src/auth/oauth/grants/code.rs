@@ -136,7 +136,8 @@ pub(in super::super) async fn exchange_code(
 }
 
 /// Whether the authorization endpoint refuses `url` for its client: asked
-/// without following any redirect, it answers 400 or 401 (an error page,
+/// (as a prefetch, `Sec-Purpose: prefetch`) without following any
+/// redirect, it answers 400 or 401 (an error page,
 /// `invalid_client`), or sends the browser back to `redirect_uri` with
 /// `error=invalid_client` or `unauthorized_client`. A probe that fails says
 /// nothing: the sign-in goes on as it would have.
