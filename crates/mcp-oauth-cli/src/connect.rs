@@ -4,8 +4,8 @@
 //! options the same way.
 
 use mcp_oauth::{
-    Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth, OAuthBuilder,
-    SigningAlgorithm, TransportMode, UserAgent,
+    AssertionSource, Auth, Client, ClientBuilder, CrossAppAccess, ElicitationPolicy, Error, OAuth,
+    OAuthBuilder, SigningAlgorithm, TransportMode, UserAgent,
 };
 
 use crate::{
@@ -83,6 +83,10 @@ pub(crate) async fn connect(
             Client::stdio(command)
         }
     };
+    let builder = match target {
+        Target::Url(_) => connect.transport.extras(builder, global)?,
+        Target::Stdio(_) => builder,
+    };
     connect
         .apply(builder)
         .listen_for_server_messages(server_messages == ServerMessages::Answered)
@@ -105,6 +109,38 @@ impl ConnectArgs {
 }
 
 impl TransportArgs {
+    /// `builder` with the `--header`s and the `--ca-cert` trust anchors.
+    pub(crate) fn extras(
+        &self,
+        mut builder: ClientBuilder,
+        global: &GlobalArgs,
+    ) -> Result<ClientBuilder, Failure> {
+        for (name, value) in self.headers()? {
+            builder = builder.header(&name, &value);
+        }
+        if let Some(pem) = global.ca_bundle()? {
+            builder = builder.ca_certificates(pem);
+        }
+        Ok(builder)
+    }
+
+    /// The `--header`s as (name, value), `${VAR}` taken from the environment.
+    pub(crate) fn headers(&self) -> Result<Vec<(String, String)>, Failure> {
+        self.headers
+            .iter()
+            .map(|header| {
+                let (name, value) = header.split_once(':').ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--header {:?} is not \"Name: value\"",
+                        mcp_oauth::terminal_safe_line(header)
+                    ))
+                })?;
+                let value = expand(value, name.trim())?;
+                Ok((name.trim().to_owned(), value))
+            })
+            .collect()
+    }
+
     pub(crate) fn mode(&self) -> TransportMode {
         match self.transport {
             TransportArg::Auto => TransportMode::Auto,
@@ -173,6 +209,12 @@ impl OAuthArgs {
             builder = builder.additional_client_metadata(metadata.clone());
         }
         builder = builder.dpop(client.dpop.into());
+        if let Some(pem) = global.ca_bundle()? {
+            builder = builder.ca_certificates(pem);
+        }
+        if client.no_resource {
+            builder = builder.no_resource();
+        }
         Ok(self.grant.apply(builder)?.build()?)
     }
 }
@@ -192,8 +234,19 @@ impl GrantArgs {
             };
             builder = builder.private_key_jwt(pem, algorithm);
         }
+        let assertion = self.assertion_source()?;
+        if assertion.is_some() != (self.grant == GrantArg::JwtBearer) {
+            return Err(Failure::usage(
+                "--grant jwt-bearer takes one of --assertion-file, --assertion-env or \
+                 --assertion-command, and those go with --grant jwt-bearer only",
+            ));
+        }
         Ok(match self.grant {
             GrantArg::AuthorizationCode => builder,
+            GrantArg::JwtBearer => match assertion {
+                Some(source) => builder.jwt_bearer(source),
+                None => builder,
+            },
             GrantArg::ClientCredentials => builder.client_credentials(),
             GrantArg::CrossAppAccess => {
                 // clap requires all three with this grant.
@@ -217,6 +270,51 @@ impl GrantArgs {
     }
 }
 
+impl GrantArgs {
+    /// Where `--grant jwt-bearer` reads the workload's JWT, if given.
+    fn assertion_source(&self) -> Result<Option<AssertionSource>, Failure> {
+        if let Some(path) = &self.assertion_file {
+            return Ok(Some(AssertionSource::file(path)));
+        }
+        if let Some(name) = &self.assertion_env {
+            return Ok(Some(AssertionSource::env(name)));
+        }
+        let Some(line) = &self.assertion_command else {
+            return Ok(None);
+        };
+        let mut words = line.split_whitespace();
+        let program = words
+            .next()
+            .ok_or_else(|| Failure::usage("--assertion-command is empty"))?;
+        Ok(Some(AssertionSource::command(program, words)))
+    }
+}
+
+/// `text` with each `${VAR}` replaced by that environment variable; an
+/// unset one is an error naming it (never the value: it may be a key).
+fn expand(text: &str, header: &str) -> Result<String, Failure> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| Failure::usage(format!("--header {header}: a ${{ without its }}")))?;
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| {
+            Failure::usage(format!(
+                "--header {header}: the environment variable {} is not set",
+                mcp_oauth::terminal_safe_line(name)
+            ))
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// The hint for a device sign-in the authorization server may not offer;
 /// the library names no option, this command line does.
 const DEVICE_DISCOVERY_HINT: &str = "run with -v to see each discovery step; if the \
@@ -238,6 +336,9 @@ impl SignInArgs {
             });
         if let Some(port) = self.callback_port {
             builder = builder.callback_port(port);
+        }
+        if let Some(path) = &self.callback_path {
+            builder = builder.callback_path(path);
         }
         if self.callback_host == CallbackHostArg::Localhost {
             builder = builder.callback_host_localhost();

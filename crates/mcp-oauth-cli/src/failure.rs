@@ -81,6 +81,13 @@ impl From<Error> for Failure {
                 Exit::BadInput,
                 "check the options given; see mcp-oauth <COMMAND> --help".to_owned(),
             ),
+            Error::Connect { .. } if message.contains("certificate") => (
+                Exit::Unreachable,
+                "the server's TLS certificate is not trusted here: if a private or company CA \
+                 signed it, give that CA's certificate (PEM) with --ca-cert <FILE> or \
+                 MCP_OAUTH_CA_BUNDLE"
+                    .to_owned(),
+            ),
             Error::Connect { .. } => (
                 Exit::Unreachable,
                 "is the server running, and are the host and port right?".to_owned(),

@@ -95,6 +95,12 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME", value_parser = account_name)]
     pub(crate) account: Option<String>,
 
+    /// Trust the certificate authorities of this PEM file too, besides the
+    /// system's, for the MCP server and the authorization server alike: a
+    /// company's TLS inspection proxy, a private CA.
+    #[arg(long, global = true, env = "MCP_OAUTH_CA_BUNDLE", value_name = "FILE")]
+    pub(crate) ca_cert: Option<PathBuf>,
+
     /// The store, once opened.
     #[arg(skip)]
     pub(crate) opened: crate::store::Store,
@@ -131,6 +137,16 @@ impl GlobalArgs {
         } else {
             format!(" --account '{}'", account.replace('\'', "'\\''"))
         }
+    }
+
+    /// The PEM bundle of `--ca-cert`, read, if given.
+    pub(crate) fn ca_bundle(&self) -> Result<Option<Vec<u8>>, Failure> {
+        let Some(path) = &self.ca_cert else {
+            return Ok(None);
+        };
+        std::fs::read(path).map(Some).map_err(|error| {
+            Failure::usage(format!("cannot read --ca-cert {}: {error}", path.display()))
+        })
     }
 
     /// The credentials folder: `--cache-dir`, else the library's default.
@@ -192,7 +208,7 @@ pub(crate) struct StdioArgs {
 }
 
 /// How a server is reached and how long it may take to answer.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub(crate) struct ConnectArgs {
     #[command(flatten)]
     pub(crate) transport: TransportArgs,
@@ -212,13 +228,22 @@ pub(crate) struct ConnectArgs {
     pub(crate) elicitation: ElicitationArg,
 }
 
-/// The transport for http(s) servers.
-#[derive(Debug, Args)]
+/// The transport for http(s) servers, and what every request to the
+/// server carries.
+///
+/// Not `Debug`: a header may carry a key.
+#[derive(Args)]
 pub(crate) struct TransportArgs {
     /// Transport for http(s) servers: Streamable HTTP, legacy SSE, or
     /// Streamable HTTP falling back to SSE.
     #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
     pub(crate) transport: TransportArg,
+
+    /// A header sent with every request to the MCP server (never to the
+    /// authorization server), e.g. "X-Api-Key: ${API_KEY}": ${VAR} is
+    /// taken from the environment. Repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
 }
 
 /// The credentials sent to a server: a static token, or OAuth.
@@ -283,6 +308,12 @@ pub(crate) struct ClientArgs {
     #[arg(long, value_name = "JSON", value_parser = json_object)]
     pub(crate) client_metadata: Option<Value>,
 
+    /// Never send the RFC 8707 resource parameter, for authorization servers
+    /// that refuse it (Microsoft Entra: AADSTS9010010). Without it, such a
+    /// refusal is noticed, the request made again without, and remembered.
+    #[arg(long)]
+    pub(crate) no_resource: bool,
+
     /// Bind tokens to a key of this client's with DPoP (RFC 9449): auto uses
     /// it when the authorization server offers it and the MCP server asks
     /// for it; always insists (a bearer token is an error); never keeps
@@ -313,8 +344,9 @@ impl From<DpopArg> for mcp_oauth::DpopMode {
 #[command(next_help_heading = "OAuth")]
 pub(crate) struct GrantArgs {
     /// How tokens are obtained: a person signs in (authorization-code), or a
-    /// machine does (client-credentials, cross-app-access; both need
-    /// --client-id).
+    /// machine does (client-credentials, cross-app-access: both need
+    /// --client-id; jwt-bearer: a JWT the platform issued, from
+    /// --assertion-file, --assertion-env or --assertion-command).
     #[arg(
         long,
         value_enum,
@@ -343,6 +375,25 @@ pub(crate) struct GrantArgs {
         requires = "private_key"
     )]
     pub(crate) signing_alg: SigningAlgorithmArg,
+
+    /// Workload identity (--grant jwt-bearer): a file holding the JWT the
+    /// platform issued, read anew for every token request (it rotates).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["assertion_env", "assertion_command"]
+    )]
+    pub(crate) assertion_file: Option<PathBuf>,
+
+    /// Workload identity: an environment variable holding the JWT.
+    #[arg(long, value_name = "VAR", conflicts_with = "assertion_command")]
+    pub(crate) assertion_env: Option<String>,
+
+    /// Workload identity: a command that prints the JWT, run for every token
+    /// request (within 30 s), directly and never through a shell: its words
+    /// are split at spaces, with no quoting, variables or pipes.
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) assertion_command: Option<String>,
 
     /// Cross-app access: the identity provider's token endpoint.
     #[arg(long, value_name = "URL")]
@@ -388,6 +439,11 @@ pub(crate) struct SignInArgs {
     #[arg(long, value_enum, default_value_t = CallbackHostArg::Loopback)]
     pub(crate) callback_host: CallbackHostArg,
 
+    /// The path of the redirect URI (default /callback), for a client whose
+    /// registered redirect URI has a fixed path; only it is answered.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) callback_path: Option<String>,
+
     /// Don't open a browser: print the URL, then wait for the callback or
     /// for the redirected URL pasted on stdin.
     #[arg(long)]
@@ -399,7 +455,7 @@ pub(crate) struct SignInArgs {
     /// must offer it.
     #[arg(
         long,
-        conflicts_with_all = ["no_browser", "callback_port", "callback_host"]
+        conflicts_with_all = ["no_browser", "callback_port", "callback_host", "callback_path"]
     )]
     pub(crate) device: bool,
 
@@ -432,6 +488,7 @@ pub(crate) enum GrantArg {
     AuthorizationCode,
     ClientCredentials,
     CrossAppAccess,
+    JwtBearer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -47,6 +47,7 @@
 mod auth;
 mod config;
 mod dpop;
+mod forward_proxy;
 mod jsonrpc;
 mod legacy_sse;
 mod log;
@@ -60,6 +61,7 @@ mod respond;
 mod server;
 mod stdio;
 mod streamable;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -70,10 +72,11 @@ use tokio::task::JoinHandle;
 
 pub use auth::{
     AuthFault, AuthRequest, AuthRequestKind, AuthServer, AuthServerBuilder, DeviceRequest,
-    DeviceStatus, DpopPolicy, IssMode, IssuedToken, LoginMode, MetadataLocation, PreRegistered,
-    RefreshMode, RegisteredClient,
+    DeviceStatus, DpopPolicy, ENTRA_RESOURCE_REFUSAL, IssMode, IssuedToken, LoginMode,
+    MetadataLocation, PreRegistered, RefreshMode, RegisteredClient, ResourceRefusal, UnknownClient,
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
+pub use forward_proxy::ForwardProxy;
 pub use log::RecordedRequest;
 pub use modern::{Tamper, TestSkill};
 #[cfg(target_os = "linux")]
@@ -81,6 +84,7 @@ pub use netns::NetHosts;
 pub use protect::PrmMode;
 pub use redis::{RedisServer, signal};
 pub use stdio::serve_stdio;
+pub use tls::TestCa;
 
 use auth::AuthState;
 use config::{ALL_VERSIONS, Config, Content, ExtraTool, LEGACY_SSE_VERSIONS};
@@ -98,6 +102,8 @@ pub struct TestServer {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// `scheme://host:port`, as its URLs name it.
+    origin: String,
     /// Declared last: dropped after the server task is aborted.
     auth: Option<AuthServer>,
 }
@@ -117,9 +123,11 @@ impl TestServer {
         format!("{}{path}", self.base_url())
     }
 
-    /// `http://127.0.0.1:PORT`, for building other URLs against the server.
+    /// `http://127.0.0.1:PORT` (`https://` with [`TestServerBuilder::tls`],
+    /// another host with [`TestServerBuilder::host`]), for building other
+    /// URLs against the server.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.origin.clone()
     }
 
     /// The address its URLs name: `127.0.0.1:PORT` (see
@@ -200,9 +208,24 @@ pub struct TestServerBuilder {
     legacy_probe_status: Option<u16>,
     content: Content,
     bind: Option<IpAddr>,
+    public: tls::Public,
 }
 
 impl TestServerBuilder {
+    /// Serves https with a certificate `ca` signed: its URLs say `https://`.
+    pub fn tls(mut self, ca: &TestCa) -> Self {
+        self.public.tls = Some(ca.acceptor());
+        self
+    }
+
+    /// The host its URLs name instead of `127.0.0.1` (it still listens
+    /// there): a name a client reaches through a proxy that knows it, or an
+    /// address of [`bind_address`](Self::bind_address).
+    pub fn host(mut self, host: &str) -> Self {
+        self.public.host = Some(host.to_owned());
+        self
+    }
+
     /// The `serverInfo` object the server describes itself with (in the
     /// `initialize` and `server/discover` results); default
     /// `{"name": "mcp-oauth-testkit", "version": "0.1.0"}`.
@@ -416,10 +439,12 @@ impl TestServerBuilder {
             content: self.content,
         };
         let (listener, addr) = server::listen(self.bind).await?;
+        let origin = self.public.origin(addr);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let public = self.public.clone();
         let embedded = self
             .embedded_auth
-            .map(|builder| builder.embed(addr, shutdown_rx.clone()));
+            .map(|builder| builder.embed(addr, public, shutdown_rx.clone()));
         let auth = embedded
             .as_ref()
             .map(|a| Arc::clone(a.state()))
@@ -435,7 +460,7 @@ impl TestServerBuilder {
             dpop: self.dpop,
             no_challenge: self.no_challenge,
             dpop_jtis: Arc::default(),
-            base_url: format!("http://{addr}"),
+            base_url: origin.clone(),
             mcp_path: match self.mode {
                 ServerMode::LegacySse => "/sse",
                 _ => "/mcp",
@@ -447,19 +472,14 @@ impl TestServerBuilder {
             .fallback(server::handle)
             .with_state(Arc::clone(&shared));
         let stopped = shared.stopped();
-        let task = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "mcp-oauth-testkit server failed");
-            }
-        });
+        let task = tls::spawn(listener, self.public.tls, router, stopped, "server");
         Ok(TestServer {
             addr,
             mode: self.mode,
             shared,
             shutdown,
             task: Some(task),
+            origin,
             auth: embedded,
         })
     }

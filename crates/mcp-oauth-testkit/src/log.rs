@@ -41,6 +41,34 @@ pub struct RecordedRequest {
     /// Where the request came from: the client's address, or that of a
     /// relay in front of the server.
     pub peer: Option<std::net::SocketAddr>,
+    /// Every header, names in lower case, values as sent (lossy UTF-8).
+    pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_in(&self.headers, name)
+    }
+}
+
+/// The first value of the header `name` in `headers`.
+pub(crate) fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+/// The headers of a request, as recorded.
+pub(crate) fn all_headers(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect()
 }
 
 /// Something whose HTTP status is filled in once it was answered.

@@ -266,7 +266,7 @@ fn make_certificates(dir: &Path, ip: IpAddr) -> std::io::Result<()> {
 }
 
 /// Runs `openssl ARGS` in `dir`, bounded.
-fn openssl(dir: &Path, args: &[&str]) -> std::io::Result<()> {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) -> std::io::Result<()> {
     let mut child = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -296,7 +296,7 @@ fn openssl(dir: &Path, args: &[&str]) -> std::io::Result<()> {
 }
 
 /// Debian's openssl command, installed with apt-get when missing.
-fn install_openssl_once() {
+pub(crate) fn install_openssl_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let present = Command::new("openssl")

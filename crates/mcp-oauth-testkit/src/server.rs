@@ -286,6 +286,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         meta_client_name: parsed.as_ref().and_then(Body::meta_client_name),
         status: 0,
         peer: peer(&parts.extensions),
+        headers: crate::log::all_headers(headers),
     });
     if bytes.is_err() {
         let response = respond::text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");

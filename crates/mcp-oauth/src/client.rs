@@ -10,7 +10,7 @@ use crate::{
         Tool,
     },
     transport::{
-        ConnectedVia, Connection, ElicitationPolicy, HttpCore, LoadedSkill, ServerDetails,
+        ConnectedVia, Connection, ElicitationPolicy, Extras, HttpCore, LoadedSkill, ServerDetails,
         StreamableOptions, TransportMode,
     },
 };
@@ -70,6 +70,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     elicitation: ElicitationPolicy,
     listen_for_server_messages: bool,
+    extras: Extras,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -87,6 +88,7 @@ impl fmt::Debug for ClientBuilder {
                 "listen_for_server_messages",
                 &self.listen_for_server_messages,
             )
+            .field("extras", &self.extras)
             .finish()
     }
 }
@@ -262,7 +264,31 @@ impl ClientBuilder {
             timeout: DEFAULT_TIMEOUT,
             elicitation: ElicitationPolicy::Decline,
             listen_for_server_messages: true,
+            extras: Extras::default(),
         }
+    }
+
+    /// Sends the header `name: value` with every request to the MCP server
+    /// (Streamable HTTP and legacy SSE alike), never to an authorization
+    /// server: an API gateway's key, a tenant id. May be called several
+    /// times. The value is kept out of `Debug` output and logs. A name the
+    /// transport sets itself (`Authorization`: use [`Auth`];
+    /// `Mcp-Session-Id`, `Content-Type`, `Host`, ...) or a value a header
+    /// cannot carry fails [`connect`](Self::connect) with
+    /// [`Error::InvalidConfig`]: `.header("X-Api-Key", key)`.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.extras.header(name, value);
+        self
+    }
+
+    /// Trusts the certificate authorities of this PEM bundle for the MCP
+    /// server's certificate, besides the system's: a company's TLS
+    /// inspection proxy, a private CA. An OAuth helper takes its own (see
+    /// [`OAuthBuilder::ca_certificates`](crate::OAuthBuilder::ca_certificates)).
+    /// A bundle without a certificate fails [`connect`](Self::connect).
+    pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extras.ca_certificates(pem.as_ref());
+        self
     }
 
     /// The credentials to present (default: [`Auth::None`]).
@@ -323,7 +349,7 @@ impl ClientBuilder {
                 let server = ServerUrl::parse(&url)?;
                 let authorizer = Authorizer::new(self.auth.for_server(&server)?);
                 let oauth = authorizer.oauth().cloned();
-                let core = HttpCore::for_server(authorizer, timeout, &server)?;
+                let core = HttpCore::for_server(authorizer, timeout, &server, &self.extras)?;
                 let target = server.to_string();
                 let transport = self.transport;
                 let remembered = match &oauth {

@@ -53,8 +53,21 @@
 //! `resource` indicator; the tokens are stored, then used. A 403
 //! `insufficient_scope` asks for the union of the scopes. Machine clients use
 //! [`OAuthBuilder::client_credentials`] (with a secret or a
-//! [`private_key_jwt`](OAuthBuilder::private_key_jwt) key) or
-//! [`OAuthBuilder::cross_app_access`].
+//! [`private_key_jwt`](OAuthBuilder::private_key_jwt) key),
+//! [`OAuthBuilder::cross_app_access`], or workload identity federation
+//! ([`OAuthBuilder::jwt_bearer`]: a JWT the platform issued, from an
+//! [`AssertionSource`], for a token; no secret, no registration).
+//!
+//! Real identity providers differ: [`OAuthBuilder::no_resource`] for those
+//! that refuse the RFC 8707 `resource` parameter (Microsoft Entra; a
+//! refusal is also noticed, retried once without it and remembered),
+//! [`OAuthBuilder::callback_path`] for a redirect URI with a fixed path;
+//! a cached registration the server forgot is found before the browser
+//! opens, and made again. In enterprise networks, requests follow
+//! `HTTPS_PROXY` and `NO_PROXY`; [`ClientBuilder::ca_certificates`] and
+//! [`OAuthBuilder::ca_certificates`] trust a private CA besides the
+//! system's; [`ClientBuilder::header`] adds a header of your own (an API
+//! gateway's key) to every MCP request.
 //!
 //! The same [`OAuth`] serves rmcp users ([`AuthorizedHttpClient`]) and any
 //! `reqwest` client ([`OAuthMiddleware`], feature `middleware`, on by
@@ -198,9 +211,9 @@ mod transport;
 #[cfg(feature = "middleware")]
 pub use auth::OAuthMiddleware;
 pub use auth::{
-    Auth, CheckProblem, CheckStatus, CheckStep, Checkup, Connected, CrossAppAccess, DpopMode,
-    Finding, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn, SigningAlgorithm, UserAgent,
-    WebFlow, WebFlowBuilder,
+    AssertionSource, Auth, CheckProblem, CheckStatus, CheckStep, Checkup, Connected,
+    CrossAppAccess, DpopMode, Finding, IntoScopes, OAuth, OAuthBuilder, OAuthErrorCode, SignIn,
+    SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
 };
 pub use client::{Client, ClientBuilder};
 pub use error::{CallbackRefusal, Cause, Error, OAuthStep, Result};

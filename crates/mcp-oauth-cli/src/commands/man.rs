@@ -20,25 +20,23 @@ pub(crate) struct ManArgs {
 
 pub(crate) fn run(args: &ManArgs, out: &mut Output) -> Result<(), Failure> {
     let tool = Cli::command();
-    let command = match &args.command {
-        None => tool,
+    let man = match &args.command {
+        None => clap_mangen::Man::new(tool),
         Some(name) => {
             let Some(sub) = tool.find_subcommand(name).filter(|sub| !sub.is_hide_set()) else {
                 return Err(Failure::usage(format!("no command named {name:?}")));
             };
             // The page of `mcp-oauth login` is mcp-oauth-login(1).
-            let page_name = format!("mcp-oauth-{}", sub.get_name());
-            sub.clone().name(page_name.clone()).bin_name(page_name)
+            let title = format!("mcp-oauth-{}", sub.get_name());
+            clap_mangen::Man::new(sub.clone()).title(title)
         }
     };
     let mut page = Vec::new();
-    clap_mangen::Man::new(command)
-        .render(&mut page)
-        .map_err(|error| {
-            Failure::new(
-                Exit::Local,
-                format!("could not write the manual page: {error}"),
-            )
-        })?;
+    man.render(&mut page).map_err(|error| {
+        Failure::new(
+            Exit::Local,
+            format!("could not write the manual page: {error}"),
+        )
+    })?;
     out.text(&String::from_utf8_lossy(&page))
 }

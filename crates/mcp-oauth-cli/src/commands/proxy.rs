@@ -19,6 +19,12 @@ pub(crate) struct ProxyArgs {
 
     #[command(flatten)]
     pub(crate) credentials: CredentialArgs,
+
+    /// Hide the tools whose names match this glob (`*`, `?`) from the host:
+    /// left out of tools/list, a call refused with a JSON-RPC error.
+    /// Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) ignore_tool: Vec<String>,
 }
 
 pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Failure> {
@@ -42,8 +48,17 @@ pub(crate) async fn run(args: &ProxyArgs, global: &GlobalArgs) -> Result<(), Fai
         "sign in from a terminal with `mcp-oauth login {url}{account}` (or `mcp-oauth login \
          --device {url}{account}`), then start the server again"
     );
-    Bridge::new(url, auth)
-        .transport(args.transport.mode())
+    let mut bridge = Bridge::new(url, auth).transport(args.transport.mode());
+    for (name, value) in args.transport.headers()? {
+        bridge = bridge.header(&name, &value);
+    }
+    if let Some(pem) = global.ca_bundle()? {
+        bridge = bridge.ca_certificates(pem);
+    }
+    for glob in &args.ignore_tool {
+        bridge = bridge.ignore_tool(glob);
+    }
+    bridge
         .authorization_hint(sign_in_here.clone())
         .run_until(input, output, terminated())
         .await

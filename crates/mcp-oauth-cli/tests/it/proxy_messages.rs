@@ -130,3 +130,56 @@ async fn the_host_answers_a_server_request_through_the_proxy() {
     assert!(answered, "the host's answer reached the server");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn ignored_tools_are_hidden_from_the_host_and_their_calls_refused_headers_go_along() {
+    let server = TestServer::builder().start().await.unwrap();
+    let dir = crate::support::tempdir().unwrap();
+    let mut command = crate::support::proxy_command(&server.url(), dir.path(), "false");
+    command.args([
+        "--ignore-tool",
+        "ad?",
+        "--ignore-tool",
+        "f*",
+        "--header",
+        "X-Tenant: acme",
+    ]);
+    let mut proxy = command.stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut host = crate::support::Host::of(&mut proxy);
+    host.handshake().await;
+    let listed = host
+        .ask(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
+        .await;
+    let names: Vec<_> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["echo"], "{listed}");
+    let call = json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": { "name": "add", "arguments": { "a": 1, "b": 2 } }
+    });
+    let refused = host.ask(call).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("add")
+    );
+    let echoed = host.ask(echo(4, "still here")).await;
+    assert_eq!(echoed["result"]["content"][0]["text"], "still here");
+    assert!(host.finish(proxy).await.success());
+    let calls = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.rpc_method.as_deref() == Some("tools/call"));
+    assert_eq!(
+        calls.count(),
+        1,
+        "the refused call never reached the server"
+    );
+    server.stop().await;
+}

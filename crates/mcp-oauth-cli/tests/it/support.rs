@@ -308,7 +308,11 @@ pub(crate) fn peak_memory(pid: u32) -> u64 {
     kib * 1024
 }
 
-fn proxy_command(url: &str, cache: &std::path::Path, browser: &str) -> tokio::process::Command {
+pub(crate) fn proxy_command(
+    url: &str,
+    cache: &std::path::Path,
+    browser: &str,
+) -> tokio::process::Command {
     let mut command = cli();
     command
         .args(["proxy", url, "--login-timeout", "15", "--cache-dir"])
@@ -333,7 +337,7 @@ pub(crate) struct Host {
 
 impl Host {
     /// The host's side of `proxy`'s stdin and stdout.
-    fn of(proxy: &mut tokio::process::Child) -> Self {
+    pub(crate) fn of(proxy: &mut tokio::process::Child) -> Self {
         Self {
             stdin: proxy.stdin.take(),
             stdout: BufReader::new(proxy.stdout.take().unwrap()).lines(),

@@ -27,7 +27,7 @@ pub(crate) fn authorize(state: &AuthState, incoming: &Incoming) -> Response {
         return error_page("The request has no client_id.");
     };
     let Some(client) = state.client(client_id) else {
-        return error_page(&format!("Unknown client: {client_id}"));
+        return super::providers::unknown_client(state, incoming, client_id, error_page);
     };
     let (redirect_uri, redirect_given) = match incoming.query("redirect_uri") {
         Some(uri) if client.allows_redirect(uri) => (uri.to_owned(), true),
@@ -83,6 +83,9 @@ pub(crate) fn authorize(state: &AuthState, incoming: &Incoming) -> Response {
         .filter(|(key, _)| key == "resource")
         .map(|(_, value)| value.as_str())
         .collect();
+    if !resources.is_empty() && super::providers::refuses_resource_at_authorize(state) {
+        return fail("invalid_target", super::ENTRA_RESOURCE_REFUSAL);
+    }
     if resources.len() > 1 {
         return fail("invalid_target", "Only one resource is supported");
     }

@@ -82,7 +82,14 @@ pub(crate) async fn serve(state: &Arc<AuthState>, request: Request) -> Response 
         headers: parts.headers.clone(),
     };
     let path = parts.uri.path();
-    let kind = classify(state, path);
+    let prefetch = parts
+        .headers
+        .get("sec-purpose")
+        .is_some_and(|value| value.as_bytes().starts_with(b"prefetch"));
+    let kind = match classify(state, path) {
+        AuthRequestKind::Authorize if prefetch => AuthRequestKind::AuthorizePrefetch,
+        kind => kind,
+    };
     let seq = state.log.push(AuthRequest {
         method: parts.method.to_string(),
         path: path.to_owned(),
@@ -100,6 +107,7 @@ pub(crate) async fn serve(state: &Arc<AuthState>, request: Request) -> Response 
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         status: 0,
         peer: crate::server::peer(&parts.extensions),
+        headers: crate::log::all_headers(&parts.headers),
     });
     let response = if bytes.is_err() {
         text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
@@ -146,10 +154,14 @@ async fn route(
         AuthRequestKind::Register if !state.cfg.dynamic_registration => not_found(),
         AuthRequestKind::Register if method == Method::POST => register(state, incoming),
         AuthRequestKind::Register => method_not_allowed("POST"),
-        AuthRequestKind::Authorize if method == Method::GET => {
+        AuthRequestKind::Authorize | AuthRequestKind::AuthorizePrefetch
+            if method == Method::GET =>
+        {
             authorize::authorize(state, incoming)
         }
-        AuthRequestKind::Authorize => method_not_allowed("GET"),
+        AuthRequestKind::Authorize | AuthRequestKind::AuthorizePrefetch => {
+            method_not_allowed("GET")
+        }
         AuthRequestKind::Interaction if path.ends_with("/device") => {
             if method == Method::POST {
                 device::verify(state, incoming)
@@ -229,6 +241,11 @@ pub(crate) fn metadata_document(state: &AuthState) -> Value {
         if let Some(Value::Array(grants)) = obj.get_mut("grant_types_supported") {
             grants.push(json!(device::DEVICE_CODE_GRANT));
         }
+    }
+    if cfg.workload_identity
+        && let Some(Value::Array(grants)) = obj.get_mut("grant_types_supported")
+    {
+        grants.push(json!(super::providers::JWT_BEARER_GRANT));
     }
     if let Some(methods) = &cfg.pkce_methods {
         obj.insert(

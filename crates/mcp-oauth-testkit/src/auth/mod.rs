@@ -14,6 +14,7 @@ mod authorize;
 mod device;
 mod http;
 mod modes;
+mod providers;
 mod state;
 mod token;
 
@@ -33,6 +34,7 @@ pub(crate) use http::{owns, serve as serve_http};
 pub use modes::{
     AuthFault, DpopPolicy, IssMode, LoginMode, MetadataLocation, PreRegistered, RefreshMode,
 };
+pub use providers::{ENTRA_RESOURCE_REFUSAL, ResourceRefusal, UnknownClient};
 pub(crate) use state::{AuthState, TokenCheck};
 
 /// How long [`AuthServer::stop`] waits for a graceful shutdown before aborting.
@@ -48,6 +50,10 @@ pub enum AuthRequestKind {
     Register,
     /// The authorization endpoint.
     Authorize,
+    /// The authorization endpoint, asked by a client before it shows the
+    /// page (`Sec-Purpose: prefetch`): answered as [`Authorize`](Self::Authorize)
+    /// is, but no sign-in.
+    AuthorizePrefetch,
     /// The interactive login and consent form posts.
     Interaction,
     /// The token endpoint.
@@ -83,9 +89,16 @@ pub struct AuthRequest {
     /// Where the request came from: the client's address, or that of a
     /// relay in front of the server.
     pub peer: Option<SocketAddr>,
+    /// Every header, names in lower case, values as sent (lossy UTF-8).
+    pub headers: Vec<(String, String)>,
 }
 
 impl AuthRequest {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::log::header_in(&self.headers, name)
+    }
+
     /// The first value of a query or form parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query
@@ -132,7 +145,8 @@ pub struct IssuedToken {
     pub scopes: Vec<String>,
     /// The RFC 8707 resource (audience); `None` when the client named none.
     pub resource: Option<String>,
-    /// `authorization_code`, `refresh_token`, `client_credentials` or `device_code`.
+    /// `authorization_code`, `refresh_token`, `client_credentials`, the
+    /// device code grant or the `jwt-bearer` grant (their URNs).
     pub grant_type: String,
     /// Revoked by the reuse of a rotated refresh token or of the authorization code.
     pub revoked: bool,
@@ -162,6 +176,11 @@ pub(crate) struct AuthConfig {
     pub(crate) refresh: RefreshMode,
     pub(crate) device: Option<device::DeviceConfig>,
     pub(crate) dpop: DpopPolicy,
+    pub(crate) workload_identity: bool,
+    pub(crate) resource_refusal: ResourceRefusal,
+    pub(crate) unknown_client: UnknownClient,
+    /// How its URLs name it: scheme and host.
+    pub(crate) public: crate::tls::Public,
 }
 
 impl Default for AuthConfig {
@@ -183,6 +202,10 @@ impl Default for AuthConfig {
             refresh: RefreshMode::Rotating,
             device: None,
             dpop: DpopPolicy::Off,
+            workload_identity: false,
+            resource_refusal: ResourceRefusal::Never,
+            unknown_client: UnknownClient::ErrorPage,
+            public: crate::tls::Public::default(),
         }
     }
 }
@@ -467,23 +490,33 @@ impl AuthServerBuilder {
         self
     }
 
+    /// Serves https with a certificate `ca` signed: its issuer and
+    /// endpoints say `https://`.
+    pub fn tls(mut self, ca: &crate::TestCa) -> Self {
+        self.cfg.public.tls = Some(ca.acceptor());
+        self
+    }
+
+    /// The host its URLs (issuer, endpoints) name instead of `127.0.0.1`
+    /// (it still listens there): a name a client reaches through a proxy
+    /// that knows it, or an address of [`bind_address`](Self::bind_address).
+    pub fn host(mut self, host: &str) -> Self {
+        self.cfg.public.host = Some(host.to_owned());
+        self
+    }
+
     /// Binds `127.0.0.1:0` (or the [`bind_address`](Self::bind_address))
     /// and serves in a background task of the current runtime.
     pub async fn start(self) -> std::io::Result<AuthServer> {
         let (listener, addr) = crate::server::listen(self.bind).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let tls = self.cfg.public.tls.clone();
         let state = Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown_rx));
         let router = axum::Router::new()
             .fallback(http::handle)
             .with_state(Arc::clone(&state));
         let stopped = state.stopped();
-        let task = tokio::spawn(async move {
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "mcp-oauth-testkit authorization server failed");
-            }
-        });
+        let task = crate::tls::spawn(listener, tls, router, stopped, "authorization server");
         Ok(AuthServer {
             state,
             runner: Some(Runner {
@@ -494,7 +527,13 @@ impl AuthServerBuilder {
     }
 
     /// A server answering on another server's listener (the MCP server's origin).
-    pub(crate) fn embed(self, addr: SocketAddr, shutdown: watch::Receiver<bool>) -> AuthServer {
+    pub(crate) fn embed(
+        mut self,
+        addr: SocketAddr,
+        public: crate::tls::Public,
+        shutdown: watch::Receiver<bool>,
+    ) -> AuthServer {
+        self.cfg.public = public;
         AuthServer {
             state: Arc::new(AuthState::new(self.cfg, self.faults, addr, shutdown)),
             runner: None,

@@ -83,6 +83,8 @@ pub enum AuthFault {
     MetadataServerError,
     /// The first poll of each device code answers `slow_down`.
     DeviceSlowDown,
+    /// Every `jwt-bearer` assertion is refused with `invalid_grant`.
+    AssertionRefused,
 }
 
 /// Whether and how the authorization response carries RFC 9207 `iss`.

@@ -199,7 +199,7 @@ impl AuthState {
     }
 
     pub(crate) fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.cfg.public.origin(self.addr)
     }
 
     /// Origin plus issuer path, without a trailing slash: the endpoints' prefix.

@@ -12,6 +12,7 @@ use url::form_urlencoded;
 
 use super::device::{self, DEVICE_CODE_GRANT};
 use super::http::{Incoming, build, json_response, oauth_error, repeated, text};
+use super::providers::{self, JWT_BEARER_GRANT};
 use super::state::{Access, AuthState, Client, Refresh, Store, valid_resource};
 use super::{AuthFault, DpopPolicy, RefreshMode};
 use crate::dpop::{self, Expected};
@@ -132,6 +133,13 @@ fn grant(state: &AuthState, incoming: &Incoming, jkt: Option<&str>) -> Result<Is
             "invalid_request",
             &format!("Repeated parameter: {name}"),
         ));
+    }
+    if let Some(refusal) = providers::refused_resource_at_token(state, incoming) {
+        return Err(refusal);
+    }
+    // The assertion stands in for the client: no client authentication.
+    if incoming.form("grant_type") == Some(JWT_BEARER_GRANT) {
+        return providers::jwt_bearer(state, incoming, jkt);
     }
     let client = authenticate(state, incoming)?;
     match incoming.form("grant_type") {

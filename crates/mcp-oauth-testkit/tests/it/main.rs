@@ -10,6 +10,7 @@ mod oauth_as_tokens;
 mod oauth_interactive;
 mod oauth_protected;
 mod oauth_support;
+mod providers;
 mod stateful;
 mod stateless;
 

@@ -11,9 +11,9 @@ pub(crate) use self::authorizer::{Authorizer, Rejection, token_header, wants_aut
 #[cfg(feature = "middleware")]
 pub use self::middleware::OAuthMiddleware;
 pub use self::oauth::{
-    CheckProblem, CheckStatus, CheckStep, Checkup, Connected, CrossAppAccess, DpopMode, Finding,
-    IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm, UserAgent, WebFlow, WebFlowBuilder,
-    wire::OAuthErrorCode,
+    AssertionSource, CheckProblem, CheckStatus, CheckStep, Checkup, Connected, CrossAppAccess,
+    DpopMode, Finding, IntoScopes, OAuth, OAuthBuilder, SignIn, SigningAlgorithm, UserAgent,
+    WebFlow, WebFlowBuilder, wire::OAuthErrorCode,
 };
 
 use std::{fmt, str::FromStr};

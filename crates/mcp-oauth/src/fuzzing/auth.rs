@@ -336,7 +336,7 @@ pub fn auth_server_metadata(data: &[u8]) {
         redirect_uri: &redirect_uri,
         challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
         state: &state,
-        resource: "https://mcp.example.com/mcp",
+        resource: Some("https://mcp.example.com/mcp"),
         scope: Some("read offline_access"),
     };
     if let Ok(authorize) = authorization_url(&metadata, &request) {
@@ -348,7 +348,7 @@ pub fn auth_server_metadata(data: &[u8]) {
             ("code_challenge", request.challenge),
             ("code_challenge_method", "S256"),
             ("state", state.expose_secret()),
-            ("resource", request.resource),
+            ("resource", request.resource.unwrap_or_default()),
             ("scope", "read offline_access"),
             ("prompt", "consent"),
         ] {

@@ -9,6 +9,7 @@ mod body;
 mod client;
 mod failure;
 mod redirect;
+mod trust;
 
 pub(crate) use self::{
     address::{check_target, is_loopback, require_secure},
@@ -16,6 +17,7 @@ pub(crate) use self::{
     client::{HttpClient, HttpClientBuilder, HttpError, RequestBuilder, Response},
     failure::{root_cause, timed_out},
     redirect::Redirects,
+    trust::TrustAnchors,
 };
 
 use crate::{Error, Result};

@@ -35,6 +35,11 @@ pub struct StoredCredentials {
     pub(crate) issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) resource: Option<String>,
+    /// The authorization server refuses the RFC 8707 `resource` parameter
+    /// (Microsoft Entra does, next to its own scopes): it is left out of
+    /// every request, refreshes included.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) resource_refused: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) authorization_server: Option<AuthServerMetadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +70,7 @@ impl StoredCredentials {
             account: None,
             issuer: None,
             resource: None,
+            resource_refused: false,
             authorization_server: None,
             registration: None,
             tokens: None,

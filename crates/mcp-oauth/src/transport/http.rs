@@ -2,14 +2,15 @@
 //! credentials, redirect and size rules, and the mapping of network failures
 //! to [`Error`].
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http::{StatusCode, header::AUTHORIZATION};
 
+use super::extras::Extras;
 use crate::{
-    Error, Result,
+    Error, Result, ServerUrl,
     auth::{Authorizer, Rejection},
     net::{
         self, HttpClient, HttpClientBuilder, HttpError, Redirects, RequestBuilder, Response,
@@ -23,25 +24,30 @@ pub(crate) struct HttpCore {
     http: HttpClient,
     authorizer: Authorizer,
     timeout: Duration,
+    /// The user's own headers, and the server whose origin they go to.
+    headers: Option<Arc<(ServerUrl, http::HeaderMap)>>,
 }
 
 impl HttpCore {
     /// `timeout` bounds connecting, and every exchange whose answer is not
     /// a stream.
     pub(crate) fn new(authorizer: Authorizer, timeout: Duration) -> Result<Self> {
-        Self::with_builder(authorizer, timeout, HttpClient::builder())
+        Self::with_builder(authorizer, timeout, HttpClient::builder(), None)
     }
 
     /// For one server: a plain `http` server is all this client ever talks
     /// to (redirects stay on its origin), so the system's certificates, whose
     /// loading is most of a short run's start-up, are not read at all, unless
     /// a proxy (which may speak TLS) stands in between. A server on loopback
-    /// is reached directly, never through a proxy.
+    /// is reached directly, never through a proxy. `extras` add headers to
+    /// every request to the server's origin, and trust anchors.
     pub(crate) fn for_server(
         authorizer: Authorizer,
         timeout: Duration,
-        server: &crate::ServerUrl,
+        server: &ServerUrl,
+        extras: &Extras,
     ) -> Result<Self> {
+        extras.check()?;
         let direct = server.is_loopback();
         let proxied = !direct
             && ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
@@ -49,14 +55,18 @@ impl HttpCore {
                 .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
         let builder = HttpClient::builder()
             .direct(direct)
-            .tls(server.url().scheme() != "http" || proxied);
-        Self::with_builder(authorizer, timeout, builder)
+            .tls(server.url().scheme() != "http" || proxied)
+            .roots(extras.roots.clone());
+        let headers = (!extras.headers.is_empty())
+            .then(|| Arc::new((server.clone(), extras.headers.clone())));
+        Self::with_builder(authorizer, timeout, builder, headers)
     }
 
     fn with_builder(
         authorizer: Authorizer,
         timeout: Duration,
         builder: HttpClientBuilder,
+        headers: Option<Arc<(ServerUrl, http::HeaderMap)>>,
     ) -> Result<Self> {
         // Credentials must never follow a redirect to another origin.
         let http = net::build_client(
@@ -68,6 +78,7 @@ impl HttpCore {
             http,
             authorizer,
             timeout,
+            headers,
         })
     }
 
@@ -89,6 +100,12 @@ impl HttpCore {
         let mut nonce_retried = false;
         loop {
             let mut request = build(&self.http);
+            if let Some((server, headers)) = self.headers.as_deref()
+                && (server.is_same_origin_prefix(url)
+                    || url::Url::parse(url).is_ok_and(|u| u.origin() == server.url().origin()))
+            {
+                request = request.headers(headers.clone());
+            }
             // Credentials go only to the origin they belong to.
             let allowed = self.authorizer.may_send_to(url);
             let sent = if allowed {

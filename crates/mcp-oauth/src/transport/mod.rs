@@ -3,6 +3,7 @@
 
 mod bridge;
 mod errors;
+mod extras;
 mod frontmatter;
 mod handler;
 mod http;
@@ -31,7 +32,6 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use self::handler::Handler;
-pub(crate) use self::http::HttpCore;
 pub use self::{
     bridge::{Bridge, bridge_stdio, bridge_stdio_until},
     handler::ElicitationPolicy,
@@ -39,6 +39,7 @@ pub use self::{
     streamable::AuthorizedHttpClient,
 };
 use self::{errors::from_init_error, errors::from_service_error, sse::LegacySseTransport};
+pub(crate) use self::{extras::Extras, http::HttpCore};
 #[cfg(feature = "fuzzing")]
 pub(crate) use self::{
     http::{BodyError, cap_sse_events},

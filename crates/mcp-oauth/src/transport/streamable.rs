@@ -91,7 +91,9 @@ impl AuthorizedHttpClient {
         let timeout = std::time::Duration::from_secs(60);
         // OAuth's server is known: set up for it (loopback reached directly).
         let core = match server {
-            Some(server) => HttpCore::for_server(authorizer, timeout, &server)?,
+            Some(server) => {
+                HttpCore::for_server(authorizer, timeout, &server, &super::Extras::default())?
+            }
             None => HttpCore::new(authorizer, timeout)?,
         };
         Ok(Self {

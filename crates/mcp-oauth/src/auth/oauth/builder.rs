@@ -10,7 +10,7 @@ use super::{
     OAuth, SignIn,
     callback::CallbackHost,
     dpop::DpopMode,
-    grants::{CrossAppAccess, SigningAlgorithm, SigningKey},
+    grants::{AssertionSource, CrossAppAccess, SigningAlgorithm, SigningKey},
     http::HttpOptions,
     session::Binding,
     user_agent::UserAgent,
@@ -35,6 +35,8 @@ pub(super) struct Settings {
     pub(super) additional_client_metadata: Option<Map<String, Value>>,
     pub(super) callback_port: Option<u16>,
     pub(super) callback_host: CallbackHost,
+    /// The redirect URI's path (default `/callback`).
+    pub(super) callback_path: Option<String>,
     pub(super) client_id: Option<String>,
     pub(super) client_secret: Option<SecretString>,
     pub(super) client_metadata_url: Option<String>,
@@ -48,6 +50,8 @@ pub(super) struct Settings {
     pub(super) http: HttpOptions,
     /// When tokens are bound to a key (RFC 9449).
     pub(super) dpop: DpopMode,
+    /// Never send the RFC 8707 `resource` parameter.
+    pub(super) omit_resource: bool,
 }
 
 /// How tokens are obtained.
@@ -61,6 +65,8 @@ pub(super) enum GrantKind {
     ClientCredentials,
     /// Enterprise cross-app access: an ID-JAG, then `jwt-bearer`.
     CrossAppAccess(Box<CrossAppAccess>),
+    /// Workload identity federation: the platform's JWT, `jwt-bearer`.
+    JwtBearer(AssertionSource),
     /// Tokens come only from a web platform's two-phase sign-in
     /// ([`WebFlow`](super::WebFlow)); a refusal without tokens to renew
     /// ends with `Error::NotConnected`.
@@ -78,6 +84,7 @@ impl Default for Settings {
             additional_client_metadata: None,
             callback_port: None,
             callback_host: CallbackHost::Loopback,
+            callback_path: None,
             client_id: None,
             client_secret: None,
             client_metadata_url: None,
@@ -89,6 +96,7 @@ impl Default for Settings {
             private_key: None,
             http: HttpOptions::default(),
             dpop: DpopMode::Auto,
+            omit_resource: false,
         }
     }
 }
@@ -133,6 +141,8 @@ impl fmt::Debug for Settings {
 pub struct OAuthBuilder {
     mcp_url: String,
     settings: Settings,
+    /// The first invalid setting, reported by [`build`](Self::build).
+    invalid: Option<crate::Error>,
 }
 
 impl fmt::Debug for OAuthBuilder {
@@ -156,6 +166,7 @@ impl OAuthBuilder {
         Self {
             mcp_url,
             settings: Settings::default(),
+            invalid: None,
         }
     }
 
@@ -225,6 +236,16 @@ impl OAuthBuilder {
         self
     }
 
+    /// The path of the loopback redirect URI (default `/callback`), for a
+    /// client registered beforehand whose redirect URI has a fixed path:
+    /// `.callback_path("/oauth/callback")`. The listener answers that path
+    /// only. An invalid path (not absolute, with a query) fails
+    /// [`build`](Self::build).
+    pub fn callback_path(mut self, path: impl Into<String>) -> Self {
+        self.settings.callback_path = Some(path.into());
+        self
+    }
+
     /// A client registered beforehand: `.client_id("my-client")`.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.settings.client_id = Some(client_id.into());
@@ -268,6 +289,29 @@ impl OAuthBuilder {
     /// `.resolve("mcp.example.com", "127.0.0.1:8443".parse().unwrap())`.
     pub fn resolve(mut self, domain: impl Into<String>, address: SocketAddr) -> Self {
         self.settings.http.resolve.push((domain.into(), address));
+        self
+    }
+
+    /// Never sends the RFC 8707 `resource` parameter, for authorization
+    /// servers that refuse it (Microsoft Entra answers `invalid_target`,
+    /// `AADSTS9010010`, when it comes with its own scopes such as
+    /// `api://…/.default`). Without this, such a refusal is noticed: the
+    /// request is made again once without it, the person is told, and the
+    /// stored credentials remember it, so refreshes leave it out too.
+    pub fn no_resource(mut self) -> Self {
+        self.settings.omit_resource = true;
+        self
+    }
+
+    /// Trusts the certificate authorities of this PEM bundle in the
+    /// requests of the OAuth flow, besides the system's: for an
+    /// authorization server behind a company's TLS inspection, or with a
+    /// private CA. A bundle without a certificate fails [`build`](Self::build).
+    pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        let what = "the CA certificate bundle";
+        if let Err(error) = self.settings.http.roots.add_pem(pem.as_ref(), what) {
+            self.invalid.get_or_insert(error);
+        }
         self
     }
 
@@ -338,8 +382,26 @@ impl OAuthBuilder {
         self
     }
 
+    /// Workload identity federation (RFC 7523 §2.1): a machine presents a
+    /// JWT its platform issued, read from `source` anew for every token
+    /// request, and gets an access token. No secret is stored, nothing is
+    /// registered, no browser opens; [`client_id`](Self::client_id) is
+    /// optional. A refusal is reported as it is, never retried with the
+    /// same assertion or another grant:
+    /// `.jwt_bearer(AssertionSource::file("/var/run/secrets/tokens/mcp"))`.
+    pub fn jwt_bearer(mut self, source: AssertionSource) -> Self {
+        self.settings.grant = GrantKind::JwtBearer(source);
+        self
+    }
+
     /// Builds the helper.
     pub fn build(self) -> Result<OAuth> {
+        if let Some(error) = self.invalid {
+            return Err(error);
+        }
+        if let Some(path) = &self.settings.callback_path {
+            super::callback::check_callback_path(path)?;
+        }
         if let Some((pem, algorithm)) = &self.settings.private_key {
             // A bad key is reported now, not at the first request.
             SigningKey::from_pem(pem.expose_secret(), *algorithm)?;

@@ -25,8 +25,13 @@ pub(super) struct Flow<'a> {
     pub(super) credentials: StoredCredentials,
     pub(super) metadata: AuthServerMetadata,
     pub(super) source: MetadataSource,
-    /// The `resource` indicator (RFC 8707) sent with every request.
+    /// The `resource` indicator (RFC 8707) sent with every request...
     pub(super) resource: String,
+    /// ...unless the authorization server refuses it.
+    pub(super) omit_resource: bool,
+    /// Whether the client identity is known good for this attempt: made
+    /// in it, or a cached one the authorization server was asked about.
+    pub(super) client_checked: bool,
     pub(super) scope: Option<String>,
 }
 
@@ -154,6 +159,8 @@ impl<'a> Flow<'a> {
         Ok(Self {
             settings,
             binding,
+            omit_resource: settings.omit_resource || credentials.resource_refused,
+            client_checked: false,
             credentials,
             metadata,
             source: discovery.source,
@@ -177,6 +184,7 @@ impl<'a> Flow<'a> {
                 GrantKind::ClientCredentials | GrantKind::CrossAppAccess(_) => {
                     grants::machine(self).await
                 }
+                GrantKind::JwtBearer(source) => grants::jwt_bearer(self, source).await,
                 GrantKind::WebSignIn => Err(Error::NotConnected {
                     server: self.binding.server.to_string(),
                     account: self.settings.account.clone(),
@@ -190,6 +198,15 @@ impl<'a> Flow<'a> {
                         "the authorization server rejected the cached client; registering again"
                     );
                     self.credentials.registration = None;
+                }
+                // Once, and never for a workload's assertion: that grant
+                // is one request whatever its answer.
+                Err(error)
+                    if refuses_resource(&error)
+                        && !self.omit_resource
+                        && !matches!(self.settings.grant, GrantKind::JwtBearer(_)) =>
+                {
+                    self.omit_resource_from_now_on();
                 }
                 other => break other?,
             }
@@ -206,10 +223,35 @@ impl<'a> Flow<'a> {
             .is_some_and(|r| r.kind == RegistrationKind::Dynamic)
     }
 
+    /// The authorization server refused the `resource` parameter: it is
+    /// left out from now on, in this attempt and, once stored, in every
+    /// refresh; the person is told why the step is repeated.
+    pub(super) fn omit_resource_from_now_on(&mut self) {
+        self.omit_resource = true;
+        self.credentials.resource_refused = true;
+        self.settings.notify(
+            "The authorization server refuses the resource parameter (RFC 8707); trying again \
+             without it. It is left out from now on for this server.",
+        );
+    }
+
+    /// The `resource` parameter to send, if any.
+    pub(super) fn resource_parameter(&self) -> Option<&str> {
+        (!self.omit_resource).then_some(self.resource.as_str())
+    }
+
     /// The token endpoint, checked: present, a URL, https unless loopback.
     pub(super) fn token_endpoint(&self) -> Result<Url> {
         wire::token_endpoint(&self.metadata)
     }
+}
+
+/// Whether the authorization server refused the RFC 8707 `resource`
+/// parameter: `invalid_target`, or Microsoft Entra's `AADSTS9010010`
+/// whatever the code.
+pub(super) fn refuses_resource(error: &Error) -> bool {
+    let target = matches!(error.oauth_error_code(), Some(OAuthErrorCode::Other(code)) if code == "invalid_target");
+    target || (error.oauth_error_code().is_some() && error.to_string().contains("AADSTS9010010"))
 }
 
 /// Whether the authorization server refused the client itself: a

@@ -33,6 +33,8 @@ pub(crate) struct HttpOptions {
     pub(crate) timeout: Duration,
     /// Host names reached at a fixed address instead of through DNS.
     pub(crate) resolve: Vec<(String, SocketAddr)>,
+    /// Certificate authorities trusted besides the system's.
+    pub(crate) roots: net::TrustAnchors,
 }
 
 impl Default for HttpOptions {
@@ -40,6 +42,7 @@ impl Default for HttpOptions {
         Self {
             timeout: DEFAULT_TIMEOUT,
             resolve: Vec::new(),
+            roots: net::TrustAnchors::default(),
         }
     }
 }
@@ -140,6 +143,26 @@ impl OAuthHttp {
             .header(ACCEPT, "application/json")
             .header("mcp-protocol-version", PROTOCOL_VERSION);
         self.read(url, request).await
+    }
+
+    /// GET `url` (an authorization URL) without following a redirect, and
+    /// without reading the page: its status and `Location`.
+    pub(crate) async fn probe(&self, url: &Url) -> Result<(u16, Option<String>)> {
+        let response = self
+            .client(url, Purpose::Tokens)?
+            .get(url.clone())
+            .header(ACCEPT, "text/html,application/json")
+            // What browsers say of a page fetched before it is shown.
+            .header("sec-purpose", "prefetch")
+            .send()
+            .await
+            .map_err(|error| self.failed(url, error))?;
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok((response.status().as_u16(), location))
     }
 
     /// POST a JSON document (dynamic registration).
@@ -292,7 +315,8 @@ fn build_client(options: &HttpOptions, redirects: Redirects, direct: bool) -> Re
         .timeout(options.timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(options.timeout))
         .direct(direct)
-        .redirects(redirects);
+        .redirects(redirects)
+        .roots(options.roots.clone());
     for (domain, address) in &options.resolve {
         builder = builder.resolve(domain, *address);
     }

@@ -87,6 +87,7 @@ pub(super) async fn client(flow: &mut Flow<'_>, purpose: Purpose<'_>) -> Result<
             (_, error) => error,
         })?;
     flow.credentials.registration = Some(registration.clone());
+    flow.client_checked = true;
     flow.binding.save(&mut flow.credentials).await?;
     Ok(registration)
 }

@@ -41,7 +41,7 @@ pub use self::{
     builder::{IntoScopes, OAuthBuilder},
     checkup::{CheckProblem, CheckStatus, CheckStep, Checkup, Finding},
     dpop::DpopMode,
-    grants::{CrossAppAccess, SigningAlgorithm},
+    grants::{AssertionSource, CrossAppAccess, SigningAlgorithm},
     user_agent::UserAgent,
     web::{Connected, WebFlow, WebFlowBuilder},
 };

@@ -60,6 +60,8 @@ pub(super) struct Binding {
     /// Renewals made because of a refusal, and the pause when the server
     /// refuses their tokens too.
     pub(super) renewals: RenewalWatch,
+    /// Never send the `resource` parameter (the builder's `no_resource`).
+    pub(super) omit_resource: bool,
 }
 
 /// The credentials as this process knows them, loaded on first use.
@@ -114,6 +116,7 @@ impl Binding {
             generation: AtomicU64::new(0),
             brakes: Brakes::default(),
             renewals: RenewalWatch::default(),
+            omit_resource: settings.omit_resource,
         })
     }
 

@@ -40,7 +40,10 @@ use self::{
     tls::Tls,
 };
 pub(crate) use self::{error::HttpError, response::Response};
-use super::redirect::{self, Redirects};
+use super::{
+    TrustAnchors,
+    redirect::{self, Redirects},
+};
 
 /// What every request says it is.
 const AGENT: &str = concat!("mcp-oauth/", env!("CARGO_PKG_VERSION"));
@@ -101,6 +104,7 @@ pub(crate) struct HttpClientBuilder {
     connect_timeout: Option<Duration>,
     resolve: Vec<(String, SocketAddr)>,
     redirects: Redirects,
+    roots: TrustAnchors,
     #[cfg(test)]
     tests: tests::Setup,
 }
@@ -114,6 +118,7 @@ impl Default for HttpClientBuilder {
             connect_timeout: None,
             resolve: Vec::new(),
             redirects: Redirects::SameOrigin,
+            roots: TrustAnchors::default(),
             #[cfg(test)]
             tests: tests::Setup::default(),
         }
@@ -162,12 +167,21 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Trusts `roots` too, besides the system's certificate authorities.
+    pub(crate) fn roots(mut self, roots: TrustAnchors) -> Self {
+        self.roots = roots;
+        self
+    }
+
     pub(crate) fn build(self) -> Result<HttpClient, HttpError> {
         let tls = if self.tls {
             #[cfg(test)]
-            let tls = self.tests.tls.clone().map_or_else(Tls::platform, Ok);
+            let tls = match self.tests.tls.clone() {
+                Some(tls) => Ok(tls),
+                None => Tls::platform(&self.roots),
+            };
             #[cfg(not(test))]
-            let tls = Tls::platform();
+            let tls = Tls::platform(&self.roots);
             Some(tls.map_err(HttpError::builder)?)
         } else {
             None

@@ -16,9 +16,17 @@ pub(super) struct Tls {
 impl Tls {
     /// Trusts what the system trusts. Loading its roots is most of a short
     /// run's start-up, which is why a client that never needs TLS skips this.
-    pub(super) fn platform() -> Result<Self, rustls::Error> {
+    /// `extra` are trusted besides (a company's CA); the system's roots stay.
+    pub(super) fn platform(extra: &super::super::TrustAnchors) -> Result<Self, rustls::Error> {
         let provider = provider();
-        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())?;
+        let verifier = if extra.is_empty() {
+            rustls_platform_verifier::Verifier::new(provider.clone())?
+        } else {
+            rustls_platform_verifier::Verifier::new_with_extra_roots(
+                extra.certificates(),
+                provider.clone(),
+            )?
+        };
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .dangerous()

@@ -3,6 +3,7 @@
 //! sessions and the transport are the bridge's business. What the host
 //! writes that is no message is answered (or logged) here, never forwarded.
 
+mod ignore;
 mod input;
 mod lines;
 mod output;
@@ -26,7 +27,8 @@ use self::{
     pump::{DRAIN_TIME, pump},
 };
 use super::{
-    EndCause, HttpCore, TransportMode, sse::LegacySseTransport, streamable::AuthorizedHttpClient,
+    EndCause, Extras, HttpCore, TransportMode, sse::LegacySseTransport,
+    streamable::AuthorizedHttpClient,
 };
 use crate::{Auth, Error, Result, ServerUrl, auth::Authorizer};
 
@@ -70,6 +72,7 @@ pub struct Bridge {
     auth: Auth,
     mode: TransportMode,
     reporter: Reporter,
+    extras: Extras,
 }
 
 impl Bridge {
@@ -80,7 +83,23 @@ impl Bridge {
             auth,
             mode: TransportMode::Auto,
             reporter: Reporter::default(),
+            extras: Extras::default(),
         }
+    }
+
+    /// Sends the header `name: value` with every request to the server,
+    /// as [`ClientBuilder::header`](crate::ClientBuilder::header) does.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.extras.header(name, value);
+        self
+    }
+
+    /// Trusts these certificate authorities (PEM) for the server's
+    /// certificate too, as
+    /// [`ClientBuilder::ca_certificates`](crate::ClientBuilder::ca_certificates) does.
+    pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extras.ca_certificates(pem.as_ref());
+        self
     }
 
     /// Which HTTP transport to use (default: [`TransportMode::Auto`]).
@@ -93,6 +112,15 @@ impl Bridge {
     /// sees: e.g. how to sign in where a browser or a terminal is at hand.
     pub fn authorization_hint(mut self, hint: impl Into<String>) -> Self {
         self.reporter.authorization_hint = Some(hint.into());
+        self
+    }
+
+    /// Hides the tools whose names match `glob` (`*` any run of
+    /// characters, `?` one) from the host: they are left out of every
+    /// `tools/list` answer, and a call to one is answered with a JSON-RPC
+    /// error without reaching the server. May be called several times.
+    pub fn ignore_tool(mut self, glob: impl Into<String>) -> Self {
+        self.reporter.ignored.add(glob.into());
         self
     }
 
@@ -122,12 +150,14 @@ impl Bridge {
             auth,
             mode,
             reporter,
+            extras,
         } = self;
         let mut shutdown = std::pin::pin!(shutdown);
         let server = ServerUrl::parse(&url)?;
         let authorizer = Authorizer::interactive(auth.for_server(&server)?);
-        let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server)?;
+        let core = HttpCore::for_server(authorizer, Duration::from_secs(60), &server, &extras)?;
         let mut input = HostInput::new(input);
+        let mut reporter = reporter;
         loop {
             // The host's first request decides the transport.
             let Some((first, id)) =
@@ -135,6 +165,10 @@ impl Bridge {
             else {
                 return Ok(());
             };
+            if let Some(refusal) = reporter.ignored.refusal(&first) {
+                write_line(&mut output, &refusal).await?;
+                continue;
+            }
             let starting = start(mode, &server, &core, first.clone(), &reporter);
             let Some(started) = until_host_leaves(starting, &mut input, shutdown.as_mut()).await
             else {
@@ -224,10 +258,11 @@ where
         .await
 }
 
-/// How a failure is told to the host.
+/// How a failure is told to the host, and which tools it never sees.
 #[derive(Debug, Clone, Default)]
 struct Reporter {
     authorization_hint: Option<String>,
+    ignored: ignore::IgnoredTools,
 }
 
 impl Reporter {

@@ -37,7 +37,7 @@ pub(super) async fn pump<T, R, W>(
     mut output: W,
     mut pending: HashSet<RequestId>,
     mut shutdown: Pin<&mut impl Future<Output = ()>>,
-    reporter: Reporter,
+    mut reporter: Reporter,
 ) -> Result<()>
 where
     T: Transport<RoleClient>,
@@ -73,6 +73,10 @@ where
             line = input.next(), if reading => match line.map_err(|error| local_error(&error))? {
                 Some(FromHost::Message(message, size)) => {
                     tracing::trace!(?message, "from the host");
+                    if let Some(refusal) = reporter.ignored.refusal(&message) {
+                        write_line(&mut output, &refusal).await?;
+                        continue;
+                    }
                     track(&mut pending, &message);
                     if let Some(sent) = in_flight.start(&mut remote, *message, size).await {
                         failed(sent, &mut pending, &mut output, &reporter).await?;
@@ -88,6 +92,7 @@ where
             incoming = remote.receive() => match incoming {
                 Some(message) => {
                     tracing::trace!(?message, "from the server");
+                    let message = reporter.ignored.filter(message);
                     if let Some(id) = answered(&message) {
                         pending.remove(id);
                     }

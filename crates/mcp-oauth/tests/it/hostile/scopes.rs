@@ -18,7 +18,14 @@ async fn a_server_that_always_wants_more_scope_gets_three_step_ups_then_a_clear_
     for growing in [true, false] {
         let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = asked.clone();
+        // Sign-ins: authorization pages a browser opened, not the client's
+        // prefetch of a cached registration's page.
+        let signed_in = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sign_in_counter = signed_in.clone();
         let hostile = Hostile::start(move |request, base| {
+            if request.path() == "/authorize" && request.header("sec-purpose").is_none() {
+                sign_in_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             match (request.method.as_str(), request.path()) {
                 ("POST", "/mcp") => {
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -43,11 +50,7 @@ async fn a_server_that_always_wants_more_scope_gets_three_step_ups_then_a_clear_
         )
         .await
         .unwrap_err();
-        let sign_ins = hostile
-            .paths()
-            .iter()
-            .filter(|path| path.as_str() == "/authorize")
-            .count();
+        let sign_ins = signed_in.load(std::sync::atomic::Ordering::SeqCst);
         if growing {
             assert!(
                 matches!(error, Error::Unauthorized { status: 403, .. }),

@@ -24,6 +24,7 @@ type Outcome = oneshot::Receiver<Result<AuthorizationResponse>>;
 fn waiting() -> (Arc<Shared>, Outcome) {
     let (sender, receiver) = oneshot::channel();
     let shared = Arc::new(Shared {
+        path: CALLBACK_PATH.to_owned(),
         expected_state: SecretString::from(STATE.to_owned()),
         progress: Mutex::new(Progress::Waiting(sender)),
     });

@@ -9,7 +9,10 @@
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzz;
 mod page;
+mod path;
 mod serve;
+
+pub(crate) use self::path::check_callback_path;
 
 use std::{
     fmt, io,
@@ -33,8 +36,8 @@ use self::{page::WaitEnded, serve::Running};
 use super::wire::OAuthErrorCode;
 use crate::{Error, Result, error::one_line};
 
-/// The path of the redirect URI.
-const CALLBACK_PATH: &str = "/callback";
+/// The path of the redirect URI, unless one is configured.
+pub(crate) const CALLBACK_PATH: &str = "/callback";
 
 /// No authorization response comes near this; longer queries are refused
 /// unparsed.
@@ -114,20 +117,25 @@ impl fmt::Debug for CallbackServer {
 impl CallbackServer {
     /// Binds exactly the host the redirect URI names; `port` 0 asks for an
     /// ephemeral port, which stays bound until the wait ends.
+    #[cfg(test)]
     pub(crate) async fn bind(host: CallbackHost, port: u16) -> Result<Self> {
+        Self::bind_at(host, port, CALLBACK_PATH).await
+    }
+
+    /// [`bind`](Self::bind) with the redirect URI's path `path`, the only
+    /// one answered.
+    pub(crate) async fn bind_at(host: CallbackHost, port: u16, path: &str) -> Result<Self> {
+        check_callback_path(path)?;
         let listeners = match host {
             CallbackHost::Loopback => vec![bind_one(host, Ipv4Addr::LOCALHOST.into(), port).await?],
             CallbackHost::Ipv6 => vec![bind_one(host, Ipv6Addr::LOCALHOST.into(), port).await?],
             CallbackHost::Localhost => bind_localhost(port).await?,
         };
         let bound = local_port(host, port, &listeners[0])?;
-        let redirect_uri = Url::parse(&format!(
-            "http://{}:{bound}{CALLBACK_PATH}",
-            host.uri_host()
-        ))
-        .map_err(|error| Error::InvalidConfig {
-            reason: format!("could not build the redirect URI: {error}"),
-        })?;
+        let redirect_uri = Url::parse(&format!("http://{}:{bound}{path}", host.uri_host()))
+            .map_err(|error| Error::InvalidConfig {
+                reason: format!("could not build the redirect URI: {error}"),
+            })?;
         tracing::debug!(redirect_uri = %redirect_uri, "callback server bound");
         Ok(Self {
             listeners,
@@ -160,6 +168,7 @@ impl CallbackServer {
         }
         let (outcome_tx, mut outcome_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
+            path: self.redirect_uri.path().to_owned(),
             expected_state: expected_state.clone(),
             progress: Mutex::new(Progress::Waiting(outcome_tx)),
         });
@@ -359,6 +368,8 @@ fn constant_time_eq(received: &[u8], expected: &[u8]) -> bool {
 
 /// State shared by the request handler and the waiter.
 struct Shared {
+    /// The one path answered.
+    path: String,
     expected_state: SecretString,
     progress: Mutex<Progress>,
 }
@@ -448,7 +459,7 @@ async fn next_line(pasted: &mut Option<mpsc::Receiver<String>>) -> Option<String
 
 /// Answers every request: only `GET` on the callback path is looked at.
 async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
-    if uri.path() != CALLBACK_PATH {
+    if uri.path() != shared.path {
         return page::not_found();
     }
     if method != Method::GET {

@@ -279,6 +279,7 @@ async fn the_first_valid_callback_wins() {
     let base = server.redirect_uri().clone();
     let (outcome_tx, outcome_rx) = oneshot::channel();
     let shared = Arc::new(Shared {
+        path: CALLBACK_PATH.to_owned(),
         expected_state: state(),
         progress: Mutex::new(Progress::Waiting(outcome_tx)),
     });

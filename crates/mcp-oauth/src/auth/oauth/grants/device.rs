@@ -76,7 +76,7 @@ pub(in super::super) async fn device(flow: &mut Flow<'_>) -> Result<Tokens> {
         &endpoint,
         &registration,
         scope,
-        &flow.resource,
+        flow.resource_parameter(),
     )
     .await?;
     settings.notify(&device.instructions());
@@ -86,7 +86,7 @@ pub(in super::super) async fn device(flow: &mut Flow<'_>) -> Result<Tokens> {
         &token_url,
         &registration,
         &device,
-        &flow.resource,
+        flow.resource_parameter(),
         settings.timeout,
     )
     .await;
@@ -116,9 +116,9 @@ async fn start(
     endpoint: &Url,
     registration: &Registration,
     scope: Option<&str>,
-    resource: &str,
+    resource: Option<&str>,
 ) -> Result<DeviceAuthorization> {
-    let mut form = vec![("resource", resource)];
+    let mut form: Vec<(&str, &str)> = resource.map(|r| ("resource", r)).into_iter().collect();
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
@@ -202,7 +202,7 @@ async fn poll(
     token_endpoint: &Url,
     registration: &Registration,
     device: &DeviceAuthorization,
-    resource: &str,
+    resource: Option<&str>,
     timeout: Duration,
 ) -> Result<Tokens> {
     let started = Instant::now();
@@ -221,7 +221,7 @@ async fn poll(
             &Grant::DeviceCode {
                 device_code: &device.device_code,
             },
-            Some(resource),
+            resource,
             None,
         )
         .await;

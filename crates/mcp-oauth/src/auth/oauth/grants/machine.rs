@@ -201,7 +201,7 @@ pub(in super::super) async fn machine(flow: &mut Flow<'_>) -> Result<Tokens> {
     };
     flow.binding.brake_token_request()?;
     let (http, metadata) = (&flow.binding.http, &flow.metadata);
-    let (scope, resource) = (flow.scope.as_deref(), flow.resource.as_str());
+    let (scope, resource) = (flow.scope.as_deref(), flow.resource_parameter());
     match &settings.grant {
         GrantKind::CrossAppAccess(idp) => {
             cross_app_access(http, metadata, &registration, idp, scope, resource).await
@@ -217,11 +217,13 @@ async fn client_credentials(
     client: &Registration,
     key: Option<&SigningKey>,
     scope: Option<&str>,
-    resource: &str,
+    resource: Option<&str>,
 ) -> Result<Tokens> {
     let endpoint = token_endpoint(metadata)?;
-    let mut form: Vec<(&str, &str)> =
-        vec![("grant_type", "client_credentials"), ("resource", resource)];
+    let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+    if let Some(resource) = resource {
+        form.push(("resource", resource));
+    }
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
@@ -263,7 +265,7 @@ async fn cross_app_access(
     client: &Registration,
     idp: &CrossAppAccess,
     scope: Option<&str>,
-    resource: &str,
+    resource: Option<&str>,
 ) -> Result<Tokens> {
     let idp_endpoint =
         Url::parse(&idp.idp_token_endpoint).map_err(|error| Error::InvalidConfig {
@@ -282,8 +284,10 @@ async fn cross_app_access(
             "urn:ietf:params:oauth:token-type:id_token",
         ),
         ("audience", &metadata.issuer),
-        ("resource", resource),
     ];
+    if let Some(resource) = resource {
+        exchange.push(("resource", resource));
+    }
     if let Some(scope) = scope {
         exchange.push(("scope", scope));
     }
@@ -321,11 +325,10 @@ async fn cross_app_access(
         });
     };
     let endpoint = token_endpoint(metadata)?;
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", JWT_BEARER),
-        ("assertion", id_jag),
-        ("resource", resource),
-    ];
+    let mut form: Vec<(&str, &str)> = vec![("grant_type", JWT_BEARER), ("assertion", id_jag)];
+    if let Some(resource) = resource {
+        form.push(("resource", resource));
+    }
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }

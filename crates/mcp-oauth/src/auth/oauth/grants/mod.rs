@@ -2,6 +2,7 @@
 //! of one attempt (the refresh grant works on the stored credentials
 //! instead), and the one token request they all end in.
 
+mod assertion;
 mod code;
 mod device;
 mod machine;
@@ -13,8 +14,12 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub(super) use self::machine::SigningKey;
-pub use self::machine::{CrossAppAccess, SigningAlgorithm};
+pub use self::{
+    assertion::AssertionSource,
+    machine::{CrossAppAccess, SigningAlgorithm},
+};
 pub(super) use self::{
+    assertion::jwt_bearer,
     code::{authorization_code, exchange_code},
     device::device,
     machine::machine,

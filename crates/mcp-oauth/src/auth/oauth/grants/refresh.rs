@@ -5,7 +5,7 @@ use secrecy::SecretString;
 
 use super::{
     super::{
-        flow::rejects_client,
+        flow::{refuses_resource, rejects_client},
         session::{Binding, REFRESH_LOCK_WAIT, Reread, Session},
         wire::{OAuthErrorCode, token_endpoint},
     },
@@ -98,18 +98,32 @@ async fn refresh_locked(binding: &Binding, session: &mut Session) -> Result<Secr
     let prepared = binding.prepare_save(credentials).await?;
     tracing::debug!(server = %binding.server, "refreshing the access token");
     binding.brake_token_request()?;
-    let result = request_tokens(
-        &binding.http,
+    let grant = Grant::Refresh {
+        refresh_token,
+        scope: tokens.scope.as_deref(),
+    };
+    let omit = binding.omit_resource || credentials.resource_refused;
+    let resource = credentials.resource.as_deref().filter(|_| !omit);
+    let http = &binding.http;
+    let mut result = request_tokens(
+        http,
         &endpoint,
         registration,
-        &Grant::Refresh {
-            refresh_token,
-            scope: tokens.scope.as_deref(),
-        },
-        credentials.resource.as_deref(),
+        &grant,
+        resource,
         Some(tokens),
     )
     .await;
+    // Refused before the refresh token was looked at: once more without
+    // the parameter, and never again with it.
+    let mut refused_resource = false;
+    if resource.is_some() && result.as_ref().is_err_and(refuses_resource) {
+        tracing::info!(server = %binding.server, "the authorization server refuses the resource parameter; refreshing without it");
+        refused_resource = true;
+        binding.brake_token_request()?;
+        result = request_tokens(http, &endpoint, registration, &grant, None, Some(tokens)).await;
+    }
+    credentials.resource_refused |= refused_resource;
     match result {
         Ok(fresh) => {
             let token = fresh.access_token.clone();

@@ -200,7 +200,7 @@ impl WebFlow {
                 redirect_uri: &inner.redirect_uri,
                 challenge: &pkce.challenge,
                 state: &state,
-                resource: &discovery.resource,
+                resource: Some(&discovery.resource),
                 scope: scope.as_deref(),
             },
         )?;
@@ -352,6 +352,8 @@ impl WebFlow {
                 metadata: discovery.metadata.clone(),
                 source: discovery.source,
                 resource: discovery.resource.clone(),
+                omit_resource: self.inner.settings.omit_resource,
+                client_checked: false,
                 scope: scope.map(str::to_owned),
             };
             let client =

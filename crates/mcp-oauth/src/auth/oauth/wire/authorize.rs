@@ -46,7 +46,8 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub(crate) redirect_uri: &'a Url,
     pub(crate) challenge: &'a str,
     pub(crate) state: &'a SecretString,
-    pub(crate) resource: &'a str,
+    /// `None` where the authorization server refuses it.
+    pub(crate) resource: Option<&'a str>,
     pub(crate) scope: Option<&'a str>,
 }
 
@@ -64,8 +65,10 @@ pub(crate) fn authorization_url(
             .append_pair("redirect_uri", request.redirect_uri.as_str())
             .append_pair("code_challenge", request.challenge)
             .append_pair("code_challenge_method", "S256")
-            .append_pair("state", request.state.expose_secret())
-            .append_pair("resource", request.resource);
+            .append_pair("state", request.state.expose_secret());
+        if let Some(resource) = request.resource {
+            query.append_pair("resource", resource);
+        }
         if let Some(scope) = request.scope.filter(|scope| !scope.is_empty()) {
             query.append_pair("scope", scope);
             // Refresh tokens often come only with fresh consent (SEP-2207).
@@ -185,7 +188,7 @@ mod tests {
                 redirect_uri: &redirect,
                 challenge: "ch",
                 state: &state,
-                resource: "https://mcp.example/mcp",
+                resource: Some("https://mcp.example/mcp"),
                 scope: Some("read offline_access"),
             },
         )
