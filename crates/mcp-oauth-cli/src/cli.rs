@@ -6,9 +6,10 @@ use clap::{Parser, Subcommand};
 use crate::{
     commands::{
         call::CallArgs, completions::CompletionsArgs, demo::DemoArgs, doctor::DoctorArgs,
-        login::LoginArgs, logout::LogoutArgs, man::ManArgs, proxy::ProxyArgs, skills::SkillsArgs,
-        token::TokenArgs,
+        headers::HeadersArgs, login::LoginArgs, logout::LogoutArgs, man::ManArgs, proxy::ProxyArgs,
+        servers::ServersArgs, skills::SkillsArgs, token::TokenArgs,
     },
+    config::ConfigArgs,
     options::{GlobalArgs, ServerArgs},
 };
 
@@ -18,7 +19,11 @@ use crate::{
 #[command(
     after_help = "Each command takes its own options: see mcp-oauth <COMMAND> --help \
 (e.g. --scopes, --client-id, --callback-port, --login-timeout for the commands that sign in). \
---json, -v, --cache-dir, --account and the --store options may also come before the command.
+--json, -v, --cache-dir, --account, --config and the --store options may also come before the command.
+
+Named servers: every command that takes a URL takes the name of a server kept with \
+`mcp-oauth servers add NAME URL [OPTIONS]` instead; the options kept with it apply unless \
+the command line gives others.
 
 Accounts: one server may be used under several identities. --account NAME signs in, \
 keeps tokens and forgets them for that account only; without it, the default account's \
@@ -35,6 +40,9 @@ pub(crate) struct Cli {
 
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
+
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +67,14 @@ pub(crate) enum Command {
     /// Print a valid access token for a server (refreshed if needed; never
     /// signs in).
     Token(TokenArgs),
+    /// Print the headers to send to a server as a JSON object, e.g.
+    /// {"Authorization": "Bearer …"}, for hosts that run a command for them
+    /// (Claude Code's headersHelper). Refreshed if needed; never signs in.
+    Headers(HeadersArgs),
+    /// Keep servers under a name, with their options: `servers add linear
+    /// https://mcp.linear.app/mcp --account work`, then `mcp-oauth proxy
+    /// linear`.
+    Servers(ServersArgs),
     /// Bridge stdio to a remote server, for hosts that only start local
     /// servers: stdin/stdout carry MCP, everything else goes to stderr.
     Proxy(ProxyArgs),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod connect;
 mod expiry;
 mod failure;
@@ -12,8 +13,6 @@ mod store;
 
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
-use clap::Parser;
-
 use crate::{
     cli::{Cli, Command},
     failure::{Exit, Failure},
@@ -21,8 +20,12 @@ use crate::{
 };
 
 fn main() -> ExitCode {
-    // A usage error ends here, with clap's message and exit code 2.
-    let mut cli = Cli::parse();
+    // A usage error ends here, with clap's message and exit code 2; so does
+    // a server's name that is not kept.
+    let mut cli = match config::command_line() {
+        Ok(cli) => cli,
+        Err(failure) => return failure.report(),
+    };
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,7 +62,10 @@ fn main() -> ExitCode {
 /// Opens the store (a shared one is connected now, so that one that is
 /// unreachable fails first), then runs the command.
 async fn open_store_and_run(cli: &mut Cli, out: &mut Output) -> Result<(), Failure> {
-    if !matches!(cli.command, Command::Demo(_) | Command::Completions(_)) {
+    if !matches!(
+        cli.command,
+        Command::Demo(_) | Command::Completions(_) | Command::Servers(_)
+    ) {
         cli.global.opened = store::Store::open(&cli.global).await?;
     }
     commands::run(cli, out).await

@@ -174,7 +174,8 @@ pub(crate) struct ServerArgs {
 /// The server's MCP endpoint.
 #[derive(Debug, Args)]
 pub(crate) struct UrlArg {
-    /// The server's MCP endpoint, e.g. https://example.com/mcp
+    /// The server's MCP endpoint, e.g. https://example.com/mcp, or the name
+    /// of a server kept with `mcp-oauth servers add`.
     #[arg(value_name = "URL")]
     pub(crate) url: String,
 }
@@ -182,7 +183,8 @@ pub(crate) struct UrlArg {
 /// Where the server is: a URL, or a command after `--stdio --`.
 #[derive(Debug, Args)]
 pub(crate) struct TargetArgs {
-    /// The server's MCP endpoint, e.g. https://example.com/mcp
+    /// The server's MCP endpoint, e.g. https://example.com/mcp, or the name
+    /// of a server kept with `mcp-oauth servers add`.
     #[arg(
         value_name = "URL",
         required_unless_present = "stdio",

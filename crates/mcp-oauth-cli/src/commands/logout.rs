@@ -9,7 +9,8 @@ use crate::{failure::Failure, options::GlobalArgs, output::Output, store::Store}
 #[derive(Debug, Args)]
 pub(crate) struct LogoutArgs {
     /// The server whose credentials to forget: those of the default account
-    /// only, or of --account NAME only; other accounts stay signed in.
+    /// only, or of --account NAME only; other accounts stay signed in. A
+    /// server's name (`servers add`) stands for its URL and account.
     #[arg(
         value_name = "URL",
         required_unless_present = "all",

@@ -4,11 +4,13 @@ pub(crate) mod call;
 pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod doctor;
+pub(crate) mod headers;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod man;
 pub(crate) mod ping;
 pub(crate) mod proxy;
+pub(crate) mod servers;
 pub(crate) mod skills;
 pub(crate) mod status;
 pub(crate) mod token;
@@ -32,6 +34,8 @@ pub(crate) async fn run(cli: &Cli, out: &mut Output) -> Result<(), Failure> {
         Command::Logout(args) => logout::run(args, global, out).await,
         Command::Status => status::run(global, out).await,
         Command::Token(args) => token::run(args, global, out).await,
+        Command::Headers(args) => headers::run(args, global, out).await,
+        Command::Servers(args) => servers::run(args, &cli.config, global.json, out),
         Command::Proxy(args) => proxy::run(args, global).await,
         Command::Completions(args) => completions::run(args, out),
         Command::Demo(args) => demo::run(args, out).await,

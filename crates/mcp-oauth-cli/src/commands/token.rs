@@ -3,7 +3,10 @@
 //! takes no sign-in options: the stored credentials hold the client.
 
 use clap::Args;
-use mcp_oauth::{Error, OAuth, secrecy::ExposeSecret};
+use mcp_oauth::{
+    Error, OAuth,
+    secrecy::{ExposeSecret, SecretString},
+};
 use serde_json::json;
 
 use crate::{
@@ -24,9 +27,31 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<(), Failure> {
     let url = args.server.url.as_str();
-    let mut builder = OAuth::builder(url);
-    builder = global.keep_tokens(builder, url)?;
-    let token = builder.build()?.token().await.map_err(|error| {
+    let token = access_token(&cached(url, global)?, url, global).await?;
+    if global.json {
+        return out.json(&json!({
+            "server": url,
+            "account": global.account,
+            "access_token": token.expose_secret(),
+        }));
+    }
+    out.line(token.expose_secret())
+}
+
+/// OAuth for `url` with only what the store keeps: the client it
+/// registered, the tokens of `--account`.
+pub(crate) fn cached(url: &str, global: &GlobalArgs) -> Result<OAuth, Failure> {
+    Ok(global.keep_tokens(OAuth::builder(url), url)?.build()?)
+}
+
+/// A valid access token of `oauth`, refreshed (under the store's lock) if
+/// needed, never signed in for: without one, exit 6 with the hint to log in.
+pub(crate) async fn access_token(
+    oauth: &OAuth,
+    url: &str,
+    global: &GlobalArgs,
+) -> Result<SecretString, Failure> {
+    let token = oauth.token().await.map_err(|error| {
         let unauthorized = matches!(error, Error::Unauthorized { .. });
         let failure = Failure::from(error);
         if unauthorized {
@@ -56,12 +81,5 @@ pub(crate) async fn run(
             global.account_option()
         )));
     }
-    if global.json {
-        return out.json(&json!({
-            "server": url,
-            "account": global.account,
-            "access_token": token.expose_secret(),
-        }));
-    }
-    out.line(token.expose_secret())
+    Ok(token)
 }

@@ -17,6 +17,7 @@ mod fleet;
 #[cfg(target_os = "linux")]
 mod fleet_bed;
 mod full_disk;
+mod headers;
 mod interrupt;
 mod modern;
 mod oauth;
@@ -28,6 +29,7 @@ mod proxy_sessions;
 mod proxy_stdin;
 mod round_trips;
 mod secrets;
+mod servers;
 mod shared_store;
 mod support;
 mod terminal;

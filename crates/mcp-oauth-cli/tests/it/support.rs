@@ -89,6 +89,8 @@ pub(crate) fn without_settings(mut command: tokio::process::Command) -> tokio::p
         "MCP_OAUTH_STORE_PREFIX",
         "MCP_OAUTH_STORE_LEASE",
         "MCP_OAUTH_STORE_CA_FILE",
+        "MCP_OAUTH_CONFIG",
+        "CLAUDE_CODE_MCP_SERVER_URL",
     ]) {
         command.env_remove(variable);
     }
