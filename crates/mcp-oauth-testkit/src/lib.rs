@@ -17,7 +17,10 @@
 //! [`AuthServer`] is an OAuth 2.1 authorization server on loopback (metadata,
 //! dynamic registration, PKCE, resource indicators, refresh rotation, faults);
 //! [`TestServerBuilder::protected_by`] makes the MCP server accept only its
-//! tokens, with RFC 9728 metadata offered as [`PrmMode`] says:
+//! tokens, with RFC 9728 metadata offered as [`PrmMode`] says. Stores get
+//! services of a test's own too: a `redis-server` ([`RedisServer`]) and, on
+//! Linux, a Secret Service (`KeyringDaemon`: a private D-Bus session bus
+//! and gnome-keyring):
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -48,6 +51,8 @@ mod auth;
 mod config;
 mod dpop;
 mod jsonrpc;
+#[cfg(target_os = "linux")]
+mod keyring;
 mod legacy_sse;
 mod log;
 mod methods;
@@ -73,6 +78,8 @@ pub use auth::{
     RefreshMode, RegisteredClient,
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
+#[cfg(target_os = "linux")]
+pub use keyring::{KeyringDaemon, KeyringItem};
 pub use log::RecordedRequest;
 #[cfg(target_os = "linux")]
 pub use netns::NetHosts;
