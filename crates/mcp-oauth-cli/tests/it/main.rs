@@ -16,6 +16,8 @@ mod fleet;
 mod fleet_bed;
 mod full_disk;
 mod interrupt;
+#[cfg(target_os = "linux")]
+mod keyring;
 mod oauth;
 mod options;
 mod proxy;
