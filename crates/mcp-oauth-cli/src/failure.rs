@@ -66,6 +66,13 @@ impl Failure {
     }
 }
 
+/// What `--store keyring` needs, when the keychain does not answer or
+/// stays locked.
+const KEYCHAIN_HINT: &str = "--store keyring needs the OS keychain running and unlocked: on \
+Linux a Secret Service (gnome-keyring, KeePassXC, KWallet) on this session's D-Bus bus \
+(DBUS_SESSION_BUS_ADDRESS), e.g. started with `echo -n PASSWORD | gnome-keyring-daemon --unlock \
+--components=secrets`; or keep credentials in files (--store file:)";
+
 const ENDPOINT_HINT: &str = "check that the URL is the server's MCP endpoint (often ending in \
 /mcp, or /sse for older servers)";
 
@@ -165,6 +172,10 @@ impl From<Error> for Failure {
                 Exit::Unauthorized,
                 "the sign-in was refused; run the command again to retry".to_owned(),
             ),
+            // The keychain is named by its kind, Redis by its URL.
+            Error::StoreUnreachable { store, .. } if store == mcp_oauth_keyring::KEYCHAIN => {
+                (Exit::Unreachable, KEYCHAIN_HINT.to_owned())
+            }
             Error::StoreUnreachable { reason, .. } if reason.contains("certificate") => (
                 Exit::Unreachable,
                 "the store's TLS certificate was refused; for a Redis whose certificate a \
@@ -175,6 +186,13 @@ impl From<Error> for Failure {
                 Exit::Unreachable,
                 "is Redis running, and are the host, port and password in --store \
                  (MCP_OAUTH_STORE) right?"
+                    .to_owned(),
+            ),
+            // An item of the keychain that holds something unusable.
+            Error::Storage { path, .. } if path.starts_with(mcp_oauth_keyring::KEYCHAIN) => (
+                Exit::Local,
+                "forget these credentials with `mcp-oauth logout <URL> --store keyring` and log \
+                 in again"
                     .to_owned(),
             ),
             // A shared store is named by its (password-masked) URL; a

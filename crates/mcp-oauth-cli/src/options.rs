@@ -29,7 +29,9 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, env = "MCP_OAUTH_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
 
-    /// Where credentials are kept: file: (the cache folder), or a Redis
+    /// Where credentials are kept: file: (the cache folder); keyring (the OS
+    /// keychain: the Secret Service, the macOS Keychain, the Windows
+    /// Credential Manager; only lock files in the cache folder); or a Redis
     /// shared by many processes and hosts: redis://[USER:PASSWORD@]HOST[:PORT][/DB],
     /// rediss://… for TLS.
     #[arg(

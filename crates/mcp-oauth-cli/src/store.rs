@@ -1,10 +1,13 @@
 //! Where credentials are kept: `--store file:` (the default, one file per
-//! server in the cache folder) or `--store redis://…` (`rediss://` for TLS),
-//! shared by every process and host that names the same Redis and prefix.
+//! server in the cache folder), `--store keyring` (the OS keychain, one item
+//! per server and account, the lock files in the cache folder) or
+//! `--store redis://…` (`rediss://` for TLS), shared by every process and
+//! host that names the same Redis and prefix.
 
 use std::{fmt, path::PathBuf};
 
 use mcp_oauth::OAuthBuilder;
+use mcp_oauth_keyring::KeyringStore;
 use mcp_oauth_redis::{RedisStore, StoreKeys};
 
 use crate::{
@@ -18,6 +21,8 @@ pub(crate) enum Store {
     /// Files in this folder, or in the default one.
     #[default]
     Files,
+    /// The OS keychain.
+    Keyring(KeyringStore),
     Redis(RedisStore),
 }
 
@@ -25,14 +30,16 @@ impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Files => f.write_str("Files"),
+            Self::Keyring(store) => f.debug_tuple("Keyring").field(store).finish(),
             Self::Redis(store) => f.debug_tuple("Redis").field(store).finish(),
         }
     }
 }
 
 impl Store {
-    /// Opens what `--store` names: a Redis store is connected now, so that
-    /// an unreachable one fails before anything else is done (exit 3).
+    /// Opens what `--store` names: the keychain and a Redis store are
+    /// reached now, so that one unreachable (or a locked keychain) fails
+    /// before anything else is done (exit 3).
     pub(crate) async fn open(global: &GlobalArgs) -> Result<Self, Failure> {
         let Some(url) = global.store.as_deref().map(str::trim) else {
             return Ok(Self::Files);
@@ -40,9 +47,17 @@ impl Store {
         if url.is_empty() || url == "file:" || url == "file" {
             return Ok(Self::Files);
         }
+        if url == "keyring" || url == "keyring:" {
+            let store = KeyringStore::builder()
+                .lock_dir(global.cache_dir()?)
+                .open()
+                .await?;
+            return Ok(Self::Keyring(store));
+        }
         if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(Failure::usage(
-                "--store takes file:, redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…",
+                "--store takes file:, keyring, redis://[USER:PASSWORD@]HOST[:PORT][/DB] or \
+                 rediss://…",
             ));
         }
         let mut builder = RedisStore::builder(url);
@@ -100,6 +115,7 @@ impl Store {
                 Some(dir) => builder.token_storage_cache_dir(dir),
                 None => builder,
             },
+            Self::Keyring(store) => builder.token_storage(store.storage_for(url, account)?),
             Self::Redis(store) => builder.token_storage(store.storage_for(url, account)?),
         })
     }

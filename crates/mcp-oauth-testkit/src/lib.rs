@@ -17,7 +17,10 @@
 //! [`AuthServer`] is an OAuth 2.1 authorization server on loopback (metadata,
 //! dynamic registration, PKCE, resource indicators, refresh rotation, faults);
 //! [`TestServerBuilder::protected_by`] makes the MCP server accept only its
-//! tokens, with RFC 9728 metadata offered as [`PrmMode`] says:
+//! tokens, with RFC 9728 metadata offered as [`PrmMode`] says. Stores get
+//! services of a test's own too: a `redis-server` ([`RedisServer`]) and, on
+//! Linux, a Secret Service (`KeyringDaemon`: a private D-Bus session bus
+//! and gnome-keyring):
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -49,6 +52,8 @@ mod config;
 mod dpop;
 mod forward_proxy;
 mod jsonrpc;
+#[cfg(target_os = "linux")]
+mod keyring;
 mod legacy_sse;
 mod log;
 mod methods;
@@ -77,6 +82,8 @@ pub use auth::{
 };
 pub use config::{Fault, ResponseStyle, ServerMode, ToolAnswer};
 pub use forward_proxy::ForwardProxy;
+#[cfg(target_os = "linux")]
+pub use keyring::{KeyringDaemon, KeyringItem};
 pub use log::RecordedRequest;
 pub use modern::{Tamper, TestSkill};
 #[cfg(target_os = "linux")]

@@ -346,8 +346,9 @@ pub enum Error {
         source: Option<Cause>,
     },
 
-    /// A shared token store (a database on the network) could not be
-    /// reached, or did not answer in time; nothing was written.
+    /// A token store (a database on the network, the OS keychain) could
+    /// not be reached, refused to be used (a locked keychain), or did not
+    /// answer in time; nothing was written.
     #[error("token store {} is unreachable: {}", line(store), line(reason))]
     StoreUnreachable {
         /// The store, as its operator knows it (an address, never a password).
@@ -529,7 +530,8 @@ impl Error {
         matches!(self, Self::Connect { .. })
     }
 
-    /// Whether a shared token store could not be reached.
+    /// Whether a token store (a shared one, the OS keychain) could not be
+    /// reached or used.
     pub fn is_store_unreachable(&self) -> bool {
         matches!(self, Self::StoreUnreachable { .. })
     }

@@ -223,7 +223,7 @@ pub use rmcp;
 pub use secrecy;
 pub use server_url::ServerUrl;
 pub use store::{
-    CredentialStore, FileTokenStorage, LockRelease, MAX_ACCOUNT_LEN, MemoryStore,
+    CredentialStore, FileTokenStorage, LockFile, LockRelease, MAX_ACCOUNT_LEN, MemoryStore,
     MemoryTokenStorage, PendingAttempt, PendingStore, PreparedSave, StorageLock, StoredCredentials,
     Taken, TokenStorage, check_account,
 };

@@ -19,7 +19,7 @@ pub(crate) struct LogoutArgs {
     pub(crate) url: Option<String>,
 
     /// Forget every server, of every account (in a shared store: every
-    /// server under its prefix).
+    /// server under its prefix; in the keychain: every item of mcp-oauth).
     #[arg(long)]
     pub(crate) all: bool,
 }
@@ -53,6 +53,21 @@ pub(crate) async fn run(
                 let count = store.clear_all().await?;
                 out.line(&format!(
                     "Forgot {count} server(s)' credentials in {}.",
+                    store.name()
+                ))
+            }
+        };
+    }
+    if let Store::Keyring(store) = &global.opened {
+        return match &args.url {
+            Some(url) => {
+                store.storage_for(url, account)?.clear().await?;
+                out.line(&forgot(url))
+            }
+            None => {
+                let count = store.clear_all().await?;
+                out.line(&format!(
+                    "Forgot {count} credentials item(s) in the {}.",
                     store.name()
                 ))
             }

@@ -1,6 +1,6 @@
 //! `mcp-oauth status`: one line (or JSON object) per cached server and
-//! account, from the cache folder or the shared store `--store` names;
-//! with `--account`, that account's only.
+//! account, from the cache folder, the keychain or the shared store
+//! `--store` names; with `--account`, that account's only.
 
 use mcp_oauth::{FileTokenStorage, StoredCredentials, terminal_safe_line};
 use serde_json::{Value, json};
@@ -16,6 +16,9 @@ use crate::{
 pub(crate) async fn run(global: &GlobalArgs, out: &mut Output) -> Result<(), Failure> {
     if let Store::Redis(store) = &global.opened {
         return run_shared(store, global, out).await;
+    }
+    if let Store::Keyring(store) = &global.opened {
+        return run_keychain(store, global, out).await;
     }
     let dir = global.cache_dir()?;
     let mut entries = FileTokenStorage::list_in(&dir)?;
@@ -90,6 +93,45 @@ async fn run_shared(
                 describe(stored),
                 entry.generation
             ))?,
+            Err(error) => out.line(&format!(
+                "{}  account {}: unreadable: {error}",
+                terminal_safe_line(&entry.server_url),
+                account_name(entry.account.as_deref())
+            ))?,
+        }
+    }
+    Ok(())
+}
+
+/// What the keychain holds: each server's and account's item.
+async fn run_keychain(
+    store: &mcp_oauth_keyring::KeyringStore,
+    global: &GlobalArgs,
+    out: &mut Output,
+) -> Result<(), Failure> {
+    let mut listed = store.list().await?;
+    listed.retain(|entry| is_shown(global, entry.account.as_deref()));
+    if global.json {
+        let list: Vec<Value> = listed
+            .iter()
+            .map(|entry| match &entry.credentials {
+                Ok(stored) => describe_json(stored),
+                Err(error) => json!({
+                    "server": entry.server_url,
+                    "account": entry.account,
+                    "error": error.to_string(),
+                }),
+            })
+            .collect();
+        return out.json(&Value::Array(list));
+    }
+    if listed.is_empty() {
+        to_stderr(&format!("no credentials in the {}", store.name()));
+        return Ok(());
+    }
+    for entry in &listed {
+        match &entry.credentials {
+            Ok(stored) => out.line(&describe(stored))?,
             Err(error) => out.line(&format!(
                 "{}  account {}: unreadable: {error}",
                 terminal_safe_line(&entry.server_url),

@@ -19,6 +19,8 @@ mod fleet_bed;
 mod full_disk;
 mod headers;
 mod interrupt;
+#[cfg(target_os = "linux")]
+mod keyring;
 mod modern;
 mod oauth;
 mod options;

@@ -132,13 +132,19 @@ pub(crate) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) 
 pub(crate) fn age_stored_tokens(url: &str, cache: &std::path::Path) {
     let path = stored_document(url, cache);
     let mut document: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    age_tokens(&mut document);
+    std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
+}
+
+/// Makes the access token of a credentials document expired an hour ago
+/// (see [`age_stored_tokens`]), wherever the document is kept.
+pub(crate) fn age_tokens(document: &mut Value) {
     let tokens = document["tokens"].as_object_mut().expect("stored tokens");
     let received = tokens["received_at"].as_u64().unwrap().saturating_sub(7200);
     tokens.insert("received_at".into(), json!(received));
     tokens.insert("expires_at".into(), json!(received + 3600));
     tokens.remove("received_at_ms");
     tokens.remove("expires_at_ms");
-    std::fs::write(&path, serde_json::to_vec(&document).unwrap()).unwrap();
 }
 
 /// Where the CLI caches the credentials of `url` under `cache`.

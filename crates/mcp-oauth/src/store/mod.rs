@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 pub use self::{
     account::{MAX_ACCOUNT_LEN, check_account},
     document::StoredCredentials,
-    file::FileTokenStorage,
+    file::{FileTokenStorage, LockFile},
     lock::{LockRelease, StorageLock},
     memory::MemoryTokenStorage,
     pending::{PendingAttempt, PendingStore, Taken},

@@ -8,6 +8,8 @@ mod temporary;
 #[cfg(test)]
 mod tests;
 
+pub use self::sidecar::LockFile;
+
 use std::path::{Path, PathBuf};
 
 use futures::future::BoxFuture;
@@ -16,7 +18,7 @@ use self::{
     folder::{
         check_existing_folder, check_folder, check_private, create_private_dir, storage_error,
     },
-    names::{DOCUMENT_EXTENSION, Kind, LOCK_EXTENSION, store_files},
+    names::{DOCUMENT_EXTENSION, Kind, store_files},
     temporary::{TemporaryDocument, sweep_abandoned},
 };
 use super::{
@@ -189,10 +191,10 @@ impl FileTokenStorage {
         self.server.cache_file_stem_for(self.account.as_deref())
     }
 
-    /// The lock is on a sidecar file: the document itself is replaced by
-    /// rename, which would drop a lock taken on it.
-    fn lock_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.{LOCK_EXTENSION}", self.stem()))
+    /// The lock of these credentials: a sidecar file, since the document
+    /// itself is replaced by rename, which would drop a lock taken on it.
+    pub fn lock_file(&self) -> LockFile {
+        LockFile::of(&self.server, self.account(), self.dir.clone())
     }
 
     fn read(&self) -> Result<Option<StoredCredentials>> {
@@ -305,10 +307,7 @@ impl TokenStorage for FileTokenStorage {
     }
 
     fn lock(&self, wait: std::time::Duration) -> BoxFuture<'_, Result<StorageLock>> {
-        Box::pin(async move {
-            create_private_dir(&self.dir)?;
-            sidecar::lock(&self.lock_path(), wait).await
-        })
+        Box::pin(async move { self.lock_file().lock(wait).await })
     }
 
     fn prepare_save<'a>(

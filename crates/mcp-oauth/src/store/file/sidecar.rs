@@ -8,14 +8,94 @@
 use std::{
     fs::{File, OpenOptions, TryLockError},
     io,
-    path::Path,
+    path::{Path, PathBuf},
     time::Duration,
 };
 
-use super::folder::{
-    names_this_file, no_follow, remove_if_present, remove_if_unlocked, storage_error,
+use super::{
+    folder::{
+        create_private_dir, names_this_file, no_follow, remove_if_present, remove_if_unlocked,
+        storage_error,
+    },
+    names::LOCK_EXTENSION,
 };
-use crate::{Error, Result, StorageLock};
+use crate::{Error, Result, ServerUrl, StorageLock, store::account::check_account};
+
+/// The lock of one server's credentials, of one account, across processes:
+/// the `<stem>.lock` file beside the document in a cache folder, held with
+/// an OS file lock. [`FileTokenStorage`](crate::FileTokenStorage) takes it
+/// around every refresh and sign-in; a store that keeps the document
+/// elsewhere (an OS keychain, which has no lock of its own) takes the very
+/// same one, so that its processes refresh one at a time, and a file store
+/// of the same folder waits on them too.
+///
+/// The file holds no secret. It is never opened through a link, and the
+/// folder is made `0700` and refused when another user could write in it,
+/// as the file store's is.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::LockFile;
+/// use std::time::Duration;
+///
+/// let lock = LockFile::new("https://example.com/mcp", None, "/home/me/.cache/tokens")?;
+/// let held = lock.lock(Duration::from_secs(30)).await?;
+/// // ...read, refresh and save the credentials...
+/// held.release().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LockFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl LockFile {
+    /// The lock of `account`'s credentials (`None`: the default account)
+    /// for `server_url`, in the folder `dir`: the file the file store of
+    /// that folder locks for them. A name that
+    /// [`check_account`](crate::check_account) refuses is
+    /// [`Error::InvalidConfig`].
+    pub fn new(server_url: &str, account: Option<&str>, dir: impl Into<PathBuf>) -> Result<Self> {
+        if let Some(account) = account {
+            check_account(account)?;
+        }
+        Ok(Self::of(
+            &ServerUrl::parse(server_url)?,
+            account,
+            dir.into(),
+        ))
+    }
+
+    /// The lock of `server`'s credentials of `account` (checked already)
+    /// in `dir`.
+    pub(super) fn of(server: &ServerUrl, account: Option<&str>, dir: PathBuf) -> Self {
+        let path = dir.join(format!(
+            "{}.{LOCK_EXTENSION}",
+            server.cache_file_stem_for(account)
+        ));
+        Self { dir, path }
+    }
+
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Holds the lock until the returned guard is dropped, waiting at most
+    /// `wait` for another process that holds it. The folder is created
+    /// (`0700`) when it is missing.
+    pub async fn lock(&self, wait: Duration) -> Result<StorageLock> {
+        create_private_dir(&self.dir)?;
+        lock(&self.path, wait).await
+    }
+
+    /// Removes the lock file unless a process holds it (`false` then): once
+    /// the credentials are forgotten, nothing of them stays in the folder.
+    pub fn remove_unless_held(&self) -> Result<bool> {
+        remove_unless_held(&self.path).map_err(|error| storage_error(&self.path, error))
+    }
+}
 
 /// How often a held lock is tried again.
 const RETRY: Duration = Duration::from_millis(25);

@@ -1,6 +1,7 @@
 //! The file store by itself: documents, reservations, permissions.
 
 use super::*;
+use std::time::Duration;
 
 fn storage(dir: &Path) -> FileTokenStorage {
     FileTokenStorage::in_dir("https://example.com/mcp", dir.join("cache")).unwrap()
@@ -179,6 +180,42 @@ async fn another_accounts_document_is_neither_read_nor_saved() {
         FileTokenStorage::in_dir_for_account(url, Some(""), &cache).is_err(),
         "an empty name is no account"
     );
+}
+
+#[tokio::test]
+async fn a_lock_file_is_the_lock_the_file_store_takes() {
+    let dir = private_tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let url = "https://example.com/mcp";
+    let file_store = FileTokenStorage::in_dir_for_account(url, Some("work"), &cache).unwrap();
+    let lock = LockFile::new(url, Some("work"), &cache).unwrap();
+    assert_eq!(lock.path(), file_store.lock_file().path());
+    assert_ne!(
+        lock.path(),
+        LockFile::new(url, None, &cache).unwrap().path(),
+        "each account has its own"
+    );
+    assert!(LockFile::new(url, Some(" work"), &cache).is_err());
+
+    // Held through the lock file, the file store waits for it...
+    let held = lock.lock(Duration::from_secs(1)).await.unwrap();
+    let waited = file_store
+        .lock(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(
+        waited.to_string().contains("held these credentials"),
+        "{waited}"
+    );
+    assert!(
+        !lock.remove_unless_held().unwrap(),
+        "a held lock file stays"
+    );
+    // ...and has it once it is released; a free lock file can go.
+    held.release().await;
+    drop(file_store.lock(Duration::from_secs(1)).await.unwrap());
+    assert!(lock.remove_unless_held().unwrap());
+    assert!(!lock.path().exists());
 }
 
 /// The temporary files in the cache folder.
