@@ -20,14 +20,11 @@ const INJECTING: &str = "fresh\r\nX-Injected: yes";
 /// The hint a failure gives when the command line is to blame.
 const OPTIONS_HINT: &str = "check the options given";
 
-/// The codes of the README's exit-code table, in its order.
+/// The codes of the documented exit-code table (docs/cli.md), in its order.
 fn readme_codes() -> Vec<i32> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The workspace's README; a packaged crate carries it beside its manifest.
-    let readme = [manifest.join("../../README.md"), manifest.join("README.md")]
-        .iter()
-        .find_map(|path| std::fs::read_to_string(path).ok())
-        .expect("the README can be read");
+    let readme = std::fs::read_to_string(manifest.join("../../docs/cli.md"))
+        .expect("the command line's documentation can be read");
     let (_, table) = readme
         .split_once("Exit codes:")
         .expect("the README has its exit-code table");
