@@ -29,6 +29,7 @@ mod proxy;
 mod proxy_messages;
 mod proxy_sessions;
 mod proxy_stdin;
+mod readme;
 mod round_trips;
 mod secrets;
 mod servers;
