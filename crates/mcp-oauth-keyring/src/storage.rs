@@ -18,6 +18,18 @@ use crate::{Backend, item::ItemId};
 /// answers and is unlocked, so that tokens that could not be kept are never
 /// asked for. [`clear`](TokenStorage::clear) deletes the item, and the lock
 /// file unless a process holds it.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::OAuth;
+/// use mcp_oauth_keyring::KeyringStore;
+///
+/// let keychain = KeyringStore::open().await?;
+/// let url = "https://mcp.example.com/mcp";
+/// let oauth = OAuth::builder(url).token_storage(keychain.storage(url)?).build()?;
+/// # let _ = oauth;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct KeyringTokenStorage {
     keychain: Arc<Backend>,
@@ -31,16 +43,47 @@ impl KeyringTokenStorage {
     }
 
     /// The MCP server (its canonical URL).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// let storage = keychain.storage("https://mcp.example.com/mcp")?;
+    /// assert_eq!(storage.server_url(), "https://mcp.example.com/mcp");
+    /// # Ok(()) }
+    /// ```
     pub fn server_url(&self) -> &str {
         self.id.server()
     }
 
     /// The account; `None` for the default one.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// let url = "https://mcp.example.com/mcp";
+    /// assert_eq!(keychain.storage(url)?.account(), None);
+    /// assert_eq!(keychain.storage_for(url, Some("work"))?.account(), Some("work"));
+    /// # Ok(()) }
+    /// ```
     pub fn account(&self) -> Option<&str> {
         self.id.account()
     }
 
     /// The lock these credentials are refreshed under.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// let storage = keychain.storage("https://mcp.example.com/mcp")?;
+    /// assert!(storage.lock_file().path().starts_with(keychain.lock_dir()));
+    /// # Ok(()) }
+    /// ```
     pub fn lock_file(&self) -> &LockFile {
         &self.lock
     }

@@ -38,6 +38,21 @@ pub struct KeyringStore {
 }
 
 /// How a [`KeyringStore`] is opened.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use std::time::Duration;
+///
+/// use mcp_oauth_keyring::KeyringStore;
+///
+/// let keychain = KeyringStore::builder()
+///     .lock_dir("/var/cache/my-agent")
+///     .timeout(Duration::from_secs(10))
+///     .open()
+///     .await?;
+/// # let _ = keychain;
+/// # Ok(()) }
+/// ```
 #[must_use]
 #[derive(Debug, Clone, Default)]
 pub struct KeyringStoreBuilder {
@@ -77,6 +92,15 @@ impl KeyringStoreBuilder {
     /// The folder of the lock files (one per server and account, holding no
     /// secret): the cache folder, where the file store would lock the same
     /// credentials. Default: [`FileTokenStorage::default_cache_dir`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::builder().lock_dir("/var/cache/my-agent").open().await?;
+    /// assert_eq!(keychain.lock_dir(), std::path::Path::new("/var/cache/my-agent"));
+    /// # Ok(()) }
+    /// ```
     pub fn lock_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.lock_dir = Some(dir.into());
         self
@@ -85,6 +109,18 @@ impl KeyringStoreBuilder {
     /// The longest any one keychain operation may take, an unlock prompt
     /// included ([`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT)); past it the
     /// keychain is reported as not answering.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// // No one is at the keyboard to answer an unlock prompt.
+    /// let keychain = KeyringStore::builder().timeout(Duration::from_secs(5)).open().await?;
+    /// # let _ = keychain;
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;
         self
@@ -93,6 +129,18 @@ impl KeyringStoreBuilder {
     /// The D-Bus session bus to find the Secret Service on (an address such
     /// as `unix:path=/run/user/1000/bus`), instead of the session's own
     /// (`DBUS_SESSION_BUS_ADDRESS`). Linux and the BSDs only.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::builder()
+    ///     .session_bus("unix:path=/run/user/1000/bus")
+    ///     .open()
+    ///     .await?;
+    /// # let _ = keychain;
+    /// # Ok(()) }
+    /// ```
     #[cfg(all(unix, not(target_vendor = "apple")))]
     pub fn session_bus(mut self, address: impl Into<String>) -> Self {
         self.options.session_bus = Some(address.into());
@@ -104,6 +152,19 @@ impl KeyringStoreBuilder {
     /// unlocked, unlocked now if the service can ask for the password).
     /// Otherwise [`Error::StoreUnreachable`](mcp_oauth::Error::StoreUnreachable),
     /// saying why: nothing falls back to files.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::Error;
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// match KeyringStore::builder().open().await {
+    ///     Ok(keychain) => println!("credentials kept in {}", keychain.name()),
+    ///     Err(Error::StoreUnreachable { reason, .. }) => println!("no keychain: {reason}"),
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn open(self) -> Result<KeyringStore> {
         let lock_dir = match self.lock_dir {
             Some(dir) => dir,
@@ -120,6 +181,18 @@ impl KeyringStoreBuilder {
 }
 
 /// One item of the store, as [`KeyringStore::list`] read it.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth_keyring::KeyringStore;
+///
+/// let keychain = KeyringStore::open().await?;
+/// for entry in keychain.list().await? {
+///     let state = if entry.credentials.is_ok() { "ok" } else { "unreadable" };
+///     println!("{} {:?}: {state}", entry.server_url, entry.account);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct KeyringEntry {
@@ -133,27 +206,73 @@ pub struct KeyringEntry {
 
 impl KeyringStore {
     /// A builder, for the lock folder, the timeout or the bus.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::builder().open().await?;
+    /// # let _ = keychain;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> KeyringStoreBuilder {
         KeyringStoreBuilder::default()
     }
 
     /// Opens the keychain with the defaults (see
     /// [`KeyringStoreBuilder::open`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// println!("credentials kept in {}", keychain.name());
+    /// # Ok(()) }
+    /// ```
     pub async fn open() -> Result<Self> {
         Self::builder().open().await
     }
 
     /// The keychain, as messages name it ([`KEYCHAIN`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// println!("credentials kept in {}", keychain.name());
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &'static str {
         KEYCHAIN
     }
 
     /// The folder of the lock files.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// println!("lock files in {}", keychain.lock_dir().display());
+    /// # Ok(()) }
+    /// ```
     pub fn lock_dir(&self) -> &Path {
         &self.lock_dir
     }
 
     /// The default account's credentials for `server_url`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// let storage = keychain.storage("https://mcp.example.com/mcp")?;
+    /// assert_eq!(storage.account(), None);
+    /// # Ok(()) }
+    /// ```
     pub fn storage(&self, server_url: &str) -> Result<KeyringTokenStorage> {
         self.storage_for(server_url, None)
     }
@@ -161,6 +280,18 @@ impl KeyringStore {
     /// `account`'s credentials for `server_url` (`None`: the default
     /// account). A name that [`check_account`] refuses is
     /// [`Error::InvalidConfig`](mcp_oauth::Error::InvalidConfig).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// let url = "https://mcp.example.com/mcp";
+    /// let storage = keychain.storage_for(url, Some("work"))?;
+    /// assert_eq!(storage.account(), Some("work"));
+    /// assert!(keychain.storage_for(url, Some(" work")).is_err()); // a leading space
+    /// # Ok(()) }
+    /// ```
     pub fn storage_for(
         &self,
         server_url: &str,
@@ -180,6 +311,17 @@ impl KeyringStore {
 
     /// Every server's and account's credentials in the keychain; one that
     /// cannot be read is listed with the reason.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// for entry in keychain.list().await? {
+    ///     println!("{} {:?}", entry.server_url, entry.account);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self) -> Result<Vec<KeyringEntry>> {
         let mut listed = Vec::new();
         for found in self.keychain.list().await? {
@@ -200,6 +342,16 @@ impl KeyringStore {
     /// Forgets every server's and account's credentials: deletes every item
     /// of the store (and the lock files nobody holds). Returns how many
     /// items were deleted.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_keyring::KeyringStore;
+    ///
+    /// let keychain = KeyringStore::open().await?;
+    /// let deleted = keychain.clear_all().await?;
+    /// println!("deleted {deleted} items");
+    /// # Ok(()) }
+    /// ```
     pub async fn clear_all(&self) -> Result<usize> {
         let deleted = self.keychain.delete_all().await?;
         for id in deleted.iter().flatten() {

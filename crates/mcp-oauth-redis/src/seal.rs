@@ -56,6 +56,16 @@ struct Key {
 impl StoreKeys {
     /// Keys from text: separated by commas, spaces or line breaks, each
     /// `base64` or `id:base64`. The error never repeats the text.
+    ///
+    /// ```
+    /// use mcp_oauth_redis::StoreKeys;
+    ///
+    /// // 32 zero bytes, named `k1`: a placeholder, never a key to use.
+    /// let keys = StoreKeys::parse("k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")?;
+    /// assert_eq!(keys.active_id(), "k1");
+    /// assert!(StoreKeys::parse("k1:AAAA").is_err()); // 3 bytes, not 32
+    /// # Ok::<(), mcp_oauth::Error>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self> {
         let text = SecretString::from(text.to_owned());
         let mut keys = Vec::new();
@@ -108,6 +118,15 @@ impl StoreKeys {
 
     /// Keys from a file that only its owner may read (the file holds what
     /// [`parse`](Self::parse) takes).
+    ///
+    /// ```no_run
+    /// use mcp_oauth_redis::StoreKeys;
+    ///
+    /// // Made with `openssl rand -base64 32 > store.key && chmod 600 store.key`.
+    /// let keys = StoreKeys::from_file("/etc/mcp-oauth/store.key")?;
+    /// println!("sealing with key {}", keys.active_id());
+    /// # Ok::<(), mcp_oauth::Error>(())
+    /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let failed = |reason: String, source: Option<mcp_oauth::Cause>| Error::Storage {
@@ -142,6 +161,16 @@ impl StoreKeys {
     }
 
     /// Keys from [`STORE_KEY_ENV`], if it is set and not empty.
+    ///
+    /// ```
+    /// use mcp_oauth_redis::StoreKeys;
+    ///
+    /// match StoreKeys::from_env()? {
+    ///     Some(keys) => println!("sealing with key {}", keys.active_id()),
+    ///     None => println!("MCP_OAUTH_STORE_KEY is not set"),
+    /// }
+    /// # Ok::<(), mcp_oauth::Error>(())
+    /// ```
     pub fn from_env() -> Result<Option<Self>> {
         match std::env::var(STORE_KEY_ENV) {
             Ok(text) if !text.trim().is_empty() => Self::parse(&text).map(Some),
@@ -150,6 +179,18 @@ impl StoreKeys {
     }
 
     /// The id of the key that seals.
+    ///
+    /// ```
+    /// use mcp_oauth_redis::StoreKeys;
+    ///
+    /// // Placeholders: 32 zero bytes, and 31 zero bytes and a 1.
+    /// let keys = StoreKeys::parse(
+    ///     "new:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,\
+    ///      old:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=",
+    /// )?;
+    /// assert_eq!(keys.active_id(), "new");
+    /// # Ok::<(), mcp_oauth::Error>(())
+    /// ```
     pub fn active_id(&self) -> &str {
         &self.keys[0].id
     }

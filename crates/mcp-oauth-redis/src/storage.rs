@@ -39,6 +39,20 @@ use crate::{
 ///
 /// Made by [`RedisStore::storage`] (the default account) and
 /// [`RedisStore::storage_for`].
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::OAuth;
+/// use mcp_oauth_redis::RedisStore;
+///
+/// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+///
+/// let url = "https://mcp.example.com/mcp";
+/// let storage = store.storage(url)?;
+/// let oauth = OAuth::builder(url).token_storage(storage).build()?;
+/// # let _ = oauth;
+/// # Ok(()) }
+/// ```
 pub struct RedisTokenStorage {
     pub(crate) store: RedisStore,
     pub(crate) server: ServerUrl,
@@ -72,16 +86,52 @@ impl RedisTokenStorage {
     }
 
     /// The MCP server whose credentials these are.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    ///
+    /// let storage = store.storage("https://mcp.example.com/mcp")?;
+    /// assert_eq!(storage.server_url(), "https://mcp.example.com/mcp");
+    /// # Ok(()) }
+    /// ```
     pub fn server_url(&self) -> &str {
         self.server.as_str()
     }
 
     /// The account whose credentials these are; `None` for the default one.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    ///
+    /// let url = "https://mcp.example.com/mcp";
+    /// assert_eq!(store.storage(url)?.account(), None);
+    /// assert_eq!(store.storage_for(url, Some("user-42"))?.account(), Some("user-42"));
+    /// # Ok(()) }
+    /// ```
     pub fn account(&self) -> Option<&str> {
         self.account.as_deref()
     }
 
     /// The generation of the record as this process last read or wrote it.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::TokenStorage as _;
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    ///
+    /// let storage = store.storage("https://mcp.example.com/mcp")?;
+    /// let _ = storage.load().await?; // reads the record
+    /// println!("generation {:?}", storage.generation());
+    /// # Ok(()) }
+    /// ```
     pub fn generation(&self) -> Option<u64> {
         self.state().seen
     }

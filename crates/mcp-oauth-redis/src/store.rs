@@ -77,6 +77,19 @@ impl Timings {
 
 /// Builds a [`RedisStore`]: `RedisStore::builder(url)`, then the options,
 /// then [`connect`](Self::connect).
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth_redis::{RedisStore, StoreKeys};
+///
+/// let store = RedisStore::builder("rediss://redis.internal:6380/0")
+///     .keys(StoreKeys::from_file("/etc/mcp-oauth/store.key")?)
+///     .prefix("fleet-a")
+///     .connect()
+///     .await?;
+/// # let _ = store;
+/// # Ok(()) }
+/// ```
 #[must_use]
 pub struct RedisStoreBuilder {
     url: String,
@@ -93,6 +106,16 @@ impl RedisStore {
     /// A builder for the Redis at `url`: `redis://[user:password@]host[:port][/db]`,
     /// or `rediss://` for TLS (the system's roots, unless
     /// [`ca_file`](RedisStoreBuilder::ca_file) names others).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let builder = RedisStore::builder("redis://127.0.0.1:6379/0");
+    /// let store = builder.plaintext().connect().await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
             url: url.into(),
@@ -108,11 +131,30 @@ impl RedisStore {
 
     /// The storage of one MCP server's credentials, of the default
     /// account ([`storage_for`](Self::storage_for) with `None`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    /// let storage = store.storage("https://mcp.example.com/mcp")?;
+    /// assert_eq!(storage.account(), None);
+    /// # Ok(()) }
+    /// ```
     pub fn storage(&self, server_url: &str) -> Result<RedisTokenStorage> {
         self.storage_for(server_url, None)
     }
 
     /// The store's address, without its password, and its prefix.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    /// println!("tokens kept in {}", store.name());
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -120,6 +162,18 @@ impl RedisStore {
     /// Every server's credentials under this store's prefix, of every
     /// account, opened with its keys; a record that does not open is an
     /// error next to its server and account.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    /// for listed in store.list().await? {
+    ///     let state = if listed.credentials.is_ok() { "ok" } else { "does not open" };
+    ///     println!("{} {:?}: {state}", listed.server_url, listed.account);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self) -> Result<Vec<Listed>> {
         let mut listed = Vec::new();
         for key in self.record_keys().await? {
@@ -159,6 +213,16 @@ impl RedisStore {
     /// Forgets every server's credentials under this store's prefix, of
     /// every account (and nothing else in Redis). Each record is emptied, not deleted, so that
     /// its generation goes on growing. Returns how many held credentials.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    /// let cleared = store.clear_all().await?;
+    /// println!("forgot {cleared} servers' credentials");
+    /// # Ok(()) }
+    /// ```
     pub async fn clear_all(&self) -> Result<usize> {
         let mut cleared = 0;
         for key in self.record_keys().await? {
@@ -283,6 +347,17 @@ impl fmt::Debug for RedisStore {
 }
 
 /// One server's credentials as [`RedisStore::list`] finds them.
+///
+/// ```no_run
+/// # async fn run() -> mcp_oauth::Result<()> {
+/// use mcp_oauth_redis::RedisStore;
+///
+/// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+/// for listed in store.list().await? {
+///     println!("{} generation {} key {:?}", listed.server_url, listed.generation, listed.key_id);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Listed {
@@ -301,6 +376,19 @@ pub struct Listed {
 impl RedisStoreBuilder {
     /// The prefix of every key this store writes (default `mcp-oauth`), so
     /// that several fleets, or other data, share one Redis.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .prefix("fleet-a")
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -310,18 +398,55 @@ impl RedisStoreBuilder {
     /// instead of the system's roots, for a `rediss://` store: a Redis
     /// whose certificate a private CA signed. Read by
     /// [`connect`](Self::connect).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("rediss://redis.internal:6380")
+    ///     .ca_file("/etc/ssl/private-ca.pem")
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca = Some(Ca::File(path.into()));
         self
     }
 
     /// [`ca_file`](Self::ca_file) with the PEM text itself.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let pem = std::fs::read("/etc/ssl/private-ca.pem").expect("the private CA's PEM");
+    /// let store = RedisStore::builder("rediss://redis.internal:6380")
+    ///     .ca_certificates(pem)
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.ca = Some(Ca::Pem(pem.into()));
         self
     }
 
     /// The keys that seal documents (the first) and open them (all).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::{RedisStore, StoreKeys};
+    ///
+    /// let keys = StoreKeys::from_env()?.expect("MCP_OAUTH_STORE_KEY is set");
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").keys(keys).connect().await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn keys(mut self, keys: StoreKeys) -> Self {
         self.sealing = Some(Sealing::Sealed(keys));
         self
@@ -330,6 +455,16 @@ impl RedisStoreBuilder {
     /// Keeps documents unsealed: tokens and client secrets readable by
     /// anyone who can read Redis. Without [`keys`](Self::keys) or this,
     /// [`connect`](Self::connect) refuses.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// // A Redis only this host can reach, in a test.
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn plaintext(mut self) -> Self {
         self.sealing = Some(Sealing::Plaintext);
         self
@@ -338,6 +473,20 @@ impl RedisStoreBuilder {
     /// How long a lock is held without renewal (default 30 s): a holder
     /// that dies is replaced after it. Held locks are renewed every third
     /// of it.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use std::time::Duration;
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .lease(Duration::from_secs(10))
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(300));
         self
@@ -347,18 +496,60 @@ impl RedisStoreBuilder {
     /// paused or died after sending one, the next waits this long (and a
     /// lease) for its answer to be saved before spending the same refresh
     /// token, which the authorization server would take for a theft.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use std::time::Duration;
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .token_request_budget(Duration::from_secs(60))
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn token_request_budget(mut self, budget: Duration) -> Self {
         self.token_request = budget;
         self
     }
 
     /// How long to wait for Redis's answer to a command (default 500 ms).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use std::time::Duration;
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .response_timeout(Duration::from_secs(2))
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
     }
 
     /// How long to wait for a connection (default 1 s).
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use std::time::Duration;
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .connect_timeout(Duration::from_secs(5))
+    ///     .plaintext()
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -366,6 +557,19 @@ impl RedisStoreBuilder {
 
     /// Connects, and checks that Redis answers; an unreachable Redis is
     /// [`Error::StoreUnreachable`] within the connect timeout.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::Error;
+    /// use mcp_oauth_redis::RedisStore;
+    ///
+    /// match RedisStore::builder("redis://127.0.0.1:6379").plaintext().connect().await {
+    ///     Ok(store) => println!("connected to {}", store.name()),
+    ///     Err(Error::StoreUnreachable { .. }) => println!("Redis does not answer"),
+    ///     Err(error) => return Err(error),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(self) -> Result<RedisStore> {
         let name = store_name(&self.url);
         let Some(sealing) = self.sealing else {
