@@ -62,6 +62,11 @@ enum Target {
 
 /// Configures and connects a [`Client`]; see [`Client::builder`] and
 /// [`Client::stdio`].
+///
+/// ```
+/// use std::time::Duration;
+/// let builder = mcp_oauth::Client::builder("https://mcp.example.com/mcp").timeout(Duration::from_secs(30));
+/// ```
 #[must_use]
 pub struct ClientBuilder {
     target: Target,
@@ -96,6 +101,10 @@ impl fmt::Debug for ClientBuilder {
 impl Client {
     /// Starts configuring a client for the MCP server at `url`
     /// (`http://` or `https://`).
+    ///
+    /// ```
+    /// let builder = mcp_oauth::Client::builder("https://mcp.example.com/mcp");
+    /// ```
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(Target::Url(url.into()))
     }
@@ -119,6 +128,12 @@ impl Client {
     /// Revisions up to 2025-11-25 have a `ping` request. 2026-07-28 has none,
     /// so there the client sends `server/discover`, the cheapest request every
     /// such server answers, and never serves it from a cache.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// client.ping().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn ping(&self) -> Result<()> {
         self.request(|connection| connection.ping()).await
     }
@@ -130,6 +145,14 @@ impl Client {
     /// a string, integer or boolean, or given twice) is left out, and a
     /// debug log says why. Schemas are kept exactly as the server sent them:
     /// no `$ref` is followed, no keyword dropped.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// for tool in client.list_tools().await? {
+    ///     println!("{}", tool.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_tools(&self) -> Result<Vec<Tool>> {
         self.request(|connection| connection.list_tools()).await
     }
@@ -149,6 +172,14 @@ impl Client {
     /// input first, the client answers as its elicitation policy says and
     /// sends the call again (new request id, the server's `requestState`
     /// unchanged) until it completes.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// let arguments = serde_json::json!({ "message": "hello" });
+    /// let result = client.call_tool("echo", arguments.as_object().cloned()).await?;
+    /// println!("error: {:?}", result.is_error);
+    /// # Ok(()) }
+    /// ```
     pub async fn call_tool(
         &self,
         name: &str,
@@ -159,22 +190,53 @@ impl Client {
     }
 
     /// All resources of the server, through every page.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// for resource in client.list_resources().await? {
+    ///     println!("{}", resource.uri);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_resources(&self) -> Result<Vec<Resource>> {
         self.request(|connection| connection.list_resources()).await
     }
 
     /// Reads the resource at `uri`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// let resource = client.read_resource("file:///README.md").await?;
+    /// println!("{} part(s)", resource.contents.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult> {
         self.request(|connection| connection.read_resource(uri))
             .await
     }
 
     /// All prompts of the server, through every page.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// for prompt in client.list_prompts().await? {
+    ///     println!("{}", prompt.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_prompts(&self) -> Result<Vec<Prompt>> {
         self.request(|connection| connection.list_prompts()).await
     }
 
     /// Gets the prompt `name`, filled in with `arguments`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// let arguments = serde_json::json!({ "topic": "rust" });
+    /// let prompt = client.get_prompt("explain", arguments.as_object().cloned()).await?;
+    /// println!("{} message(s)", prompt.messages.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn get_prompt(
         &self,
         name: &str,
@@ -186,6 +248,13 @@ impl Client {
 
     /// The skills the server offers (the `io.modelcontextprotocol/skills`
     /// extension). Listing reads none of their files.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+    /// let skills = client.list_skills().await?;
+    /// println!("{} skill(s)", skills.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn list_skills(&self) -> Result<Vec<Skill>> {
         self.request(|connection| connection.list_skills()).await
     }
@@ -211,17 +280,36 @@ impl Client {
     /// Reads one more file of a loaded skill (a listed URI, or a path such
     /// as `references/FORMS.md` beside `SKILL.md`), checked against the
     /// listing like `SKILL.md` was.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client, skill: mcp_oauth::LoadedSkill) -> mcp_oauth::Result<()> {
+    /// let forms = client.read_skill_file(&skill, "references/FORMS.md").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn read_skill_file(&self, skill: &LoadedSkill, file: &str) -> Result<String> {
         self.request(|connection| connection.read_skill_file(skill, file))
             .await
     }
 
     /// What the server said about itself, and the negotiated revision.
+    ///
+    /// ```
+    /// # fn run(client: mcp_oauth::Client) {
+    /// let server = client.server();
+    /// println!("{:?} speaks {}", server.name, server.protocol_version);
+    /// # }
+    /// ```
     pub fn server(&self) -> ServerDetails {
         self.inner.connection.server()
     }
 
     /// The transport in use.
+    ///
+    /// ```
+    /// # fn run(client: mcp_oauth::Client) {
+    /// println!("connected via {}", client.connected_via());
+    /// # }
+    /// ```
     pub fn connected_via(&self) -> ConnectedVia {
         self.inner.connection.via()
     }
@@ -229,6 +317,12 @@ impl Client {
     /// Ends the session (HTTP: `DELETE` of the session; stdio: the child
     /// process is shut down). Waits at most the client's timeout. Requests
     /// from other clones fail afterwards.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client) {
+    /// client.close().await;
+    /// # }
+    /// ```
     pub async fn close(&self) {
         self.inner.connection.close(self.inner.timeout).await;
     }
@@ -276,6 +370,10 @@ impl ClientBuilder {
     /// `Mcp-Session-Id`, `Content-Type`, `Host`, ...) or a value a header
     /// cannot carry fails [`connect`](Self::connect) with
     /// [`Error::InvalidConfig`]: `.header("X-Api-Key", key)`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::Client::builder("https://mcp.example.com/mcp").header("X-Tenant", "acme");
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.extras.header(name, value);
         self
@@ -286,12 +384,24 @@ impl ClientBuilder {
     /// inspection proxy, a private CA. An OAuth helper takes its own (see
     /// [`OAuthBuilder::ca_certificates`](crate::OAuthBuilder::ca_certificates)).
     /// A bundle without a certificate fails [`connect`](Self::connect).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let pem = std::fs::read("/etc/ssl/company-ca.pem")?;
+    /// let builder = mcp_oauth::Client::builder("https://mcp.example.com/mcp").ca_certificates(pem);
+    /// # Ok(()) }
+    /// ```
     pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.extras.ca_certificates(pem.as_ref());
         self
     }
 
     /// The credentials to present (default: [`Auth::None`]).
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Client};
+    /// let builder = Client::builder("https://mcp.example.com/mcp").auth(Auth::bearer("…"));
+    /// ```
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;
         self
@@ -299,6 +409,11 @@ impl ClientBuilder {
 
     /// Which HTTP transport to use (default: [`TransportMode::Auto`]).
     /// Ignored for [`Client::stdio`].
+    ///
+    /// ```
+    /// use mcp_oauth::{Client, TransportMode};
+    /// let builder = Client::builder("https://mcp.example.com/sse").transport(TransportMode::Sse);
+    /// ```
     pub fn transport(mut self, transport: TransportMode) -> Self {
         self.transport = transport;
         self
@@ -306,6 +421,11 @@ impl ClientBuilder {
 
     /// How long to wait for the connection and for each request
     /// (default: 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = mcp_oauth::Client::builder("https://mcp.example.com/mcp").timeout(Duration::from_secs(30));
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -313,6 +433,11 @@ impl ClientBuilder {
 
     /// How to answer a server's requests for user input (default:
     /// [`ElicitationPolicy::Decline`]).
+    ///
+    /// ```
+    /// use mcp_oauth::{Client, ElicitationPolicy};
+    /// let builder = Client::builder("https://mcp.example.com/mcp").elicitation(ElicitationPolicy::AcceptDefaults);
+    /// ```
     pub fn elicitation(mut self, policy: ElicitationPolicy) -> Self {
         self.elicitation = policy;
         self
@@ -328,6 +453,10 @@ impl ClientBuilder {
     /// and whatever the server sends along with them while a request is
     /// under way, arrive either way. The legacy HTTP+SSE transport always
     /// keeps its stream: its answers come on it.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::Client::builder("https://mcp.example.com/mcp").listen_for_server_messages(false);
+    /// ```
     pub fn listen_for_server_messages(mut self, listen: bool) -> Self {
         self.listen_for_server_messages = listen;
         self
@@ -339,6 +468,12 @@ impl ClientBuilder {
     /// remembered with the stored credentials; the next connection to the
     /// server speaks it at once instead of probing with `server/discover`,
     /// and probes again if the server refuses it.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// let client = mcp_oauth::Client::builder("https://mcp.example.com/mcp").connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(self) -> Result<Client> {
         let timeout = self.timeout;
         let handler = crate::transport::Handler {

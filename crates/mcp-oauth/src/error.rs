@@ -10,12 +10,30 @@ use crate::{
 /// The lower-level error behind an [`Error`] (an I/O error, the HTTP
 /// client's), which [`source()`](std::error::Error::source) returns.
 /// Shared, so that errors stay cheap to clone.
+///
+/// ```
+/// use std::error::Error as _;
+/// let cause = mcp_oauth::Cause::new(std::io::Error::other("disk full"));
+/// let error = mcp_oauth::Error::Connect { url: "file:///cache".into(), reason: "disk full".into(), source: Some(cause) };
+/// assert!(error.source().is_some());
+/// ```
 #[derive(Clone)]
 pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
 
 impl Cause {
     /// Wraps a lower-level error; for stores and other extensions that
     /// report through [`Error`].
+    ///
+    /// ```
+    /// use mcp_oauth::{Cause, Error};
+    /// let io = std::io::Error::other("the store is down");
+    /// let error = Error::Connect {
+    ///     url: "redis://store.example".into(),
+    ///     reason: "the store is down".into(),
+    ///     source: Some(Cause::new(io)),
+    /// };
+    /// assert!(error.is_connect());
+    /// ```
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(Arc::new(error))
     }
@@ -50,6 +68,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// character or a bidi override reads as an escape such as `\x1b`, never
 /// acts. The fields themselves keep the text as it came. Match on the
 /// variant to branch.
+///
+/// ```
+/// # fn describe(error: &mcp_oauth::Error) -> String {
+/// use mcp_oauth::Error;
+/// match error {
+///     Error::Unauthorized { status, .. } => format!("refused (HTTP {status})"),
+///     Error::Timeout { after, .. } => format!("no answer within {after:?}"),
+///     other => other.to_string(),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -401,6 +430,11 @@ pub enum Error {
 }
 
 /// Why a web sign-in's callback was refused ([`Error::CallbackRefused`]).
+///
+/// ```
+/// use mcp_oauth::CallbackRefusal;
+/// assert_eq!(CallbackRefusal::Expired.to_string(), "this sign-in expired; begin it again");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallbackRefusal {
@@ -431,6 +465,11 @@ impl fmt::Display for CallbackRefusal {
 
 /// A step of the OAuth flow, each with its endpoint at the authorization
 /// server: which one failed ([`Error::oauth_step`]).
+///
+/// ```
+/// use mcp_oauth::OAuthStep;
+/// assert_eq!(OAuthStep::Token.to_string(), "token endpoint");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OAuthStep {
@@ -465,6 +504,14 @@ fn description_suffix(description: &Option<String>) -> String {
 impl Error {
     /// The OAuth `error` code an authorization or token endpoint answered
     /// with, if this is such a refusal.
+    ///
+    /// ```
+    /// # fn run(error: &mcp_oauth::Error) {
+    /// if let Some(code) = error.oauth_error_code() {
+    ///     eprintln!("the authorization server answered {code:?}");
+    /// }
+    /// # }
+    /// ```
     pub fn oauth_error_code(&self) -> Option<&OAuthErrorCode> {
         match self {
             Self::TokenEndpoint { error, .. } | Self::AuthorizationDenied { error, .. } => {
@@ -478,6 +525,14 @@ impl Error {
     /// is such a failure: discovery, registration, the device authorization
     /// or the token endpoint (an error code, or an answer that cannot be
     /// used).
+    ///
+    /// ```
+    /// # fn run(error: &mcp_oauth::Error) {
+    /// if let Some(step) = error.oauth_step() {
+    ///     eprintln!("the {step} failed: {error}");
+    /// }
+    /// # }
+    /// ```
     pub fn oauth_step(&self) -> Option<OAuthStep> {
         match self {
             Self::Discovery { .. } => Some(OAuthStep::Discovery),
@@ -489,6 +544,16 @@ impl Error {
     }
 
     /// Whether the server asked for credentials (HTTP 401 or 403).
+    ///
+    /// ```
+    /// let error = mcp_oauth::Error::Unauthorized {
+    ///     url: "https://mcp.example.com/mcp".into(),
+    ///     status: 401,
+    ///     www_authenticate: None,
+    /// };
+    /// assert!(error.is_unauthorized());
+    /// assert!(error.is_authorization_failure());
+    /// ```
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Self::Unauthorized { .. })
     }
@@ -498,6 +563,14 @@ impl Error {
     /// sign-in, the token endpoint's refusal or unusable answer, a rule that
     /// protects the user). Every error with an [`oauth_step`](Self::oauth_step)
     /// is one.
+    ///
+    /// ```
+    /// # fn run(error: &mcp_oauth::Error) {
+    /// if error.is_authorization_failure() {
+    ///     eprintln!("sign in again: {error}");
+    /// }
+    /// # }
+    /// ```
     pub fn is_authorization_failure(&self) -> bool {
         matches!(
             self,
@@ -521,23 +594,59 @@ impl Error {
     }
 
     /// Whether the error is a timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let error = mcp_oauth::Error::Timeout {
+    ///     url: "https://mcp.example.com/mcp".into(),
+    ///     after: Duration::from_secs(30),
+    /// };
+    /// assert!(error.is_timeout());
+    /// assert_eq!(error.to_string(), "https://mcp.example.com/mcp did not answer within 30 s");
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout { .. })
     }
 
     /// Whether the server is simply not reachable.
+    ///
+    /// ```
+    /// let error = mcp_oauth::Error::Connect {
+    ///     url: "https://mcp.example.com/mcp".into(),
+    ///     reason: "connection refused".into(),
+    ///     source: None,
+    /// };
+    /// assert!(error.is_connect());
+    /// assert!(!error.is_timeout());
+    /// ```
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. })
     }
 
     /// Whether a token store (a shared one, the OS keychain) could not be
     /// reached or used.
+    ///
+    /// ```
+    /// # fn run(error: &mcp_oauth::Error) {
+    /// if error.is_store_unreachable() {
+    ///     eprintln!("the token store is down; try again later");
+    /// }
+    /// # }
+    /// ```
     pub fn is_store_unreachable(&self) -> bool {
         matches!(self, Self::StoreUnreachable { .. })
     }
 
     /// Whether a save was refused because the store holds newer credentials
     /// (see [`Error::StorageConflict`]).
+    ///
+    /// ```
+    /// # fn run(error: &mcp_oauth::Error) {
+    /// if error.is_storage_conflict() {
+    ///     // Another process saved newer credentials: load them again.
+    /// }
+    /// # }
+    /// ```
     pub fn is_storage_conflict(&self) -> bool {
         matches!(self, Self::StorageConflict { .. })
     }

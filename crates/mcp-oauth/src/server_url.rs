@@ -32,6 +32,15 @@ pub struct ServerUrl {
 
 impl ServerUrl {
     /// Parses and canonicalizes an absolute `http(s)` URL with a host.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::ServerUrl;
+    /// let url = ServerUrl::parse("https://mcp.example.com/mcp")?;
+    /// assert!(ServerUrl::parse("ftp://mcp.example.com").is_err());
+    /// assert!(ServerUrl::parse("/mcp").is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidUrl {
             url: text.to_owned(),
@@ -73,11 +82,26 @@ impl ServerUrl {
     }
 
     /// The canonical URL as text.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let url = mcp_oauth::ServerUrl::parse("https://mcp.example.com/mcp")?;
+    /// assert!(url.as_str().starts_with("https://mcp.example.com"));
+    /// # Ok(()) }
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.canonical
     }
 
     /// The parsed URL.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let url = mcp_oauth::ServerUrl::parse("https://mcp.example.com:8443/mcp")?;
+    /// assert_eq!(url.url().host_str(), Some("mcp.example.com"));
+    /// assert_eq!(url.url().port(), Some(8443));
+    /// # Ok(()) }
+    /// ```
     pub fn url(&self) -> &Url {
         &self.url
     }
@@ -91,6 +115,15 @@ impl ServerUrl {
     /// Whether the host is a loopback address (`127.0.0.0/8`, `::1`, their
     /// IPv4-mapped forms, `localhost` and names under `.localhost`), where
     /// plain `http` is acceptable.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::ServerUrl;
+    /// assert!(ServerUrl::parse("http://127.0.0.1:8000/mcp")?.is_loopback());
+    /// assert!(ServerUrl::parse("http://localhost:8000/mcp")?.is_loopback());
+    /// assert!(!ServerUrl::parse("https://mcp.example.com/mcp")?.is_loopback());
+    /// # Ok(()) }
+    /// ```
     pub fn is_loopback(&self) -> bool {
         crate::net::is_loopback(&self.url)
     }

@@ -29,6 +29,13 @@ pub struct OAuthMiddleware {
 
 impl OAuthMiddleware {
     /// Middleware for the server `oauth` was built for.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{OAuth, OAuthMiddleware};
+    /// let middleware = OAuthMiddleware::new(OAuth::builder("https://mcp.example.com/mcp").build()?)?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(oauth: OAuth) -> crate::Result<Self> {
         if oauth.server().is_none() {
             return Err(Error::InvalidConfig {

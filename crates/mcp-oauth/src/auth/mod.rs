@@ -50,12 +50,22 @@ pub enum Auth {
 
 impl Auth {
     /// A static bearer token, sent on every request.
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Client};
+    /// let builder = Client::builder("https://mcp.example.com/mcp").auth(Auth::bearer("…"));
+    /// ```
     pub fn bearer(token: impl Into<String>) -> Self {
         Self::Bearer(SecretString::from(token.into()))
     }
 
     /// OAuth with all defaults, for whatever server the client connects to:
     /// FastMCP's `auth="oauth"`. Configure it with [`OAuth::builder`].
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Client};
+    /// let builder = Client::builder("https://mcp.example.com/mcp").auth(Auth::oauth());
+    /// ```
     pub fn oauth() -> Self {
         Self::OAuth(OAuth::deferred())
     }

@@ -12,6 +12,13 @@ pub const MAX_ACCOUNT_LEN: usize = 256;
 /// Checks an account name: 1 to 256 bytes, no control character, no
 /// leading or trailing space. Names are free otherwise (`user-42`,
 /// `alice@example.com`, `work`): stores hash them into key and file names.
+///
+/// ```
+/// use mcp_oauth::check_account;
+/// assert!(check_account("alice@example.com").is_ok());
+/// assert!(check_account("").is_err());
+/// assert!(check_account(" work").is_err());
+/// ```
 pub fn check_account(name: &str) -> Result<()> {
     let problem = if name.is_empty() {
         Some("it is empty; leave the account out for the default one")

@@ -24,6 +24,16 @@ const BASE_SCHEMA_VERSION: u32 = 1;
 /// registration (with its secret) and the tokens (with an absolute expiry).
 ///
 /// It serializes to JSON for storage; its `Debug` output hides every secret.
+///
+/// ```
+/// # fn run() -> mcp_oauth::Result<()> {
+/// let dir = mcp_oauth::FileTokenStorage::default_cache_dir()?;
+/// for (_, credentials) in mcp_oauth::FileTokenStorage::list_in(dir)? {
+///     let credentials = credentials?;
+///     println!("{} (refreshable: {})", credentials.server_url(), credentials.can_refresh());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Serialize, Deserialize)]
 pub struct StoredCredentials {
     pub(crate) version: u32,
@@ -90,21 +100,49 @@ impl StoredCredentials {
     }
 
     /// The MCP server these credentials are for.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// println!("credentials for {}", credentials.server_url());
+    /// # }
+    /// ```
     pub fn server_url(&self) -> &str {
         &self.server_url
     }
 
     /// The account they belong to; `None` for the default account.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// let account = credentials.account().unwrap_or("default");
+    /// # }
+    /// ```
     pub fn account(&self) -> Option<&str> {
         self.account.as_deref()
     }
 
     /// The authorization server that issued them.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// if let Some(issuer) = credentials.issuer() {
+    ///     println!("issued by {issuer}");
+    /// }
+    /// # }
+    /// ```
     pub fn issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
 
     /// The client id at that authorization server.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// if let Some(client_id) = credentials.client_id() {
+    ///     println!("registered as {client_id}");
+    /// }
+    /// # }
+    /// ```
     pub fn client_id(&self) -> Option<&str> {
         self.registration
             .as_ref()
@@ -112,6 +150,12 @@ impl StoredCredentials {
     }
 
     /// The scopes granted.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// let scope = credentials.scope().unwrap_or("(none)");
+    /// # }
+    /// ```
     pub fn scope(&self) -> Option<&str> {
         self.tokens
             .as_ref()
@@ -119,17 +163,41 @@ impl StoredCredentials {
     }
 
     /// When the access token expires (Unix seconds), if known.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// let now = std::time::SystemTime::now()
+    ///     .duration_since(std::time::UNIX_EPOCH)
+    ///     .unwrap()
+    ///     .as_secs();
+    /// let expired = credentials.expires_at().is_some_and(|at| at <= now);
+    /// # }
+    /// ```
     pub fn expires_at(&self) -> Option<u64> {
         self.tokens.as_ref().and_then(|tokens| tokens.expires_at)
     }
 
     /// The protocol revision last negotiated with the server, e.g.
     /// `"2025-11-25"`, if remembered.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// if let Some(revision) = credentials.protocol_version() {
+    ///     println!("speaks {revision}");
+    /// }
+    /// # }
+    /// ```
     pub fn protocol_version(&self) -> Option<&str> {
         self.protocol_version.as_deref()
     }
 
     /// Whether the tokens are bound to a DPoP key kept with them.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// let kind = if credentials.is_dpop_bound() { "DPoP" } else { "bearer" };
+    /// # }
+    /// ```
     pub fn is_dpop_bound(&self) -> bool {
         self.dpop_key.is_some()
     }
@@ -144,6 +212,14 @@ impl StoredCredentials {
     }
 
     /// Whether a refresh token is stored.
+    ///
+    /// ```
+    /// # fn run(credentials: &mcp_oauth::StoredCredentials) {
+    /// if !credentials.can_refresh() {
+    ///     println!("a sign-in will be needed when the token expires");
+    /// }
+    /// # }
+    /// ```
     pub fn can_refresh(&self) -> bool {
         self.tokens
             .as_ref()

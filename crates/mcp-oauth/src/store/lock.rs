@@ -39,6 +39,19 @@ enum Guard {
 /// exit gives the lock back before it goes instead of leaving the others to
 /// wait out the lease. A guard dropped without `release` should give the
 /// lock back as best it can (a spawned task, else the lease runs out).
+///
+/// ```
+/// use mcp_oauth::{LockRelease, StorageLock};
+/// use std::{future::Future, pin::Pin};
+///
+/// struct Lease;
+/// impl LockRelease for Lease {
+///     fn release(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+///         Box::pin(async { /* delete the lease row */ })
+///     }
+/// }
+/// let lock = StorageLock::leased(Lease);
+/// ```
 pub trait LockRelease: Send + Sync {
     /// Gives the lock back.
     fn release(self: Box<Self>) -> BoxFuture<'static, ()>;
@@ -46,6 +59,10 @@ pub trait LockRelease: Send + Sync {
 
 impl StorageLock {
     /// A guard that holds nothing.
+    ///
+    /// ```
+    /// let lock = mcp_oauth::StorageLock::none();
+    /// ```
     pub fn none() -> Self {
         Self { guard: Guard::None }
     }
@@ -53,6 +70,12 @@ impl StorageLock {
     /// A guard that holds `guard` until it is dropped; the lock is
     /// released when `guard` is (an OS file lock when the file closes, a
     /// lease by `guard`'s own `Drop`).
+    ///
+    /// ```
+    /// let file = std::fs::File::open(std::env::temp_dir())?;
+    /// let lock = mcp_oauth::StorageLock::holding(file);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn holding(guard: impl Send + Sync + 'static) -> Self {
         Self {
             guard: Guard::Held(Box::new(guard)),
@@ -60,6 +83,18 @@ impl StorageLock {
     }
 
     /// A guard given back by `lease`'s [`LockRelease::release`].
+    ///
+    /// ```
+    /// # use mcp_oauth::{LockRelease, StorageLock};
+    /// # use std::{future::Future, pin::Pin};
+    /// # struct Lease;
+    /// # impl LockRelease for Lease {
+    /// #     fn release(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// #         Box::pin(async {})
+    /// #     }
+    /// # }
+    /// let lock = StorageLock::leased(Lease);
+    /// ```
     pub fn leased(lease: impl LockRelease + 'static) -> Self {
         Self {
             guard: Guard::Leased(Box::new(lease)),
@@ -67,6 +102,13 @@ impl StorageLock {
     }
 
     /// Releases the lock and waits until it is given back.
+    ///
+    /// ```
+    /// # async fn run() {
+    /// let lock = mcp_oauth::StorageLock::none();
+    /// lock.release().await;
+    /// # }
+    /// ```
     pub async fn release(self) {
         match self.guard {
             Guard::Leased(lease) => lease.release().await,

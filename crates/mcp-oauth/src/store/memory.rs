@@ -9,6 +9,12 @@ use crate::Result;
 
 /// Keeps credentials in memory; clones share them. Nothing survives the
 /// process.
+///
+/// ```
+/// use mcp_oauth::{MemoryTokenStorage, OAuth};
+/// let storage = MemoryTokenStorage::new();
+/// let builder = OAuth::builder("https://mcp.example.com/mcp").token_storage(storage.clone());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTokenStorage {
     slot: Arc<Mutex<Option<StoredCredentials>>>,
@@ -16,6 +22,11 @@ pub struct MemoryTokenStorage {
 
 impl MemoryTokenStorage {
     /// An empty store.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryTokenStorage, OAuth};
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").token_storage(MemoryTokenStorage::new());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -26,11 +26,21 @@ pub struct PreparedSave {
 
 impl PreparedSave {
     /// Nothing prepared: the save will do all the work.
+    ///
+    /// ```
+    /// let prepared = mcp_oauth::PreparedSave::none();
+    /// assert!(prepared.into_held::<u32>().is_none());
+    /// ```
     pub fn none() -> Self {
         Self { held: None }
     }
 
     /// Holds `prepared` until the save takes it back, or until dropped.
+    ///
+    /// ```
+    /// let prepared = mcp_oauth::PreparedSave::holding(7_u32);
+    /// assert_eq!(prepared.into_held::<u32>(), Some(7));
+    /// ```
     pub fn holding(prepared: impl Any + Send + Sync) -> Self {
         Self {
             held: Some(Box::new(prepared)),
@@ -39,6 +49,11 @@ impl PreparedSave {
 
     /// What is held, if it is a `T`; otherwise `None` (and what was held is
     /// dropped).
+    ///
+    /// ```
+    /// let prepared = mcp_oauth::PreparedSave::holding("a temporary file");
+    /// assert!(prepared.into_held::<u32>().is_none());
+    /// ```
     pub fn into_held<T: Any>(self) -> Option<T> {
         self.held?.downcast::<T>().ok().map(|held| *held)
     }

@@ -23,6 +23,14 @@ use crate::{Error, Result, ServerUrl};
 /// The Redis store of `mcp-oauth-redis` is one; [`MemoryStore`] keeps
 /// everything in memory. A store gives one [`TokenStorage`] per (server,
 /// account), and two accounts never share a document.
+///
+/// ```
+/// # fn main() -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{CredentialStore, MemoryStore};
+/// let store = MemoryStore::new();
+/// let work = store.storage("https://mcp.example.com/mcp", Some("work"))?;
+/// # Ok(()) }
+/// ```
 pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// The storage of `account`'s credentials for the MCP server at
     /// `server_url`; `None` is the default account.
@@ -33,6 +41,12 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
 /// and pending web sign-ins. Clones share it. For tests, and for a
 /// platform that runs as one instance and may lose its users' tokens on a
 /// restart; several instances need a shared store such as Redis.
+///
+/// ```
+/// use mcp_oauth::{MemoryStore, WebFlow};
+/// let store = MemoryStore::new();
+/// let builder = WebFlow::builder(store.clone(), "https://agents.example.com/oauth/callback");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Shared>,
@@ -56,6 +70,13 @@ enum Slot {
 
 impl MemoryStore {
     /// An empty store.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let web = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback").build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

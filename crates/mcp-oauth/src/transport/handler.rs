@@ -12,6 +12,11 @@ use rmcp::{
 use serde_json::{Map, Value};
 
 /// How to answer a server's request for user input (elicitation).
+///
+/// ```
+/// use mcp_oauth::{Client, ElicitationPolicy};
+/// let builder = Client::builder("https://mcp.example.com/mcp").elicitation(ElicitationPolicy::Decline);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ElicitationPolicy {

@@ -58,6 +58,11 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 const STANDARD_HEADERS: &str = "2026-07-28";
 
 /// Which transport to use for an `http(s)` server.
+///
+/// ```
+/// use mcp_oauth::{Client, TransportMode};
+/// let builder = Client::builder("https://mcp.example.com/mcp").transport(TransportMode::StreamableHttp);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportMode {
@@ -72,6 +77,12 @@ pub enum TransportMode {
 }
 
 /// The transport a connected [`Client`](crate::Client) actually uses.
+///
+/// ```
+/// use mcp_oauth::ConnectedVia;
+/// assert_eq!(ConnectedVia::StreamableHttp.to_string(), "streamable-http");
+/// assert_eq!(ConnectedVia::Stdio.to_string(), "stdio");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConnectedVia {
@@ -94,6 +105,13 @@ impl fmt::Display for ConnectedVia {
 }
 
 /// What the server told about itself during the handshake.
+///
+/// ```
+/// # fn run(client: mcp_oauth::Client) {
+/// let details = client.server();
+/// println!("{} {}", details.name.as_deref().unwrap_or("?"), details.version.as_deref().unwrap_or("?"));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerDetails {

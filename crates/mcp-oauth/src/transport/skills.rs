@@ -12,6 +12,16 @@ use super::{Connection, frontmatter};
 use crate::{Error, Result};
 
 /// A skill whose `SKILL.md` was read and matched its listing.
+///
+/// ```no_run
+/// # async fn run(client: mcp_oauth::Client) -> mcp_oauth::Result<()> {
+/// let skills = client.list_skills().await?;
+/// if let Some(skill) = skills.first() {
+///     let loaded = client.load_skill(skill).await?;
+///     println!("{}: {} file(s)", loaded.name(), loaded.files().len());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct LoadedSkill {
     skill: Skill,
@@ -20,21 +30,47 @@ pub struct LoadedSkill {
 
 impl LoadedSkill {
     /// The skill's name (from its frontmatter).
+    ///
+    /// ```
+    /// # fn run(skill: &mcp_oauth::LoadedSkill) {
+    /// println!("loaded {}", skill.name());
+    /// # }
+    /// ```
     pub fn name(&self) -> &str {
         self.skill.name()
     }
 
     /// The skill as the server listed it: name, description, files.
+    ///
+    /// ```
+    /// # fn run(loaded: &mcp_oauth::LoadedSkill) {
+    /// let listed = loaded.skill();
+    /// # }
+    /// ```
     pub fn skill(&self) -> &Skill {
         &self.skill
     }
 
     /// The whole `SKILL.md`, frontmatter included, exactly as verified.
+    ///
+    /// ```
+    /// # fn run(skill: &mcp_oauth::LoadedSkill) {
+    /// let prompt = format!("Follow these instructions:\n{}", skill.instructions());
+    /// # }
+    /// ```
     pub fn instructions(&self) -> &str {
         &self.instructions
     }
 
     /// The listed files of the skill other than `SKILL.md`, by URI.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_oauth::Client, skill: mcp_oauth::LoadedSkill) -> mcp_oauth::Result<()> {
+    /// for file in skill.files() {
+    ///     let text = client.read_skill_file(&skill, file).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn files(&self) -> Vec<&str> {
         match &self.skill.resources {
             SkillResources::Files(files) => files

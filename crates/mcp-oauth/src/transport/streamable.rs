@@ -75,6 +75,13 @@ pub struct AuthorizedHttpClient {
 impl AuthorizedHttpClient {
     /// A client presenting `auth`. An OAuth helper must be built for its
     /// server ([`OAuth::builder`](crate::OAuth::builder)).
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{Auth, AuthorizedHttpClient};
+    /// let http = AuthorizedHttpClient::new(Auth::bearer("…"))?;
+    /// # Ok(()) }
+    /// ```
     pub fn new(auth: crate::Auth) -> crate::Result<Self> {
         if let crate::Auth::OAuth(oauth) = &auth
             && oauth.server().is_none()

@@ -137,6 +137,10 @@ impl fmt::Debug for Settings {
 }
 
 /// Configures an [`OAuth`]; see [`OAuth::builder`].
+///
+/// ```
+/// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").scopes("read");
+/// ```
 #[must_use]
 pub struct OAuthBuilder {
     mcp_url: String,
@@ -173,6 +177,12 @@ impl OAuthBuilder {
     /// Scopes to request, as a space-separated string or a list:
     /// `.scopes("read write")` or `.scopes(["read", "write"])`. Without
     /// them, the server's challenge or metadata decides.
+    ///
+    /// ```
+    /// use mcp_oauth::OAuth;
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").scopes("read write");
+    /// let builder = builder.scopes(["read", "write"]);
+    /// ```
     pub fn scopes(mut self, scopes: impl IntoScopes) -> Self {
         self.settings.scopes = Some(scopes.into_scopes()).filter(|s| !s.is_empty());
         self
@@ -180,6 +190,10 @@ impl OAuthBuilder {
 
     /// The client name for dynamic registration (default `"mcp-oauth"`):
     /// `.client_name("My agent")`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").client_name("My agent");
+    /// ```
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.settings.client_name = name.into();
         self
@@ -187,12 +201,22 @@ impl OAuthBuilder {
 
     /// Where tokens are cached (default: `$MCP_OAUTH_CACHE_DIR`, else
     /// `~/.local/share/mcp-oauth` on Linux): `.token_storage_cache_dir("/tmp/cache")`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .token_storage_cache_dir("/tmp/mcp-oauth-cache");
+    /// ```
     pub fn token_storage_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.settings.cache_dir = Some(dir.into());
         self
     }
 
     /// A storage of your own instead of files, e.g. `MemoryTokenStorage::new()`.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryTokenStorage, OAuth};
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").token_storage(MemoryTokenStorage::new());
+    /// ```
     pub fn token_storage(mut self, storage: impl TokenStorage + 'static) -> Self {
         self.settings.storage = Some(Arc::new(storage));
         self
@@ -206,6 +230,10 @@ impl OAuthBuilder {
     /// (see [`check_account`](crate::check_account)). With
     /// [`token_storage`](Self::token_storage), give that storage the same
     /// account (e.g. `FileTokenStorage::for_account`).
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").account("work");
+    /// ```
     pub fn account(mut self, name: impl Into<String>) -> Self {
         self.settings.account = Some(name.into());
         self
@@ -214,6 +242,11 @@ impl OAuthBuilder {
     /// Extra fields for dynamic registration:
     /// `.additional_client_metadata(json!({ "logo_uri": "https://..." }))`.
     /// A value that is not a JSON object is ignored.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .additional_client_metadata(serde_json::json!({ "logo_uri": "https://app.example/logo.png" }));
+    /// ```
     pub fn additional_client_metadata(mut self, metadata: Value) -> Self {
         self.settings.additional_client_metadata = match metadata {
             Value::Object(map) => Some(map),
@@ -224,6 +257,10 @@ impl OAuthBuilder {
 
     /// A fixed port for the loopback callback (default: the port of the
     /// cached registration, else any free port): `.callback_port(8765)`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").callback_port(8765);
+    /// ```
     pub fn callback_port(mut self, port: u16) -> Self {
         self.settings.callback_port = Some(port);
         self
@@ -231,6 +268,10 @@ impl OAuthBuilder {
 
     /// Use `localhost` instead of `127.0.0.1` in the redirect URI, for
     /// servers that demand it: `.callback_host_localhost()`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").callback_host_localhost();
+    /// ```
     pub fn callback_host_localhost(mut self) -> Self {
         self.settings.callback_host = CallbackHost::Localhost;
         self
@@ -241,18 +282,32 @@ impl OAuthBuilder {
     /// `.callback_path("/oauth/callback")`. The listener answers that path
     /// only. An invalid path (not absolute, with a query) fails
     /// [`build`](Self::build).
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").callback_path("/oauth/callback");
+    /// ```
     pub fn callback_path(mut self, path: impl Into<String>) -> Self {
         self.settings.callback_path = Some(path.into());
         self
     }
 
     /// A client registered beforehand: `.client_id("my-client")`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").client_id("my-client");
+    /// ```
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.settings.client_id = Some(client_id.into());
         self
     }
 
     /// The secret of that client: `.client_secret("…")`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .client_id("my-client")
+    ///     .client_secret("…");
+    /// ```
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
         self.settings.client_secret = Some(SecretString::from(secret.into()));
         self
@@ -260,12 +315,22 @@ impl OAuthBuilder {
 
     /// A Client ID Metadata Document URL, used as the client id where the
     /// server supports it: `.client_metadata_url("https://app.example/client.json")`.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .client_metadata_url("https://app.example/client.json");
+    /// ```
     pub fn client_metadata_url(mut self, url: impl Into<String>) -> Self {
         self.settings.client_metadata_url = Some(url.into());
         self
     }
 
     /// How long to wait for the browser step (default 5 minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").timeout(Duration::from_secs(120));
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.settings.timeout = timeout;
         self
@@ -274,6 +339,11 @@ impl OAuthBuilder {
     /// How long each request to the authorization server (metadata,
     /// registration, tokens) may take, its answer included (default 30 s).
     /// A server that answers slower fails with [`Error::Timeout`](crate::Error::Timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").http_timeout(Duration::from_secs(10));
+    /// ```
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.settings.http.timeout = timeout;
         self
@@ -287,6 +357,11 @@ impl OAuthBuilder {
     /// name, and the check that a public server does not send the client to
     /// a loopback or private address.
     /// `.resolve("mcp.example.com", "127.0.0.1:8443".parse().unwrap())`.
+    ///
+    /// ```
+    /// let address = "127.0.0.1:8443".parse().unwrap();
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").resolve("mcp.example.com", address);
+    /// ```
     pub fn resolve(mut self, domain: impl Into<String>, address: SocketAddr) -> Self {
         self.settings.http.resolve.push((domain.into(), address));
         self
@@ -298,6 +373,10 @@ impl OAuthBuilder {
     /// `api://…/.default`). Without this, such a refusal is noticed: the
     /// request is made again once without it, the person is told, and the
     /// stored credentials remember it, so refreshes leave it out too.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").no_resource();
+    /// ```
     pub fn no_resource(mut self) -> Self {
         self.settings.omit_resource = true;
         self
@@ -307,6 +386,13 @@ impl OAuthBuilder {
     /// requests of the OAuth flow, besides the system's: for an
     /// authorization server behind a company's TLS inspection, or with a
     /// private CA. A bundle without a certificate fails [`build`](Self::build).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let pem = std::fs::read("/etc/ssl/company-ca.pem")?;
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").ca_certificates(pem);
+    /// # Ok(()) }
+    /// ```
     pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
         let what = "the CA certificate bundle";
         if let Err(error) = self.settings.http.roots.add_pem(pem.as_ref(), what) {
@@ -317,6 +403,11 @@ impl OAuthBuilder {
 
     /// How the authorization URL reaches the user (default: the system
     /// browser): `.user_agent(UserAgent::PrintUrl)`.
+    ///
+    /// ```
+    /// use mcp_oauth::{OAuth, UserAgent};
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").user_agent(UserAgent::PrintUrl);
+    /// ```
     pub fn user_agent(mut self, agent: UserAgent) -> Self {
         self.settings.user_agent = agent;
         self
@@ -325,6 +416,11 @@ impl OAuthBuilder {
     /// Where progress messages (the authorization URL) go; default stderr.
     /// They may span lines, and come already safe for a terminal (see
     /// [`terminal_safe`](crate::terminal_safe)).
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .on_notice(|message| eprintln!("[sign-in] {message}"));
+    /// ```
     pub fn on_notice(mut self, notice: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.settings.notice = Arc::new(notice);
         self
@@ -333,6 +429,15 @@ impl OAuthBuilder {
     /// Called when an interactive sign-in starts waiting for the person and
     /// when that wait ends, e.g. to run a spinner:
     /// `.on_sign_in(|state| if state == SignIn::Waiting { /* start */ })`.
+    ///
+    /// ```
+    /// use mcp_oauth::{OAuth, SignIn};
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").on_sign_in(|state| {
+    ///     if state == SignIn::Waiting {
+    ///         eprintln!("waiting for the browser…");
+    ///     }
+    /// });
+    /// ```
     pub fn on_sign_in(mut self, hook: impl Fn(SignIn) + Send + Sync + 'static) -> Self {
         self.settings.sign_in = Some(Arc::new(hook));
         self
@@ -343,6 +448,10 @@ impl OAuthBuilder {
     /// [`on_notice`](Self::on_notice)) to open on any device, and this one
     /// polls until the person approves. Needs an authorization server that
     /// publishes a `device_authorization_endpoint`, and no callback port.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").device_authorization();
+    /// ```
     pub fn device_authorization(mut self) -> Self {
         self.settings.grant = GrantKind::Device;
         self
@@ -354,6 +463,11 @@ impl OAuthBuilder {
     /// `.dpop(DpopMode::Never)` keeps bearer tokens. The key is kept with
     /// the tokens (encrypted where the store encrypts), and every request
     /// carries a fresh proof signed with it.
+    ///
+    /// ```
+    /// use mcp_oauth::{DpopMode, OAuth};
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").dpop(DpopMode::Always);
+    /// ```
     pub fn dpop(mut self, mode: DpopMode) -> Self {
         self.settings.dpop = mode;
         self
@@ -362,6 +476,13 @@ impl OAuthBuilder {
     /// Machine to machine: the `client_credentials` grant, no browser. Needs
     /// [`client_id`](Self::client_id) and a secret or a
     /// [`private_key_jwt`](Self::private_key_jwt) key.
+    ///
+    /// ```
+    /// let builder = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .client_id("my-service")
+    ///     .client_secret("…")
+    ///     .client_credentials();
+    /// ```
     pub fn client_credentials(mut self) -> Self {
         self.settings.grant = GrantKind::ClientCredentials;
         self
@@ -369,6 +490,17 @@ impl OAuthBuilder {
 
     /// Authenticate with a JWT signed by this PEM private key
     /// (`private_key_jwt`) instead of a client secret.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use mcp_oauth::{OAuth, SigningAlgorithm};
+    /// let pem = std::fs::read_to_string("/etc/my-service/client-key.pem")?;
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp")
+    ///     .client_id("my-service")
+    ///     .private_key_jwt(pem, SigningAlgorithm::Es256)
+    ///     .client_credentials();
+    /// # Ok(()) }
+    /// ```
     pub fn private_key_jwt(mut self, pem: impl Into<String>, algorithm: SigningAlgorithm) -> Self {
         self.settings.private_key = Some((SecretString::from(pem.into()), algorithm));
         self
@@ -377,6 +509,15 @@ impl OAuthBuilder {
     /// Enterprise cross-app access: trade the user's identity-provider ID
     /// token for an ID-JAG, then for an access token. Needs
     /// [`client_id`](Self::client_id) and [`client_secret`](Self::client_secret).
+    ///
+    /// ```
+    /// use mcp_oauth::{CrossAppAccess, OAuth};
+    /// let idp = CrossAppAccess::new("https://idp.example/oauth2/token", "…", "my-app-at-idp");
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp")
+    ///     .client_id("my-client")
+    ///     .client_secret("…")
+    ///     .cross_app_access(idp);
+    /// ```
     pub fn cross_app_access(mut self, idp: CrossAppAccess) -> Self {
         self.settings.grant = GrantKind::CrossAppAccess(Box::new(idp));
         self
@@ -389,12 +530,27 @@ impl OAuthBuilder {
     /// optional. A refusal is reported as it is, never retried with the
     /// same assertion or another grant:
     /// `.jwt_bearer(AssertionSource::file("/var/run/secrets/tokens/mcp"))`.
+    ///
+    /// ```
+    /// use mcp_oauth::{AssertionSource, OAuth};
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp")
+    ///     .jwt_bearer(AssertionSource::file("/var/run/secrets/tokens/mcp"));
+    /// ```
     pub fn jwt_bearer(mut self, source: AssertionSource) -> Self {
         self.settings.grant = GrantKind::JwtBearer(source);
         self
     }
 
     /// Builds the helper.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let oauth = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp")
+    ///     .scopes("read")
+    ///     .build()?;
+    /// # let _ = oauth;
+    /// # Ok(()) }
+    /// ```
     pub fn build(self) -> Result<OAuth> {
         if let Some(error) = self.invalid {
             return Err(error);
@@ -416,6 +572,12 @@ impl OAuthBuilder {
 }
 
 /// Scopes as a space-separated string or a list of strings.
+///
+/// ```
+/// use mcp_oauth::OAuth;
+/// let from_text = OAuth::builder("https://mcp.example.com/mcp").scopes("read write");
+/// let from_list = OAuth::builder("https://mcp.example.com/mcp").scopes(vec!["read".to_string()]);
+/// ```
 pub trait IntoScopes {
     /// The scopes, space-separated.
     fn into_scopes(self) -> String;

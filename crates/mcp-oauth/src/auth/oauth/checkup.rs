@@ -20,6 +20,13 @@ use super::{
 use crate::{Auth, Client, Error, clock::now_ms, store::AuthServerMetadata, terminal_safe_line};
 
 /// A step of the flow, as [`OAuth::checkup`] tries it.
+///
+/// ```
+/// # fn run(checkup: &mcp_oauth::Checkup) {
+/// use mcp_oauth::CheckStep;
+/// let refresh = checkup.findings.iter().find(|finding| finding.step == CheckStep::Refresh);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -43,6 +50,13 @@ pub enum CheckStep {
 }
 
 /// How a step went.
+///
+/// ```
+/// # fn run(checkup: &mcp_oauth::Checkup) {
+/// use mcp_oauth::CheckStatus;
+/// let passed = checkup.findings.iter().all(|finding| finding.status != CheckStatus::Failed);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -57,6 +71,15 @@ pub enum CheckStatus {
 }
 
 /// What is wrong, when a step failed.
+///
+/// ```
+/// # fn run(finding: &mcp_oauth::Finding) {
+/// use mcp_oauth::CheckProblem;
+/// if finding.problem == Some(CheckProblem::CallbackPortInUse) {
+///     eprintln!("choose another callback port");
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -94,6 +117,14 @@ pub enum CheckProblem {
 }
 
 /// One step's finding.
+///
+/// ```no_run
+/// # async fn run(oauth: mcp_oauth::OAuth) -> mcp_oauth::Result<()> {
+/// use mcp_oauth::CheckStatus;
+/// let checkup = oauth.checkup(false).await?;
+/// let failed = checkup.findings.iter().filter(|finding| finding.status == CheckStatus::Failed);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Finding {
@@ -108,6 +139,14 @@ pub struct Finding {
 }
 
 /// What [`OAuth::checkup`] found, step by step, in the flow's order.
+///
+/// ```no_run
+/// # async fn run(oauth: mcp_oauth::OAuth) -> mcp_oauth::Result<()> {
+/// for finding in oauth.checkup(false).await?.findings {
+///     println!("{:?} {:?}: {}", finding.step, finding.status, finding.summary);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Checkup {
@@ -117,6 +156,15 @@ pub struct Checkup {
 
 impl Checkup {
     /// The first failed step, if any.
+    ///
+    /// ```no_run
+    /// # async fn run(oauth: mcp_oauth::OAuth) -> mcp_oauth::Result<()> {
+    /// let checkup = oauth.checkup(false).await?;
+    /// if let Some(finding) = checkup.first_failure() {
+    ///     eprintln!("{:?}: {}", finding.step, finding.summary);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn first_failure(&self) -> Option<&Finding> {
         self.findings
             .iter()

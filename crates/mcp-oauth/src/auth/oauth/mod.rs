@@ -49,6 +49,14 @@ use crate::{Error, Result, ServerUrl, StoredCredentials, auth::Rejection};
 
 /// Where an interactive sign-in stands, for a progress display such as a
 /// spinner; see [`OAuthBuilder::on_sign_in`].
+///
+/// ```
+/// use mcp_oauth::{OAuth, SignIn};
+/// let builder = OAuth::builder("https://mcp.example.com/mcp").on_sign_in(|state| match state {
+///     SignIn::Waiting => eprintln!("waiting for the browser…"),
+///     _ => eprintln!("done"),
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignIn {
@@ -100,6 +108,12 @@ impl fmt::Debug for OAuth {
 
 impl OAuth {
     /// Starts configuring OAuth for the MCP server at `mcp_url`.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let oauth = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder(mcp_url: impl Into<String>) -> OAuthBuilder {
         OAuthBuilder::for_url(mcp_url.into())
     }
@@ -154,11 +168,27 @@ impl OAuth {
 
     /// The account whose credentials this helper uses; `None` for the
     /// default one (see [`OAuthBuilder::account`]).
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let oauth = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").account("work").build()?;
+    /// assert_eq!(oauth.account(), Some("work"));
+    /// # Ok(()) }
+    /// ```
     pub fn account(&self) -> Option<&str> {
         self.inner.settings.account.as_deref()
     }
 
     /// The credentials currently stored for the server, if any.
+    ///
+    /// ```no_run
+    /// # async fn run(oauth: mcp_oauth::OAuth) -> mcp_oauth::Result<()> {
+    /// match oauth.stored().await? {
+    ///     Some(credentials) => println!("signed in (refreshable: {})", credentials.can_refresh()),
+    ///     None => println!("not signed in"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn stored(&self) -> Result<Option<StoredCredentials>> {
         let session = self.binding()?.session().await?;
         Ok(session.credentials.clone())
@@ -186,6 +216,13 @@ impl OAuth {
     }
 
     /// Runs the authorization flow now, whatever is cached.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// let oauth = mcp_oauth::OAuth::builder("https://mcp.example.com/mcp").build()?;
+    /// oauth.login().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn login(&self) -> Result<()> {
         let binding = self.binding()?;
         flow::authorize(&self.inner.settings, binding, None, None).await?;
@@ -196,6 +233,12 @@ impl OAuth {
 
     /// Forgets the stored credentials of this server (of this helper's
     /// account only).
+    ///
+    /// ```no_run
+    /// # async fn run(oauth: mcp_oauth::OAuth) -> mcp_oauth::Result<()> {
+    /// oauth.logout().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn logout(&self) -> Result<()> {
         self.binding()?.forget().await
     }
@@ -203,6 +246,14 @@ impl OAuth {
     /// A valid access token, e.g. for another HTTP client: the cached one,
     /// refreshed when it is about to expire. Runs no interactive flow: when
     /// there is no usable token, the error is [`Error::Unauthorized`].
+    ///
+    /// ```no_run
+    /// # async fn run(oauth: mcp_oauth::OAuth) -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::secrecy::ExposeSecret;
+    /// let token = oauth.token().await?;
+    /// let header = format!("Bearer {}", token.expose_secret());
+    /// # Ok(()) }
+    /// ```
     pub async fn token(&self) -> Result<SecretString> {
         let binding = self.binding()?;
         binding.access_token().await?.ok_or(Error::Unauthorized {

@@ -77,11 +77,26 @@ struct Reservation(TemporaryDocument);
 impl FileTokenStorage {
     /// Storage for `server_url` in the default cache folder (the default
     /// account).
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let storage = mcp_oauth::FileTokenStorage::new("https://mcp.example.com/mcp")?;
+    /// println!("credentials go to {}", storage.path().display());
+    /// # Ok(()) }
+    /// ```
     pub fn new(server_url: &str) -> Result<Self> {
         Self::in_dir(server_url, Self::default_cache_dir()?)
     }
 
     /// Storage for `server_url` in `dir` (the default account).
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let dir = std::env::temp_dir().join("mcp-oauth-example");
+    /// let storage = mcp_oauth::FileTokenStorage::in_dir("https://mcp.example.com/mcp", &dir)?;
+    /// assert!(storage.path().starts_with(&dir));
+    /// # Ok(()) }
+    /// ```
     pub fn in_dir(server_url: &str, dir: impl Into<PathBuf>) -> Result<Self> {
         Self::in_dir_for_account(server_url, None, dir)
     }
@@ -89,6 +104,13 @@ impl FileTokenStorage {
     /// Storage of `account`'s credentials for `server_url` in the default
     /// cache folder; `None` is the default account, the file
     /// [`new`](Self::new) uses.
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let storage = mcp_oauth::FileTokenStorage::for_account("https://mcp.example.com/mcp", Some("work"))?;
+    /// assert_eq!(storage.account(), Some("work"));
+    /// # Ok(()) }
+    /// ```
     pub fn for_account(server_url: &str, account: Option<&str>) -> Result<Self> {
         Self::in_dir_for_account(server_url, account, Self::default_cache_dir()?)
     }
@@ -101,6 +123,16 @@ impl FileTokenStorage {
     /// that is not the account's (a file copied or renamed by hand) is
     /// refused when read. A name that [`check_account`] refuses is
     /// [`Error::InvalidConfig`].
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::FileTokenStorage;
+    /// let dir = std::env::temp_dir().join("mcp-oauth-example");
+    /// let work = FileTokenStorage::in_dir_for_account("https://mcp.example.com/mcp", Some("work"), &dir)?;
+    /// let default = FileTokenStorage::in_dir("https://mcp.example.com/mcp", &dir)?;
+    /// assert_ne!(work.path(), default.path());
+    /// # Ok(()) }
+    /// ```
     pub fn in_dir_for_account(
         server_url: &str,
         account: Option<&str>,
@@ -117,11 +149,26 @@ impl FileTokenStorage {
     }
 
     /// The account whose credentials this is; `None` for the default one.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let dir = std::env::temp_dir();
+    /// let storage = mcp_oauth::FileTokenStorage::in_dir("https://mcp.example.com/mcp", dir)?;
+    /// assert_eq!(storage.account(), None);
+    /// # Ok(()) }
+    /// ```
     pub fn account(&self) -> Option<&str> {
         self.account.as_deref()
     }
 
     /// `$MCP_OAUTH_CACHE_DIR`, else the platform data folder of mcp-oauth.
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let dir = mcp_oauth::FileTokenStorage::default_cache_dir()?;
+    /// println!("credentials are kept in {}", dir.display());
+    /// # Ok(()) }
+    /// ```
     pub fn default_cache_dir() -> Result<PathBuf> {
         if let Some(dir) = std::env::var_os(CACHE_DIR_ENV).filter(|dir| !dir.is_empty()) {
             return Ok(PathBuf::from(dir));
@@ -136,6 +183,14 @@ impl FileTokenStorage {
     }
 
     /// The document's path.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let dir = std::env::temp_dir().join("mcp-oauth-example");
+    /// let storage = mcp_oauth::FileTokenStorage::in_dir("https://mcp.example.com/mcp", &dir)?;
+    /// assert_eq!(storage.path().parent(), Some(dir.as_path()));
+    /// # Ok(()) }
+    /// ```
     pub fn path(&self) -> PathBuf {
         self.dir
             .join(format!("{}.{DOCUMENT_EXTENSION}", self.stem()))
@@ -145,12 +200,25 @@ impl FileTokenStorage {
     /// stay): its document, the temporary files a killed process left, and
     /// its lock file unless a process holds it. Every file is tried; the
     /// error names those that could not be removed.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// let storage = mcp_oauth::FileTokenStorage::new("https://mcp.example.com/mcp")?;
+    /// storage.clear().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn clear(&self) -> Result<()> {
         clear::forget_server(&self.dir, &self.stem(), &self.path())
     }
 
     /// Forgets every server's credentials, of every account, in the default
     /// folder.
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// mcp_oauth::FileTokenStorage::clear_all()?;
+    /// # Ok(()) }
+    /// ```
     pub fn clear_all() -> Result<()> {
         Self::clear_all_in(Self::default_cache_dir()?)
     }
@@ -160,6 +228,12 @@ impl FileTokenStorage {
     /// temporary and lock files, recognised by their names (and a document
     /// by its contents too); anything else in the folder stays. Every file
     /// is tried; the error names those that could not be removed.
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// mcp_oauth::FileTokenStorage::clear_all_in("/tmp/mcp-oauth-cache")?;
+    /// # Ok(()) }
+    /// ```
     pub fn clear_all_in(dir: impl AsRef<Path>) -> Result<()> {
         clear::forget_all(dir.as_ref())
     }
@@ -167,6 +241,18 @@ impl FileTokenStorage {
     /// Every stored server's credentials in `dir`, of every account (see
     /// [`StoredCredentials::account`]); unreadable documents are reported as
     /// errors next to their path.
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::FileTokenStorage;
+    /// for (path, credentials) in FileTokenStorage::list_in(FileTokenStorage::default_cache_dir()?)? {
+    ///     match credentials {
+    ///         Ok(credentials) => println!("{}: {}", path.display(), credentials.server_url()),
+    ///         Err(error) => println!("{}: {error}", path.display()),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn list_in(dir: impl AsRef<Path>) -> Result<Vec<(PathBuf, Result<StoredCredentials>)>> {
         let dir = dir.as_ref();
         if !check_existing_folder(dir)? {
@@ -193,6 +279,13 @@ impl FileTokenStorage {
 
     /// The lock of these credentials: a sidecar file, since the document
     /// itself is replaced by rename, which would drop a lock taken on it.
+    ///
+    /// ```no_run
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let storage = mcp_oauth::FileTokenStorage::new("https://mcp.example.com/mcp")?;
+    /// let lock = storage.lock_file();
+    /// # Ok(()) }
+    /// ```
     pub fn lock_file(&self) -> LockFile {
         LockFile::of(&self.server, self.account(), self.dir.clone())
     }

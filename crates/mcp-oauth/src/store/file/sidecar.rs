@@ -56,6 +56,14 @@ impl LockFile {
     /// that folder locks for them. A name that
     /// [`check_account`](crate::check_account) refuses is
     /// [`Error::InvalidConfig`].
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let dir = std::env::temp_dir().join("mcp-oauth-example");
+    /// let lock = mcp_oauth::LockFile::new("https://mcp.example.com/mcp", Some("work"), &dir)?;
+    /// assert!(lock.path().starts_with(&dir));
+    /// # Ok(()) }
+    /// ```
     pub fn new(server_url: &str, account: Option<&str>, dir: impl Into<PathBuf>) -> Result<Self> {
         if let Some(account) = account {
             check_account(account)?;
@@ -78,6 +86,14 @@ impl LockFile {
     }
 
     /// The lock file's path.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// let dir = std::env::temp_dir().join("mcp-oauth-example");
+    /// let lock = mcp_oauth::LockFile::new("https://mcp.example.com/mcp", None, &dir)?;
+    /// println!("the lock is {}", lock.path().display());
+    /// # Ok(()) }
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -85,6 +101,13 @@ impl LockFile {
     /// Holds the lock until the returned guard is dropped, waiting at most
     /// `wait` for another process that holds it. The folder is created
     /// (`0700`) when it is missing.
+    ///
+    /// ```no_run
+    /// # async fn run(lock: mcp_oauth::LockFile) -> mcp_oauth::Result<()> {
+    /// let held = lock.lock(std::time::Duration::from_secs(30)).await?;
+    /// held.release().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn lock(&self, wait: Duration) -> Result<StorageLock> {
         create_private_dir(&self.dir)?;
         lock(&self.path, wait).await
@@ -92,6 +115,14 @@ impl LockFile {
 
     /// Removes the lock file unless a process holds it (`false` then): once
     /// the credentials are forgotten, nothing of them stays in the folder.
+    ///
+    /// ```
+    /// # fn run(lock: mcp_oauth::LockFile) -> mcp_oauth::Result<()> {
+    /// if !lock.remove_unless_held()? {
+    ///     println!("another process holds {}", lock.path().display());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn remove_unless_held(&self) -> Result<bool> {
         remove_unless_held(&self.path).map_err(|error| storage_error(&self.path, error))
     }

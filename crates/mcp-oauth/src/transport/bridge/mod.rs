@@ -77,6 +77,11 @@ pub struct Bridge {
 
 impl Bridge {
     /// A bridge to the server at `url`, presenting `auth`.
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Bridge};
+    /// let bridge = Bridge::new("https://mcp.example.com/mcp", Auth::bearer("…"));
+    /// ```
     pub fn new(url: impl Into<String>, auth: Auth) -> Self {
         Self {
             url: url.into(),
@@ -89,6 +94,11 @@ impl Bridge {
 
     /// Sends the header `name: value` with every request to the server,
     /// as [`ClientBuilder::header`](crate::ClientBuilder::header) does.
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Bridge};
+    /// let bridge = Bridge::new("https://mcp.example.com/mcp", Auth::None).header("X-Tenant", "acme");
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.extras.header(name, value);
         self
@@ -97,12 +107,25 @@ impl Bridge {
     /// Trusts these certificate authorities (PEM) for the server's
     /// certificate too, as
     /// [`ClientBuilder::ca_certificates`](crate::ClientBuilder::ca_certificates) does.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use mcp_oauth::{Auth, Bridge};
+    /// let pem = std::fs::read("/etc/ssl/company-ca.pem")?;
+    /// let bridge = Bridge::new("https://mcp.example.com/mcp", Auth::None).ca_certificates(pem);
+    /// # Ok(()) }
+    /// ```
     pub fn ca_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
         self.extras.ca_certificates(pem.as_ref());
         self
     }
 
     /// Which HTTP transport to use (default: [`TransportMode::Auto`]).
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Bridge, TransportMode};
+    /// let bridge = Bridge::new("https://mcp.example.com/sse", Auth::None).transport(TransportMode::Sse);
+    /// ```
     pub fn transport(mut self, mode: TransportMode) -> Self {
         self.mode = mode;
         self
@@ -110,6 +133,12 @@ impl Bridge {
 
     /// What to do when authorization fails, added to the error the host
     /// sees: e.g. how to sign in where a browser or a terminal is at hand.
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Bridge};
+    /// let bridge = Bridge::new("https://mcp.example.com/mcp", Auth::None)
+    ///     .authorization_hint("run `mcp-oauth login https://mcp.example.com/mcp` first");
+    /// ```
     pub fn authorization_hint(mut self, hint: impl Into<String>) -> Self {
         self.reporter.authorization_hint = Some(hint.into());
         self
@@ -119,12 +148,29 @@ impl Bridge {
     /// characters, `?` one) from the host: they are left out of every
     /// `tools/list` answer, and a call to one is answered with a JSON-RPC
     /// error without reaching the server. May be called several times.
+    ///
+    /// ```
+    /// use mcp_oauth::{Auth, Bridge};
+    /// let bridge = Bridge::new("https://mcp.example.com/mcp", Auth::None)
+    ///     .ignore_tool("delete_*")
+    ///     .ignore_tool("admin?");
+    /// ```
     pub fn ignore_tool(mut self, glob: impl Into<String>) -> Self {
         self.reporter.ignored.add(glob.into());
         self
     }
 
     /// Bridges until `input` ends or the remote side closes.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{Auth, Bridge};
+    /// use tokio::io::BufReader;
+    /// Bridge::new("https://mcp.example.com/mcp", Auth::bearer("…"))
+    ///     .run(BufReader::new(tokio::io::stdin()), tokio::io::stdout())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run<R, W>(self, input: R, output: W) -> Result<()>
     where
         R: AsyncBufRead + Unpin,
@@ -135,6 +181,19 @@ impl Bridge {
 
     /// [`run`](Self::run) that also ends, cleanly (the remote session
     /// deleted), when `shutdown` completes: for SIGTERM.
+    ///
+    /// ```no_run
+    /// # async fn run() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{Auth, Bridge};
+    /// use tokio::io::BufReader;
+    /// let shutdown = async {
+    ///     let _ = tokio::signal::ctrl_c().await;
+    /// };
+    /// Bridge::new("https://mcp.example.com/mcp", Auth::bearer("…"))
+    ///     .run_until(BufReader::new(tokio::io::stdin()), tokio::io::stdout(), shutdown)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_until<R, W>(
         self,
         input: R,
@@ -240,6 +299,18 @@ where
 
 /// [`bridge_stdio`] that also ends, cleanly (the remote session deleted),
 /// when `shutdown` completes: for SIGTERM.
+///
+/// ```no_run
+/// # async fn run(auth: mcp_oauth::Auth) -> mcp_oauth::Result<()> {
+/// use mcp_oauth::{TransportMode, bridge_stdio_until};
+/// use tokio::io::BufReader;
+/// let input = BufReader::new(tokio::io::stdin());
+/// let shutdown = async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// };
+/// bridge_stdio_until("https://mcp.example.com/mcp", auth, TransportMode::Auto, input, tokio::io::stdout(), shutdown).await?;
+/// # Ok(()) }
+/// ```
 pub async fn bridge_stdio_until<R, W>(
     url: &str,
     auth: Auth,

@@ -56,6 +56,10 @@ enum Kind {
 impl AssertionSource {
     /// A file holding the JWT (surrounding whitespace ignored), read at
     /// every token request.
+    ///
+    /// ```
+    /// let source = mcp_oauth::AssertionSource::file("/var/run/secrets/tokens/mcp");
+    /// ```
     pub fn file(path: impl Into<PathBuf>) -> Self {
         Self {
             kind: Kind::File(path.into()),
@@ -63,6 +67,10 @@ impl AssertionSource {
     }
 
     /// An environment variable holding the JWT, read at every token request.
+    ///
+    /// ```
+    /// let source = mcp_oauth::AssertionSource::env("MCP_WORKLOAD_JWT");
+    /// ```
     pub fn env(name: impl Into<String>) -> Self {
         Self {
             kind: Kind::Env(name.into()),
@@ -73,6 +81,10 @@ impl AssertionSource {
     /// request with `args`, directly and never through a shell. It must end
     /// within 30 s unless [`timeout`](Self::timeout) says otherwise; its
     /// stderr is the process's.
+    ///
+    /// ```
+    /// let source = mcp_oauth::AssertionSource::command("gcloud", ["auth", "print-identity-token"]);
+    /// ```
     pub fn command<I, S>(program: impl Into<OsString>, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -89,6 +101,12 @@ impl AssertionSource {
 
     /// How long a [`command`](Self::command) may run; ignored for the
     /// other sources.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let source = mcp_oauth::AssertionSource::command("issue-jwt", ["--audience", "mcp"])
+    ///     .timeout(Duration::from_secs(10));
+    /// ```
     #[must_use]
     pub fn timeout(mut self, limit: Duration) -> Self {
         if let Kind::Command { timeout, .. } = &mut self.kind {

@@ -33,6 +33,12 @@ const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The signature algorithm of a `private_key_jwt` client assertion.
+///
+/// ```
+/// use mcp_oauth::SigningAlgorithm;
+/// let algorithm: SigningAlgorithm = "ES256".parse().unwrap();
+/// assert_eq!(algorithm, SigningAlgorithm::Es256);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SigningAlgorithm {
@@ -150,6 +156,12 @@ fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
 }
 
 /// The identity provider side of cross-app access.
+///
+/// ```
+/// use mcp_oauth::{CrossAppAccess, OAuth};
+/// let idp = CrossAppAccess::new("https://idp.example/oauth2/token", "…", "my-app-at-idp");
+/// let builder = OAuth::builder("https://mcp.example.com/mcp").cross_app_access(idp);
+/// ```
 #[derive(Clone)]
 pub struct CrossAppAccess {
     pub(crate) idp_token_endpoint: String,
@@ -161,6 +173,11 @@ pub struct CrossAppAccess {
 impl CrossAppAccess {
     /// The identity provider's token endpoint, the user's ID token there,
     /// and this application's client id at the identity provider.
+    ///
+    /// ```
+    /// use mcp_oauth::CrossAppAccess;
+    /// let idp = CrossAppAccess::new("https://idp.example/oauth2/token", "…", "my-app-at-idp");
+    /// ```
     pub fn new(
         idp_token_endpoint: impl Into<String>,
         id_token: impl Into<String>,
@@ -175,6 +192,12 @@ impl CrossAppAccess {
     }
 
     /// The client secret at the identity provider, if it requires one.
+    ///
+    /// ```
+    /// use mcp_oauth::CrossAppAccess;
+    /// let idp = CrossAppAccess::new("https://idp.example/oauth2/token", "…", "my-app-at-idp")
+    ///     .idp_client_secret("…");
+    /// ```
     pub fn idp_client_secret(mut self, secret: impl Into<String>) -> Self {
         self.idp_client_secret = Some(SecretString::from(secret.into()));
         self

@@ -77,6 +77,15 @@ pub enum UserAgent {
 impl UserAgent {
     /// Hands the authorization URL to `open`; an error it returns ends the
     /// sign-in.
+    ///
+    /// ```
+    /// use mcp_oauth::{OAuth, UserAgent};
+    /// let agent = UserAgent::custom(|url| async move {
+    ///     println!("open {url} to sign in");
+    ///     Ok(())
+    /// });
+    /// let builder = OAuth::builder("https://mcp.example.com/mcp").user_agent(agent);
+    /// ```
     pub fn custom<F, Fut>(open: F) -> Self
     where
         F: Fn(Url) -> Fut + Send + Sync + 'static,

@@ -107,6 +107,13 @@ struct Inner {
 }
 
 /// A completed web sign-in: whose tokens were stored, for which server.
+///
+/// ```no_run
+/// # async fn run(web: mcp_oauth::WebFlow, query: &str) -> mcp_oauth::Result<()> {
+/// let connected = web.complete(query, "user-42", "the session id").await?;
+/// let oauth = web.oauth(connected.server_url(), connected.account())?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Connected {
@@ -116,11 +123,23 @@ pub struct Connected {
 
 impl Connected {
     /// The MCP server the account is now connected to.
+    ///
+    /// ```
+    /// # fn run(connected: mcp_oauth::Connected) {
+    /// println!("connected to {}", connected.server_url());
+    /// # }
+    /// ```
     pub fn server_url(&self) -> &str {
         &self.server_url
     }
 
     /// The account whose tokens were stored.
+    ///
+    /// ```
+    /// # fn run(connected: mcp_oauth::Connected) {
+    /// println!("{} is connected", connected.account());
+    /// # }
+    /// ```
     pub fn account(&self) -> &str {
         &self.account
     }
@@ -142,6 +161,11 @@ impl WebFlow {
     /// tests. The authorization server must accept it exactly: it is
     /// registered dynamically, or listed in a Client ID Metadata Document,
     /// or was registered with a static client.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback");
+    /// ```
     pub fn builder<S>(store: S, redirect_uri: impl Into<String>) -> WebFlowBuilder
     where
         S: CredentialStore + PendingStore + 'static,
@@ -157,6 +181,15 @@ impl WebFlow {
     }
 
     /// The platform's callback URL, as registered.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let callback = "https://agents.example.com/oauth/callback";
+    /// let web = WebFlow::builder(MemoryStore::new(), callback).build()?;
+    /// assert_eq!(web.redirect_uri(), callback);
+    /// # Ok(()) }
+    /// ```
     pub fn redirect_uri(&self) -> &str {
         self.inner.redirect_uri.as_str()
     }
@@ -167,6 +200,13 @@ impl WebFlow {
     /// client there when needed (one registration for all accounts), keeps
     /// the attempt in the store, and returns the URL to redirect the
     /// browser to.
+    ///
+    /// ```no_run
+    /// # async fn run(web: mcp_oauth::WebFlow) -> mcp_oauth::Result<()> {
+    /// let url = web.begin("https://mcp.example.com/mcp", "user-42", "the session id").await?;
+    /// // Redirect the browser to `url`.
+    /// # Ok(()) }
+    /// ```
     pub async fn begin(&self, server_url: &str, account: &str, session: &str) -> Result<Url> {
         check_account(account)?;
         let session = session_secret(session)?;
@@ -239,6 +279,13 @@ impl WebFlow {
     /// (an `iss` that is not the attempt's issuer),
     /// [`Error::AuthorizationDenied`] (the server's `error=`). Each ends
     /// with nothing stored.
+    ///
+    /// ```no_run
+    /// # async fn run(web: mcp_oauth::WebFlow, query: &str) -> mcp_oauth::Result<()> {
+    /// let connected = web.complete(query, "user-42", "the session id").await?;
+    /// println!("{} connected to {}", connected.account(), connected.server_url());
+    /// # Ok(()) }
+    /// ```
     pub async fn complete(&self, query: &str, account: &str, session: &str) -> Result<Connected> {
         let session = session_secret(session)?;
         exchange::complete(self, query, account, &session).await
@@ -250,6 +297,14 @@ impl WebFlow {
     /// sharing the store). It never signs in: a request the server refuses
     /// with no tokens to renew fails with [`Error::NotConnected`], the cue to
     /// [`begin`](Self::begin) a sign-in.
+    ///
+    /// ```no_run
+    /// # async fn run(web: mcp_oauth::WebFlow) -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{Auth, Client};
+    /// let oauth = web.oauth("https://mcp.example.com/mcp", "user-42")?;
+    /// let client = Client::builder("https://mcp.example.com/mcp").auth(Auth::from(oauth)).connect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn oauth(&self, server_url: &str, account: &str) -> Result<OAuth> {
         check_account(account)?;
         let server = ServerUrl::parse(server_url)?;
@@ -258,6 +313,12 @@ impl WebFlow {
 
     /// Forgets `account`'s tokens for the server (the registration, shared
     /// by all accounts, stays).
+    ///
+    /// ```no_run
+    /// # async fn run(web: mcp_oauth::WebFlow) -> mcp_oauth::Result<()> {
+    /// web.disconnect("https://mcp.example.com/mcp", "user-42").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn disconnect(&self, server_url: &str, account: &str) -> Result<()> {
         self.oauth(server_url, account)?.logout().await
     }
@@ -379,6 +440,11 @@ fn session_secret(session: &str) -> Result<SecretString> {
 }
 
 /// Configures a [`WebFlow`]; see [`WebFlow::builder`].
+///
+/// ```
+/// use mcp_oauth::{MemoryStore, WebFlow};
+/// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback").scopes("read");
+/// ```
 #[must_use]
 pub struct WebFlowBuilder {
     credentials: Arc<dyn CredentialStore>,
@@ -399,24 +465,49 @@ impl fmt::Debug for WebFlowBuilder {
 impl WebFlowBuilder {
     /// Scopes to ask every server for (default: what each server's
     /// metadata lists): `.scopes("read write")`.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .scopes("read write");
+    /// ```
     pub fn scopes(mut self, scopes: impl IntoScopes) -> Self {
         self.settings.scopes = Some(scopes.into_scopes()).filter(|s| !s.is_empty());
         self
     }
 
     /// The client name for dynamic registration: `.client_name("Example agents")`.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .client_name("Example agents");
+    /// ```
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.settings.client_name = name.into();
         self
     }
 
     /// A client registered beforehand with the platform's redirect URI.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .client_id("example-agents");
+    /// ```
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.settings.client_id = Some(client_id.into());
         self
     }
 
     /// The secret of that client.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .client_id("example-agents")
+    ///     .client_secret("…");
+    /// ```
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
         self.settings.client_secret = Some(SecretString::from(secret.into()));
         self
@@ -425,12 +516,24 @@ impl WebFlowBuilder {
     /// The platform's Client ID Metadata Document URL, used as its client id
     /// where a server supports it (its `redirect_uris` must list the
     /// platform's callback).
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .client_metadata_url("https://agents.example.com/client.json");
+    /// ```
     pub fn client_metadata_url(mut self, url: impl Into<String>) -> Self {
         self.settings.client_metadata_url = Some(url.into());
         self
     }
 
     /// Extra fields for dynamic registration, e.g. `logo_uri`.
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .additional_client_metadata(serde_json::json!({ "logo_uri": "https://agents.example.com/logo.png" }));
+    /// ```
     pub fn additional_client_metadata(mut self, metadata: Value) -> Self {
         self.settings.additional_client_metadata = match metadata {
             Value::Object(map) => Some(map),
@@ -440,6 +543,13 @@ impl WebFlowBuilder {
     }
 
     /// How long each request to an authorization server may take (default 30 s).
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// use std::time::Duration;
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .http_timeout(Duration::from_secs(10));
+    /// ```
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.settings.http.timeout = timeout;
         self
@@ -447,12 +557,26 @@ impl WebFlowBuilder {
 
     /// Reaches `domain` at `address` instead of asking DNS (see
     /// [`OAuthBuilder::resolve`](crate::OAuthBuilder::resolve)).
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let address = "127.0.0.1:8443".parse().unwrap();
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .resolve("mcp.example.com", address);
+    /// ```
     pub fn resolve(mut self, domain: impl Into<String>, address: std::net::SocketAddr) -> Self {
         self.settings.http.resolve.push((domain.into(), address));
         self
     }
 
     /// How long a begun sign-in waits for its callback (default 10 minutes).
+    ///
+    /// ```
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// use std::time::Duration;
+    /// let builder = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .attempt_lifetime(Duration::from_secs(300));
+    /// ```
     pub fn attempt_lifetime(mut self, lifetime: Duration) -> Self {
         self.attempt_lifetime = lifetime;
         self
@@ -460,6 +584,15 @@ impl WebFlowBuilder {
 
     /// Builds the flow; the redirect URI must be `https`, or `http` on a
     /// loopback address, without a fragment.
+    ///
+    /// ```
+    /// # fn main() -> mcp_oauth::Result<()> {
+    /// use mcp_oauth::{MemoryStore, WebFlow};
+    /// let web = WebFlow::builder(MemoryStore::new(), "https://agents.example.com/oauth/callback")
+    ///     .client_name("Example agents")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn build(self) -> Result<WebFlow> {
         let redirect_uri = check_redirect_uri(&self.redirect_uri)?;
         let mut settings = self.settings;

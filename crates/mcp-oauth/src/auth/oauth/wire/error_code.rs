@@ -49,6 +49,11 @@ pub enum OAuthErrorCode {
 
 impl OAuthErrorCode {
     /// The code as it travels.
+    ///
+    /// ```
+    /// use mcp_oauth::OAuthErrorCode;
+    /// assert_eq!(OAuthErrorCode::InvalidGrant.as_str(), "invalid_grant");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             Self::InvalidRequest => "invalid_request",
