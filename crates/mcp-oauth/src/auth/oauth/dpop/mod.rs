@@ -3,6 +3,7 @@
 //! the key ([`DpopKey`], one per server and account, stored with the
 //! tokens), and the nonces servers hand out ([`DpopContext`]).
 
+mod binding;
 mod key;
 
 use std::{
