@@ -123,6 +123,7 @@
 
 mod account;
 mod lease;
+mod listing;
 mod pending;
 mod record;
 mod scripts;
@@ -130,6 +131,7 @@ mod seal;
 mod storage;
 mod store;
 
+pub use listing::Listed;
 pub use seal::{STORE_KEY_ENV, StoreKeys};
 pub use storage::RedisTokenStorage;
-pub use store::{DEFAULT_PREFIX, Listed, RedisStore, RedisStoreBuilder};
+pub use store::{DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};

@@ -1,59 +1,14 @@
 //! The one error type of the crate.
 
-use std::{fmt, sync::Arc, time::Duration};
+mod cause;
+mod kinds;
+
+use std::time::Duration;
 
 use crate::{
     OAuthErrorCode,
     text::{bounded_line, terminal_safe_line},
 };
-
-/// The lower-level error behind an [`Error`] (an I/O error, the HTTP
-/// client's), which [`source()`](std::error::Error::source) returns.
-/// Shared, so that errors stay cheap to clone.
-///
-/// ```
-/// use std::error::Error as _;
-/// let cause = mcp_oauth::Cause::new(std::io::Error::other("disk full"));
-/// let error = mcp_oauth::Error::Connect { url: "file:///cache".into(), reason: "disk full".into(), source: Some(cause) };
-/// assert!(error.source().is_some());
-/// ```
-#[derive(Clone)]
-pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
-
-impl Cause {
-    /// Wraps a lower-level error; for stores and other extensions that
-    /// report through [`Error`].
-    ///
-    /// ```
-    /// use mcp_oauth::{Cause, Error};
-    /// let io = std::io::Error::other("the store is down");
-    /// let error = Error::Connect {
-    ///     url: "redis://store.example".into(),
-    ///     reason: "the store is down".into(),
-    ///     source: Some(Cause::new(io)),
-    /// };
-    /// assert!(error.is_connect());
-    /// ```
-    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Arc::new(error))
-    }
-}
-
-/// The error itself, for `source()` to hand out as it is (so that it can be
-/// downcast to its own type).
-impl std::ops::Deref for Cause {
-    type Target = dyn std::error::Error + Send + Sync;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.0
-    }
-}
-
-impl fmt::Debug for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -429,71 +384,6 @@ pub enum Error {
     },
 }
 
-/// Why a web sign-in's callback was refused ([`Error::CallbackRefused`]).
-///
-/// ```
-/// use mcp_oauth::CallbackRefusal;
-/// assert_eq!(CallbackRefusal::Expired.to_string(), "this sign-in expired; begin it again");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallbackRefusal {
-    /// No sign-in was begun with this `state`.
-    UnknownState,
-    /// The sign-in was completed already: a callback replayed.
-    AlreadyUsed,
-    /// The sign-in was begun too long ago.
-    Expired,
-    /// The sign-in was begun by another session or account; it is kept for
-    /// its own.
-    OtherSession,
-    /// The callback is not a well-formed authorization response.
-    Malformed(String),
-}
-
-impl fmt::Display for CallbackRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UnknownState => f.write_str("no sign-in was begun with this state"),
-            Self::AlreadyUsed => f.write_str("this sign-in was completed already"),
-            Self::Expired => f.write_str("this sign-in expired; begin it again"),
-            Self::OtherSession => f.write_str("this sign-in was begun by another session"),
-            Self::Malformed(reason) => write!(f, "{}", line(reason)),
-        }
-    }
-}
-
-/// A step of the OAuth flow, each with its endpoint at the authorization
-/// server: which one failed ([`Error::oauth_step`]).
-///
-/// ```
-/// use mcp_oauth::OAuthStep;
-/// assert_eq!(OAuthStep::Token.to_string(), "token endpoint");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum OAuthStep {
-    /// Finding the authorization server and its metadata.
-    Discovery,
-    /// Registering the client (RFC 7591).
-    Registration,
-    /// Asking for a device code (RFC 8628).
-    DeviceAuthorization,
-    /// Asking the token endpoint for tokens, whatever the grant.
-    Token,
-}
-
-impl fmt::Display for OAuthStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Discovery => "metadata",
-            Self::Registration => "registration endpoint",
-            Self::DeviceAuthorization => "device authorization endpoint",
-            Self::Token => "token endpoint",
-        })
-    }
-}
-
 fn description_suffix(description: &Option<String>) -> String {
     match description {
         Some(text) if !text.trim().is_empty() => format!(" ({})", one_line(text, 300)),
@@ -688,6 +578,11 @@ fn line(text: &str) -> String {
 pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
     bounded_line(text, max_chars)
 }
+
+pub use self::{
+    cause::Cause,
+    kinds::{CallbackRefusal, OAuthStep},
+};
 
 #[cfg(test)]
 mod tests;
